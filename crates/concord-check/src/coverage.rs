@@ -1,0 +1,404 @@
+//! Cross-sync analysis of request handling: for every request path, does
+//! every outcome of every action the request can cause lead to exactly one
+//! `Requesting.respond`?
+//!
+//! This is a static approximation. A flow is modelled per path as the set of
+//! actions reachable from `Requesting.request`; a sync "fires" for the path if
+//! all its when actions are reachable. A where clause that can drop frames
+//! makes a sync *guarded*; guarded syncs only cover an outcome together with
+//! a sync whose guard is the negation (`Q` / `not Q`, `a == b` / `a != b`).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use concord_concept::ConceptSpec;
+use concord_syntax::{Diagnostic, Span};
+
+use crate::check::{OutcomeKind, REQUESTING, Summary};
+
+type Action = (String, String);
+
+pub(crate) fn analyse(summaries: &[Summary], concepts: &HashMap<String, &ConceptSpec>, diags: &mut Vec<Diagnostic>) {
+    let paths: BTreeSet<String> = summaries
+        .iter()
+        .flat_map(|s| s.when.iter())
+        .filter(|p| p.is_request())
+        .filter_map(|p| p.path().map(str::to_string))
+        .collect();
+    for path in &paths {
+        let mut a = PathAnalysis::new(path, summaries, concepts);
+        a.bare_success_patterns(diags);
+        a.unanswered(diags);
+        a.double_responders(diags);
+    }
+}
+
+struct PathAnalysis<'a> {
+    path: &'a str,
+    syncs: &'a [Summary],
+    concepts: &'a HashMap<String, &'a ConceptSpec>,
+    /// Indexes of syncs that can fire in a flow of this path.
+    firing: Vec<usize>,
+    memo: HashMap<(Action, bool), Option<bool>>,
+    reported: HashSet<(Action, bool)>,
+}
+
+impl<'a> PathAnalysis<'a> {
+    fn new(path: &'a str, syncs: &'a [Summary], concepts: &'a HashMap<String, &'a ConceptSpec>) -> Self {
+        let relevant = |s: &Summary| {
+            s.when
+                .iter()
+                .filter(|p| p.is_request())
+                .all(|p| p.path().is_none_or(|x| x == path))
+        };
+        let mut reachable: HashSet<Action> = HashSet::new();
+        reachable.insert((REQUESTING.into(), "request".into()));
+        let mut firing = Vec::new();
+        loop {
+            let mut changed = false;
+            for (i, s) in syncs.iter().enumerate() {
+                if firing.contains(&i) || !relevant(s) {
+                    continue;
+                }
+                if s.when.iter().all(|p| reachable.contains(&(p.concept.clone(), p.action.clone()))) {
+                    firing.push(i);
+                    changed = true;
+                    for (c, a, _) in &s.then {
+                        reachable.insert((c.clone(), a.clone()));
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        firing.sort_unstable();
+        PathAnalysis {
+            path,
+            syncs,
+            concepts,
+            firing,
+            memo: HashMap::new(),
+            reported: HashSet::new(),
+        }
+    }
+
+    /// The outcome cases an action has: `false` for success, `true` for error.
+    fn cases(&self, action: &Action) -> Vec<bool> {
+        let Some(spec) = self.concepts.get(&action.0).and_then(|c| c.action(&action.1)) else {
+            return Vec::new();
+        };
+        let mut cases = Vec::new();
+        if !spec.success.is_empty() {
+            cases.push(false);
+        }
+        if spec.error {
+            cases.push(true);
+        }
+        cases
+    }
+
+    fn matching(&self, action: &Action, error: bool) -> Vec<usize> {
+        self.firing
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.syncs[i]
+                    .when
+                    .iter()
+                    .any(|p| p.concept == action.0 && p.action == action.1 && p.matches_case(error))
+            })
+            .collect()
+    }
+
+    fn covered_by(&self, candidates: &[usize]) -> bool {
+        candidates.iter().any(|&i| self.syncs[i].guard.is_none())
+            || candidates.iter().any(|&i| {
+                candidates.iter().any(|&j| match (&self.syncs[i].guard, &self.syncs[j].guard) {
+                    (Some(a), Some(b)) => a.complements(b),
+                    _ => false,
+                })
+            })
+    }
+
+    fn answered_event(&mut self, action: &Action, error: bool) -> bool {
+        let key = (action.clone(), error);
+        match self.memo.get(&key) {
+            Some(Some(v)) => return *v,
+            Some(None) => return false, // a cycle: does not answer by itself
+            None => {}
+        }
+        self.memo.insert(key.clone(), None);
+        let answered: Vec<usize> = self
+            .matching(action, error)
+            .into_iter()
+            .filter(|&i| self.answered_sync(i))
+            .collect();
+        let result = self.covered_by(&answered);
+        self.memo.insert(key, Some(result));
+        result
+    }
+
+    fn answered_sync(&mut self, i: usize) -> bool {
+        let s = &self.syncs[i];
+        if s.responds {
+            return true;
+        }
+        let thens: Vec<Action> = s.then.iter().map(|(c, a, _)| (c.clone(), a.clone())).collect();
+        thens.iter().any(|b| {
+            let cases = self.cases(b);
+            !cases.is_empty() && cases.into_iter().all(|err| self.answered_event(b, err))
+        })
+    }
+
+    fn unanswered(&mut self, diags: &mut Vec<Diagnostic>) {
+        let root: Action = (REQUESTING.into(), "request".into());
+        if self.answered_event(&root, false) {
+            return;
+        }
+        let matching = self.matching(&root, false);
+        if matching.is_empty() {
+            // Only syncs waiting for actions that never happen mention the path.
+            if let Some(s) = self.syncs.iter().find(|s| s.when.iter().any(|p| p.path() == Some(self.path))) {
+                let waits: Vec<String> = s
+                    .when
+                    .iter()
+                    .filter(|p| !p.is_request())
+                    .map(|p| format!("`{}.{}`", p.concept, p.action))
+                    .collect();
+                diags.push(
+                    Diagnostic::warning(
+                        "W0401",
+                        format!("requests to `{}` get no answer: no sync is triggered by the request itself", self.path),
+                        s.file,
+                        s.name_span,
+                    )
+                    .with_label(format!("waits for {}, which nothing invokes for this path", waits.join(" and ")))
+                    .with_help(format!(
+                        "add a sync with `when Requesting.request (path: \"{}\") : (request)` that invokes the first action",
+                        self.path
+                    )),
+                );
+            }
+            return;
+        }
+        let mut visited = HashSet::new();
+        for i in matching {
+            self.explain_sync(i, &mut visited, diags);
+        }
+    }
+
+    /// Finds the outcomes below sync `i` that nothing answers and reports them.
+    fn explain_sync(&mut self, i: usize, visited: &mut HashSet<usize>, diags: &mut Vec<Diagnostic>) {
+        if !visited.insert(i) || self.answered_sync(i) {
+            return;
+        }
+        let s = self.syncs[i].clone();
+        for (c, a, span) in &s.then {
+            let b: Action = (c.clone(), a.clone());
+            for error in self.cases(&b) {
+                if self.answered_event(&b, error) {
+                    continue;
+                }
+                let matching = self.matching(&b, error);
+                let answered: Vec<usize> = matching.iter().copied().filter(|&j| self.answered_sync(j)).collect();
+                if !answered.is_empty() {
+                    self.report_guarded(&b, error, &answered, diags);
+                } else if matching.is_empty() {
+                    self.report_unanswered(&s, &b, error, *span, diags);
+                } else {
+                    for j in matching {
+                        self.explain_sync(j, visited, diags);
+                    }
+                }
+            }
+        }
+    }
+
+    fn outcome_words(error: bool) -> &'static str {
+        if error { "returns its error" } else { "succeeds" }
+    }
+
+    fn report_unanswered(&mut self, s: &Summary, b: &Action, error: bool, span: Span, diags: &mut Vec<Diagnostic>) {
+        if !self.reported.insert((b.clone(), error)) {
+            return;
+        }
+        let (outcome, respond) = if error {
+            ("(error)", "Requesting.respond (request, error)")
+        } else {
+            ("()", "Requesting.respond (request)")
+        };
+        diags.push(
+            Diagnostic::warning(
+                "W0401",
+                format!(
+                    "requests to `{}` may get no answer: when `{}.{}` {}, no sync responds",
+                    self.path,
+                    b.0,
+                    b.1,
+                    Self::outcome_words(error)
+                ),
+                s.file,
+                span,
+            )
+            .with_label(format!("invoked here by `{}`", s.name))
+            .with_help(format!(
+                "add a sync that answers this outcome, e.g.\n\n    sync {}{}{}\n    when\n        Requesting.request (path: \"{}\") : (request)\n        {}.{} () : {outcome}\n    then\n        {respond}",
+                capitalise(&b.0),
+                capitalise(&b.1),
+                if error { "Error" } else { "Response" },
+                self.path,
+                b.0,
+                b.1
+            )),
+        );
+    }
+
+    fn report_guarded(&mut self, b: &Action, error: bool, answered: &[usize], diags: &mut Vec<Diagnostic>) {
+        if !self.reported.insert((b.clone(), error)) {
+            return;
+        }
+        let s = &self.syncs[answered[0]];
+        let span = s.guard_span.unwrap_or(s.name_span);
+        let guard = match &s.guard {
+            Some(crate::check::Guard::Has(q)) => format!("not {q} (...)"),
+            Some(crate::check::Guard::HasNot(q)) => format!("{q} (...)"),
+            Some(crate::check::Guard::Filter(f)) => format!("the opposite of `{f}`"),
+            None => String::new(),
+        };
+        diags.push(
+            Diagnostic::warning(
+                "W0401",
+                format!(
+                    "requests to `{}` may get no answer: when `{}.{}` {} but the where clause of `{}` drops the frame, no sync responds",
+                    self.path,
+                    b.0,
+                    b.1,
+                    Self::outcome_words(error),
+                    s.name
+                ),
+                s.file,
+                span,
+            )
+            .with_label("frames can be dropped here")
+            .with_help(format!("add a companion sync whose where clause is {guard} and that responds with an error")),
+        );
+    }
+
+    /// `: ()` on an action with an error case, in a responding sync, while no
+    /// sync answers that error for this path.
+    fn bare_success_patterns(&mut self, diags: &mut Vec<Diagnostic>) {
+        let firing = self.firing.clone();
+        for &i in &firing {
+            let s = &self.syncs[i];
+            if !s.responds || !s.when.iter().any(|p| p.is_request() && p.path() == Some(self.path)) {
+                continue;
+            }
+            for p in &s.when {
+                if p.kind != (OutcomeKind::Success { bare: true }) || p.is_request() {
+                    continue;
+                }
+                let action: Action = (p.concept.clone(), p.action.clone());
+                if !self.cases(&action).contains(&true) || !self.matching(&action, true).is_empty() {
+                    continue;
+                }
+                if !self.reported.insert((action.clone(), true)) {
+                    continue;
+                }
+                diags.push(
+                    Diagnostic::warning(
+                        "W0403",
+                        format!("`: ()` matches only success, and no sync answers `{}.{}`'s error for `{}`", p.concept, p.action, self.path),
+                        s.file,
+                        p.outcome_span,
+                    )
+                    .with_label("success only")
+                    .with_help(format!(
+                        "say which case you mean: add a sync with `{}.{} () : (error)` that responds, or write `: *` here to answer both outcomes",
+                        p.concept, p.action
+                    ))
+                    .with_note("unlike the reference engine, `: ()` never matches an error outcome"),
+                );
+            }
+        }
+    }
+
+    /// Two syncs that respond to the same outcome of the same actions.
+    fn double_responders(&mut self, diags: &mut Vec<Diagnostic>) {
+        let responders: Vec<usize> = self.firing.iter().copied().filter(|&i| self.syncs[i].responds).collect();
+        let signature = |s: &Summary| {
+            let mut sig: Vec<(String, String, Option<bool>)> = s
+                .when
+                .iter()
+                .filter(|p| !p.is_request())
+                .map(|p| {
+                    let case = match p.kind {
+                        OutcomeKind::Error => Some(true),
+                        OutcomeKind::Success { .. } => Some(false),
+                        OutcomeKind::Any => None,
+                    };
+                    (p.concept.clone(), p.action.clone(), case)
+                })
+                .collect();
+            sig.sort();
+            sig
+        };
+        for (n, &i) in responders.iter().enumerate() {
+            for &j in &responders[..n] {
+                let (a, b) = (&self.syncs[j], &self.syncs[i]);
+                if let (Some(ga), Some(gb)) = (&a.guard, &b.guard)
+                    && ga.complements(gb)
+                {
+                    continue;
+                }
+                if disjoint_literals(a, b) {
+                    continue;
+                }
+                let (sa, sb) = (signature(a), signature(b));
+                let same_trigger = sa.len() == sb.len()
+                    && sa.iter().zip(&sb).all(|(x, y)| x.0 == y.0 && x.1 == y.1 && (x.2 == y.2 || x.2.is_none() || y.2.is_none()));
+                let direct = (sa.is_empty() && a.guard.is_none()) || (sb.is_empty() && b.guard.is_none());
+                if !(same_trigger || direct) {
+                    continue;
+                }
+                diags.push(
+                    Diagnostic::warning(
+                        "W0402",
+                        format!("`{}` and `{}` can both respond to the same request to `{}`", a.name, b.name, self.path),
+                        b.file,
+                        b.name_span,
+                    )
+                    .with_label("responds")
+                    .with_secondary(a.file, a.name_span, "also responds")
+                    .with_help(
+                        "a request is answered once; the second respond fails. Make their when patterns or where clauses exclusive \
+                         (e.g. `: ()` and `: (error)`, or a query and its `not`)",
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// Two syncs whose patterns on the same action require different literals
+/// for the same key can never match the same record.
+fn disjoint_literals(a: &Summary, b: &Summary) -> bool {
+    a.when.iter().any(|pa| {
+        b.when.iter().any(|pb| {
+            pa.concept == pb.concept
+                && pa.action == pb.action
+                && pa
+                    .literals
+                    .iter()
+                    .any(|(k, v)| pb.literals.iter().any(|(k2, v2)| k == k2 && v != v2))
+        })
+    })
+}
+
+fn capitalise(s: &str) -> String {
+    let s = s.trim_start_matches('_');
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

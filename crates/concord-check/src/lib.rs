@@ -1,0 +1,122 @@
+//! Checks `.sync` files against concept signatures before anything runs, and
+//! compiles them into the [`Program`] the engine executes.
+//!
+//! Every check of the behaviour contract (semantics.md §5) lives here: names
+//! and keys against signatures, variable binding (including the seeds'
+//! then-output bug), outcome patterns, built-ins, duplicate names, and the
+//! request/respond coverage analysis. The crate is pure: no IO.
+
+mod check;
+mod coverage;
+pub mod program;
+mod suggest;
+
+use std::collections::HashMap;
+
+use concord_concept::ConceptSpec;
+use concord_syntax::{Diagnostic, FileId, SourceMap, ast};
+
+pub use check::REQUESTING;
+pub use program::Program;
+
+/// One parsed `.sync` file.
+#[derive(Debug, Clone)]
+pub struct SyncFile {
+    /// Its id in the [`SourceMap`].
+    pub file: FileId,
+    /// Dotted module path from the file's place under `syncs/` (`auth` for
+    /// `syncs/auth.sync`, `api.users` for `syncs/api/users.sync`).
+    pub module: String,
+    /// Parsed content.
+    pub ast: ast::File,
+}
+
+/// Result of checking: the program (only if there is no error) and every
+/// diagnostic, errors and warnings, in file order.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The compiled program, `None` if any error was found.
+    pub program: Option<Program>,
+    /// All diagnostics.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// True if any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and checks source texts in one go. `files` are `(display name,
+/// module path, text)`; the texts are added to `sources`.
+pub fn load(sources: &mut SourceMap, files: Vec<(String, String, String)>, concepts: &[ConceptSpec]) -> Checked {
+    let mut parsed = Vec::new();
+    let mut diagnostics = Vec::new();
+    for (name, module, text) in files {
+        let file = sources.add(name, text);
+        let (ast, diags) = concord_syntax::parse(file, sources.get(file).text());
+        diagnostics.extend(diags);
+        parsed.push(SyncFile { file, module, ast });
+    }
+    let mut checked = check(sources, &parsed, concepts);
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        checked.program = None;
+    }
+    diagnostics.extend(checked.diagnostics);
+    checked.diagnostics = diagnostics;
+    checked
+}
+
+/// Checks parsed files against the concepts.
+pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) -> Checked {
+    let by_name: HashMap<String, &ConceptSpec> = concepts.iter().map(|c| (c.name.clone(), c)).collect();
+    let mut concept_names: Vec<&str> = concepts.iter().map(|c| c.name.as_str()).collect();
+    concept_names.sort_unstable();
+    let mut diagnostics = Vec::new();
+    let mut program = Program::default();
+    let mut summaries = Vec::new();
+    let mut all_ok = true;
+    let mut first_by_name: HashMap<String, (FileId, concord_syntax::Span)> = HashMap::new();
+    for f in files {
+        let mut fc = check::FileChecker {
+            file: f.file,
+            src: sources.get(f.file),
+            module: &f.module,
+            concepts: &by_name,
+            concept_names: concept_names.clone(),
+            diags: &mut diagnostics,
+        };
+        for sync in &f.ast.syncs {
+            let full = if f.module.is_empty() {
+                sync.name.name.clone()
+            } else {
+                format!("{}.{}", f.module, sync.name.name)
+            };
+            if let Some(&(first_file, first_span)) = first_by_name.get(&full) {
+                fc.diags.push(
+                    Diagnostic::error("E0280", format!("duplicate sync name `{full}`"), f.file, sync.name.span)
+                        .with_label("second sync with this name")
+                        .with_secondary(first_file, first_span, "first defined here")
+                        .with_help("sync names identify syncs in traces and explanations; rename one of them"),
+                );
+                all_ok = false;
+            } else if !sync.name.name.is_empty() {
+                first_by_name.insert(full, (f.file, sync.name.span));
+            }
+            match fc.check_sync(sync) {
+                Some((compiled, summary)) => {
+                    program.syncs.push(compiled);
+                    summaries.push(summary);
+                }
+                None => all_ok = false,
+            }
+        }
+    }
+    coverage::analyse(&summaries, &by_name, &mut diagnostics);
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    Checked {
+        program: (all_ok && !has_errors).then_some(program),
+        diagnostics,
+    }
+}

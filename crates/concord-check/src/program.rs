@@ -1,0 +1,193 @@
+//! The checked, compiled form of syncs that the engine runs. Variables are
+//! resolved to frame slots; every name refers to an existing action or query.
+
+use serde_json::Value;
+
+pub use concord_syntax::ast::{BinOp, QueryMode};
+
+/// Index of a variable in a sync's frame.
+pub type Slot = usize;
+
+/// All syncs of an app, checked.
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    /// In load order (files sorted by path, syncs in file order).
+    pub syncs: Vec<CompiledSync>,
+}
+
+/// One checked sync.
+#[derive(Debug, Clone)]
+pub struct CompiledSync {
+    /// Full name: the file's module path with dots, then the sync's name.
+    pub name: String,
+    /// `file:line:column` of the `sync` keyword.
+    pub location: String,
+    /// Variable names by slot.
+    pub vars: Vec<String>,
+    /// When patterns.
+    pub when: Vec<WhenPattern>,
+    /// Where pipeline.
+    pub steps: Vec<Step>,
+    /// Then invocations.
+    pub then: Vec<Invocation>,
+}
+
+/// A when pattern.
+#[derive(Debug, Clone)]
+pub struct WhenPattern {
+    /// Concept name.
+    pub concept: String,
+    /// Action name.
+    pub action: String,
+    /// Matches on the input record.
+    pub inputs: Vec<FieldMatch>,
+    /// Which outcomes match, and matches on the output record.
+    pub outcome: OutcomeMatch,
+}
+
+/// Which outcomes a when pattern accepts.
+#[derive(Debug, Clone)]
+pub enum OutcomeMatch {
+    /// Success outcomes only; the output must have these keys.
+    Success(Vec<FieldMatch>),
+    /// The error outcome only; matches on `{"error": message}`.
+    Error(Vec<FieldMatch>),
+    /// Any outcome (`: *`).
+    Any,
+}
+
+/// A condition on one key of a record.
+#[derive(Debug, Clone)]
+pub struct FieldMatch {
+    /// The key.
+    pub key: String,
+    /// Absent key counts as `null` instead of failing.
+    pub optional: bool,
+    /// What the value must be.
+    pub matcher: Matcher,
+}
+
+/// What a field's value must be.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Binds the slot, or must equal it if already bound.
+    Bind(Slot),
+    /// Must equal this value.
+    Literal(Value),
+    /// Must be present; value ignored.
+    Present,
+}
+
+/// A where step.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A query call.
+    Query {
+        /// Join, optional or not.
+        mode: QueryMode,
+        /// Concept name.
+        concept: String,
+        /// Query name.
+        query: String,
+        /// Arguments.
+        inputs: Vec<(String, Expr)>,
+        /// Matches on each row.
+        outputs: Vec<FieldMatch>,
+    },
+    /// Keeps frames where the expression is `true`.
+    Filter(Expr),
+    /// Binds a slot.
+    Let(Slot, Expr),
+    /// Nested pipeline collected into a list.
+    Collect {
+        /// Evaluated on each inner frame.
+        element: Expr,
+        /// Slot of the list.
+        slot: Slot,
+        /// Nested steps.
+        steps: Vec<Step>,
+    },
+}
+
+/// A then invocation.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// Concept name.
+    pub concept: String,
+    /// Action name.
+    pub action: String,
+    /// Arguments.
+    pub args: Vec<(String, Expr)>,
+}
+
+/// A checked expression.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    /// A constant.
+    Lit(Value),
+    /// A bound variable.
+    Var(Slot),
+    /// Field access (`null` when the field is absent).
+    Field(Box<Expr>, String),
+    /// Object construction.
+    Object(Vec<(String, Expr)>),
+    /// List construction.
+    List(Vec<Expr>),
+    /// `!e`
+    Not(Box<Expr>),
+    /// `-e`
+    Neg(Box<Expr>),
+    /// `a op b`
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// A built-in function.
+    Call(Builtin, Vec<Expr>),
+}
+
+/// The built-in functions. Deliberately few; each is documented in the
+/// language reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// `now()`: milliseconds since the Unix epoch.
+    Now,
+    /// `len(x)`: characters of a string, items of a list, keys of an object.
+    Len,
+    /// `lower(s)`
+    Lower,
+    /// `upper(s)`
+    Upper,
+    /// `trim(s)`
+    Trim,
+    /// `coalesce(a, b, ...)`: the first argument that is not `null`.
+    Coalesce,
+    /// `contains(list_or_string, x)`
+    Contains,
+    /// `string(x)`: a string as is, anything else as JSON text.
+    ToString,
+}
+
+impl Builtin {
+    /// Every built-in: name, minimum and maximum argument count.
+    pub const ALL: [(&'static str, Builtin, usize, usize); 8] = [
+        ("now", Builtin::Now, 0, 0),
+        ("len", Builtin::Len, 1, 1),
+        ("lower", Builtin::Lower, 1, 1),
+        ("upper", Builtin::Upper, 1, 1),
+        ("trim", Builtin::Trim, 1, 1),
+        ("coalesce", Builtin::Coalesce, 1, usize::MAX),
+        ("contains", Builtin::Contains, 2, 2),
+        ("string", Builtin::ToString, 1, 1),
+    ];
+
+    /// Looks a built-in up by name.
+    pub fn lookup(name: &str) -> Option<(Builtin, usize, usize)> {
+        Self::ALL
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map(|&(_, b, min, max)| (b, min, max))
+    }
+
+    /// Source name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, b, ..)| *b == self).map_or("?", |(n, ..)| n)
+    }
+}

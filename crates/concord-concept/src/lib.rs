@@ -1,0 +1,305 @@
+//! What a concept is, as the engine sees it.
+//!
+//! A concept is a Rust type whose actions and queries are ordinary methods.
+//! The `#[concept]` attribute (crate `concord-macros`) implements [`Concept`]
+//! for it: the engine learns the signature ([`ConceptSpec`]) at start-up and
+//! calls actions and queries by their camelCase names with JSON records.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+pub use serde_json::Value;
+
+/// A flat record of named values: an action's input or output, a query row.
+pub type Record = serde_json::Map<String, Value>;
+
+/// A boxed, sendable future (what [`Concept`] methods return).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+mod spec;
+pub use spec::*;
+
+mod ids;
+pub use ids::*;
+
+/// The result of an action: one success case or the error case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// A success case with its output record (`{}` for `()`).
+    Success(Record),
+    /// The error case, with a human-readable message.
+    Error(String),
+}
+
+impl Outcome {
+    /// True for the error case.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Outcome::Error(_))
+    }
+
+    /// The output as a record: success fields, or `{"error": message}`.
+    pub fn to_record(&self) -> Record {
+        match self {
+            Outcome::Success(r) => r.clone(),
+            Outcome::Error(e) => {
+                let mut r = Record::new();
+                r.insert("error".into(), Value::String(e.clone()));
+                r
+            }
+        }
+    }
+}
+
+/// A concept the engine can drive. Implemented by `#[concept]`; implement it
+/// by hand only for concepts whose signature is computed at run time.
+pub trait Concept: Send + Sync + 'static {
+    /// The concept's signature: name, actions, queries.
+    fn spec(&self) -> ConceptSpec;
+
+    /// Runs an action. Bad arguments (missing, mistyped, unknown) are error
+    /// outcomes, never panics.
+    fn perform<'a>(&'a self, ctx: &'a mut ActionContext, action: &'a str, input: &'a Record) -> BoxFuture<'a, Outcome>;
+
+    /// Runs a query and returns its rows, or a message for a failure that is
+    /// the concept's fault (bad arguments, unavailable storage).
+    fn query<'a>(
+        &'a self,
+        ctx: &'a QueryContext,
+        query: &'a str,
+        input: &'a Record,
+    ) -> BoxFuture<'a, Result<Vec<Record>, String>>;
+}
+
+/// What an action can see of the engine while it runs.
+///
+/// Actions that do not need it simply leave it out of their parameter list.
+/// The storage layer hangs the action's transaction here, which is why
+/// actions receive it by `&mut`.
+#[derive(Debug)]
+pub struct ActionContext {
+    flow: FlowId,
+    record: RecordId,
+}
+
+impl ActionContext {
+    /// Context for the action that will be recorded as `record` in `flow`.
+    pub fn new(flow: FlowId, record: RecordId) -> Self {
+        ActionContext { flow, record }
+    }
+
+    /// The flow this action belongs to.
+    pub fn flow(&self) -> FlowId {
+        self.flow
+    }
+
+    /// The id this action's record will have.
+    pub fn record(&self) -> RecordId {
+        self.record
+    }
+
+    /// A fresh, time-ordered, unguessable-enough-for-ids identifier (UUID v7).
+    /// Not for secrets: use a token generator for those.
+    pub fn fresh_id(&self) -> String {
+        uuid::Uuid::now_v7().to_string()
+    }
+}
+
+/// What a query can see of the engine while it runs.
+#[derive(Debug)]
+pub struct QueryContext {
+    flow: FlowId,
+}
+
+impl QueryContext {
+    /// Context for a query evaluated inside `flow`.
+    pub fn new(flow: FlowId) -> Self {
+        QueryContext { flow }
+    }
+
+    /// The flow whose sync evaluates this query.
+    pub fn flow(&self) -> FlowId {
+        self.flow
+    }
+}
+
+/// Turns an action method's return value into an [`Outcome`], and tells the
+/// signature which outcome cases it has.
+///
+/// `T` where `T: Outputs` has only success cases; `Result<T, E>` adds the
+/// error case, whose message is `E`'s `Display`.
+pub trait IntoOutcome {
+    /// The success cases' output keys.
+    fn success_cases() -> Vec<Vec<String>>;
+    /// Whether the error case exists.
+    fn has_error() -> bool;
+    /// The value as an outcome.
+    fn into_outcome(self) -> Outcome;
+}
+
+impl<T: Outputs> IntoOutcome for T {
+    fn success_cases() -> Vec<Vec<String>> {
+        T::cases()
+    }
+    fn has_error() -> bool {
+        false
+    }
+    fn into_outcome(self) -> Outcome {
+        match self.into_record() {
+            Ok(r) => Outcome::Success(r),
+            Err(e) => Outcome::Error(e),
+        }
+    }
+}
+
+impl<T: Outputs, E: fmt::Display> IntoOutcome for Result<T, E> {
+    fn success_cases() -> Vec<Vec<String>> {
+        T::cases()
+    }
+    fn has_error() -> bool {
+        true
+    }
+    fn into_outcome(self) -> Outcome {
+        match self {
+            Ok(v) => v.into_outcome(),
+            Err(e) => Outcome::Error(e.to_string()),
+        }
+    }
+}
+
+/// Turns a query method's return value into rows.
+pub trait IntoRows {
+    /// The keys every row has.
+    fn row_keys() -> Vec<String>;
+    /// The value as rows, or the failure message.
+    fn into_rows(self) -> Result<Vec<Record>, String>;
+}
+
+impl<T: Outputs> IntoRows for Vec<T> {
+    fn row_keys() -> Vec<String> {
+        T::cases().into_iter().next().unwrap_or_default()
+    }
+    fn into_rows(self) -> Result<Vec<Record>, String> {
+        self.into_iter().map(Outputs::into_record).collect()
+    }
+}
+
+impl<T: Outputs, E: fmt::Display> IntoRows for Result<Vec<T>, E> {
+    fn row_keys() -> Vec<String> {
+        <Vec<T>>::row_keys()
+    }
+    fn into_rows(self) -> Result<Vec<Record>, String> {
+        self.map_err(|e| e.to_string())?.into_rows()
+    }
+}
+
+/// A type that is an action's success output or a query's row: a record with
+/// known keys. Derive it with `#[derive(Outputs)]` on a struct (one case) or an
+/// enum of struct and unit variants (one case per variant).
+pub trait Outputs {
+    /// The keys of each case, camelCase.
+    fn cases() -> Vec<Vec<String>>;
+    /// The value as a record.
+    fn into_record(self) -> Result<Record, String>;
+}
+
+impl Outputs for () {
+    fn cases() -> Vec<Vec<String>> {
+        vec![Vec::new()]
+    }
+    fn into_record(self) -> Result<Record, String> {
+        Ok(Record::new())
+    }
+}
+
+/// Decodes one argument of `action` from its input record.
+///
+/// Absent (or `null`) arguments are allowed only when `optional` (the
+/// parameter's type is `Option<_>`).
+pub fn decode_arg<T: serde::de::DeserializeOwned>(
+    input: &Record,
+    key: &str,
+    optional: bool,
+    action: &str,
+) -> Result<T, String> {
+    match input.get(key) {
+        None | Some(Value::Null) if !optional => Err(format!("{action}: missing argument `{key}`")),
+        None => T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}")),
+        Some(v) => T::deserialize(v).map_err(|e| format!("{action}: argument `{key}`: {e}")),
+    }
+}
+
+/// Rejects input keys the action does not declare (called by generated code
+/// for actions without a `#[rest]` parameter).
+pub fn reject_unknown_args(input: &Record, known: &[&str], action: &str) -> Result<(), String> {
+    match input.keys().find(|k| !known.contains(&k.as_str())) {
+        None => Ok(()),
+        Some(k) => {
+            let expected = if known.is_empty() {
+                "it takes no arguments".to_string()
+            } else {
+                format!("its parameters are {}", known.join(", "))
+            };
+            Err(format!("{action}: unknown argument `{k}`; {expected}"))
+        }
+    }
+}
+
+/// Serialises one output field (called by `#[derive(Outputs)]`).
+pub fn encode_field<T: serde::Serialize>(value: T, key: &str) -> Result<Value, String> {
+    serde_json::to_value(value).map_err(|e| format!("output `{key}` could not be encoded: {e}"))
+}
+
+/// camelCase of a snake_case Rust name, keeping a leading `_` (for queries).
+pub fn camel_case(name: &str) -> String {
+    let name = name.strip_prefix("r#").unwrap_or(name);
+    let (prefix, rest) = match name.strip_prefix('_') {
+        Some(r) => ("_", r),
+        None => ("", name),
+    };
+    let mut out = String::from(prefix);
+    let mut upper = false;
+    for c in rest.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_case_keeps_query_prefix() {
+        assert_eq!(camel_case("_get_user"), "_getUser");
+        assert_eq!(camel_case("tag_list"), "tagList");
+        assert_eq!(camel_case("r#type"), "type");
+        assert_eq!(camel_case("create"), "create");
+    }
+
+    #[test]
+    fn decode_arg_explains_missing_and_mistyped() {
+        let mut input = Record::new();
+        input.insert("count".into(), Value::from("three"));
+        let missing = decode_arg::<String>(&input, "name", false, "A.b").unwrap_err();
+        assert_eq!(missing, "A.b: missing argument `name`");
+        let mistyped = decode_arg::<i64>(&input, "count", false, "A.b").unwrap_err();
+        assert!(mistyped.starts_with("A.b: argument `count`: invalid type: string \"three\""), "{mistyped}");
+        assert_eq!(decode_arg::<Option<String>>(&input, "name", true, "A.b"), Ok(None));
+    }
+
+    #[test]
+    fn unknown_arguments_are_named() {
+        let mut input = Record::new();
+        input.insert("usr".into(), Value::from("x"));
+        let e = reject_unknown_args(&input, &["user"], "S.create").unwrap_err();
+        assert_eq!(e, "S.create: unknown argument `usr`; its parameters are user");
+    }
+}

@@ -1,0 +1,454 @@
+//! Procedural macros that let the engine see a concept's signature without
+//! the author writing it twice.
+//!
+//! * `#[concept]` on an `impl` block: every `pub fn` (async or not) whose name
+//!   starts with `_` is a query, every other `pub fn` an action. Parameters
+//!   become named arguments (camelCase), `Option<_>` parameters are optional,
+//!   a `&mut ActionContext` / `&QueryContext` parameter receives the context,
+//!   and one `#[rest] name: Record` parameter collects undeclared keys.
+//!   Actions return `T` or `Result<T, E>` with `T: Outputs` (the error case
+//!   exists only for `Result`); queries return `Vec<T>` or `Result<Vec<T>, E>`.
+//! * `#[derive(Outputs)]` on a struct (one success case / row shape) or an
+//!   enum of struct and unit variants (one success case per variant).
+//!
+//! Both accept `crate = path` (`#[concept(crate = concord_concept)]`,
+//! `#[outputs(crate = concord_concept)]`) for use without the `concord` facade.
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+use quote::{format_ident, quote};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Data, DeriveInput, Expr, ExprLit, FnArg, Ident, ImplItem, ItemImpl, Lit, Meta, Pat, Path, ReturnType,
+    Token, Type, Visibility, parse_macro_input,
+};
+
+/// Implements `Concept` for the type of an `impl` block. See the crate docs.
+#[proc_macro_attribute]
+pub fn concept(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let args = parse_macro_input!(attr with Punctuated::<Meta, Token![,]>::parse_terminated);
+    let imp = parse_macro_input!(item as ItemImpl);
+    match expand_concept(args, imp) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Derives `Outputs`. See the crate docs.
+#[proc_macro_derive(Outputs, attributes(outputs))]
+pub fn derive_outputs(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as DeriveInput);
+    match expand_outputs(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn camel_case(name: &str) -> String {
+    let name = name.strip_prefix("r#").unwrap_or(name);
+    let (prefix, rest) = match name.strip_prefix('_') {
+        Some(r) => ("_", r),
+        None => ("", name),
+    };
+    let mut out = String::from(prefix);
+    let mut upper = false;
+    for c in rest.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn doc_of(attrs: &[Attribute]) -> String {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|l| l.strip_prefix(' ').unwrap_or(&l).to_string())
+        .collect();
+    lines.join("\n").trim().to_string()
+}
+
+fn crate_path(metas: &Punctuated<Meta, Token![,]>) -> syn::Result<Path> {
+    for m in metas {
+        if let Meta::NameValue(nv) = m
+            && nv.path.is_ident("crate")
+        {
+            return match &nv.value {
+                Expr::Path(p) => Ok(p.path.clone()),
+                other => Err(syn::Error::new(other.span(), "expected a path, e.g. `crate = concord_concept`")),
+            };
+        }
+    }
+    Ok(syn::parse_quote!(::concord))
+}
+
+fn last_segment(ty: &Type) -> Option<(&Ident, &syn::PathArguments)> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| (&s.ident, &s.arguments)),
+        Type::Group(g) => last_segment(&g.elem),
+        Type::Paren(p) => last_segment(&p.elem),
+        _ => None,
+    }
+}
+
+fn first_generic(args: &syn::PathArguments) -> Option<&Type> {
+    match args {
+        syn::PathArguments::AngleBracketed(a) => a.args.iter().find_map(|g| match g {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+/// (JSON type, optional) of a parameter type.
+fn param_type(ty: &Type, krate: &Path) -> (TokenStream2, bool) {
+    let Some((ident, args)) = last_segment(ty) else {
+        return (quote!(#krate::ParamType::Any), false);
+    };
+    let name = ident.to_string();
+    if name == "Option"
+        && let Some(inner) = first_generic(args)
+    {
+        return (param_type(inner, krate).0, true);
+    }
+    let variant = match name.as_str() {
+        "String" | "str" => quote!(String),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+            quote!(Integer)
+        }
+        "f32" | "f64" => quote!(Number),
+        "bool" => quote!(Bool),
+        "Vec" | "VecDeque" | "HashSet" | "BTreeSet" => quote!(List),
+        "HashMap" | "BTreeMap" | "Map" | "Record" => quote!(Object),
+        _ => quote!(Any),
+    };
+    (quote!(#krate::ParamType::#variant), false)
+}
+
+enum ParamRole {
+    Context { mutable: bool },
+    Rest,
+    Arg { key: String, optional: bool, ty: Box<Type> },
+}
+
+fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::Result<TokenStream2> {
+    let krate = crate_path(&args)?;
+    let self_ty = imp.self_ty.clone();
+    let mut concept_name = last_segment(&self_ty)
+        .map(|(i, _)| i.to_string())
+        .ok_or_else(|| syn::Error::new(self_ty.span(), "#[concept] needs an impl block for a named type"))?;
+    for m in &args {
+        if let Meta::NameValue(nv) = m
+            && nv.path.is_ident("name")
+        {
+            match &nv.value {
+                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => concept_name = s.value(),
+                other => return Err(syn::Error::new(other.span(), "expected a string, e.g. `name = \"Sessioning\"`")),
+            }
+        } else if !m.path().is_ident("crate") {
+            return Err(syn::Error::new(m.span(), "unknown option; expected `name = \"...\"` or `crate = path`"));
+        }
+    }
+    let concept_doc = doc_of(&imp.attrs);
+    let mut action_specs = Vec::new();
+    let mut query_specs = Vec::new();
+    let mut action_arms = Vec::new();
+    let mut query_arms = Vec::new();
+
+    for item in &mut imp.items {
+        let ImplItem::Fn(f) = item else { continue };
+        if !matches!(f.vis, Visibility::Public(_)) {
+            continue;
+        }
+        let rust_name = f.sig.ident.clone();
+        let wire = camel_case(&rust_name.to_string());
+        let is_query = wire.starts_with('_');
+        let full = format!("{concept_name}.{wire}");
+        let doc = doc_of(&f.attrs);
+        match f.sig.inputs.first() {
+            Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
+            _ => {
+                return Err(syn::Error::new(
+                    f.sig.span(),
+                    "concept actions and queries take `&self` (state lives behind it or in the context)",
+                ));
+            }
+        }
+        let mut roles = Vec::new();
+        for input in f.sig.inputs.iter_mut().skip(1) {
+            let FnArg::Typed(pt) = input else { continue };
+            let rest_attr = pt.attrs.iter().position(|a| a.path().is_ident("rest"));
+            if let Some(i) = rest_attr {
+                pt.attrs.remove(i);
+                roles.push(ParamRole::Rest);
+                continue;
+            }
+            let ctx = match &*pt.ty {
+                Type::Reference(r) => last_segment(&r.elem)
+                    .filter(|(i, _)| *i == "ActionContext" || *i == "QueryContext")
+                    .map(|_| r.mutability.is_some()),
+                _ => None,
+            };
+            if let Some(mutable) = ctx {
+                roles.push(ParamRole::Context { mutable });
+                continue;
+            }
+            let Pat::Ident(pi) = &*pt.pat else {
+                return Err(syn::Error::new(pt.pat.span(), "parameters must be plain names: they become argument names"));
+            };
+            let (_, optional) = param_type(&pt.ty, &krate);
+            roles.push(ParamRole::Arg {
+                key: camel_case(&pi.ident.to_string()),
+                optional,
+                ty: pt.ty.clone(),
+            });
+        }
+        let open = roles.iter().any(|r| matches!(r, ParamRole::Rest));
+        let keys: Vec<&String> = roles
+            .iter()
+            .filter_map(|r| match r {
+                ParamRole::Arg { key, .. } => Some(key),
+                _ => None,
+            })
+            .collect();
+        let param_specs = roles.iter().filter_map(|r| match r {
+            ParamRole::Arg { key, optional, ty } => {
+                let (pty, _) = param_type(ty, &krate);
+                Some(quote!(#krate::ParamSpec { name: #key.to_string(), ty: #pty, optional: #optional }))
+            }
+            _ => None,
+        });
+        let ret: Type = match &f.sig.output {
+            ReturnType::Default => syn::parse_quote!(()),
+            ReturnType::Type(_, t) => (**t).clone(),
+        };
+        let mut decode = Vec::new();
+        let mut call_args = Vec::new();
+        if !open {
+            decode.push(quote! {
+                if let Err(e) = #krate::reject_unknown_args(input, &[#(#keys),*], #full) {
+                    return Err(e);
+                }
+            });
+        }
+        for (i, role) in roles.iter().enumerate() {
+            let var = format_ident!("__arg{}", i);
+            match role {
+                ParamRole::Context { mutable } => {
+                    if is_query && *mutable {
+                        return Err(syn::Error::new(f.sig.span(), "queries receive `&QueryContext`"));
+                    }
+                    call_args.push(if *mutable { quote!(&mut *ctx) } else { quote!(&*ctx) });
+                }
+                ParamRole::Rest => {
+                    decode.push(quote! {
+                        let #var: #krate::Record = input
+                            .iter()
+                            .filter(|(k, _)| ![#(#keys),*].contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                    });
+                    call_args.push(quote!(#var));
+                }
+                ParamRole::Arg { key, optional, ty } => {
+                    decode.push(quote! {
+                        let #var: #ty = #krate::decode_arg(input, #key, #optional, #full)?;
+                    });
+                    call_args.push(quote!(#var));
+                }
+            }
+        }
+        let call = if f.sig.asyncness.is_some() {
+            quote!(self.#rust_name(#(#call_args),*).await)
+        } else {
+            quote!(self.#rust_name(#(#call_args),*))
+        };
+        if is_query {
+            query_specs.push(quote! {
+                #krate::QuerySpec {
+                    name: #wire.to_string(),
+                    doc: #doc.to_string(),
+                    params: vec![#(#param_specs),*],
+                    open_params: #open,
+                    outputs: <#ret as #krate::IntoRows>::row_keys(),
+                }
+            });
+            query_arms.push(quote! {
+                #wire => {
+                    #(#decode)*
+                    #krate::IntoRows::into_rows(#call)
+                }
+            });
+        } else {
+            action_specs.push(quote! {
+                #krate::ActionSpec {
+                    name: #wire.to_string(),
+                    doc: #doc.to_string(),
+                    params: vec![#(#param_specs),*],
+                    open_params: #open,
+                    success: <#ret as #krate::IntoOutcome>::success_cases(),
+                    error: <#ret as #krate::IntoOutcome>::has_error(),
+                }
+            });
+            action_arms.push(quote! {
+                #wire => {
+                    let result: Result<#krate::Outcome, String> = async {
+                        #(#decode)*
+                        Ok(#krate::IntoOutcome::into_outcome(#call))
+                    }.await;
+                    match result {
+                        Ok(outcome) => outcome,
+                        Err(message) => #krate::Outcome::Error(message),
+                    }
+                }
+            });
+        }
+    }
+    let (impl_generics, _, where_clause) = imp.generics.split_for_impl();
+    let generated = quote! {
+        #imp
+
+        impl #impl_generics #krate::Concept for #self_ty #where_clause {
+            fn spec(&self) -> #krate::ConceptSpec {
+                #krate::ConceptSpec {
+                    name: #concept_name.to_string(),
+                    doc: #concept_doc.to_string(),
+                    actions: vec![#(#action_specs),*],
+                    queries: vec![#(#query_specs),*],
+                }
+            }
+
+            #[allow(unused_variables, clippy::needless_borrow)]
+            fn perform<'a>(
+                &'a self,
+                ctx: &'a mut #krate::ActionContext,
+                action: &'a str,
+                input: &'a #krate::Record,
+            ) -> #krate::BoxFuture<'a, #krate::Outcome> {
+                Box::pin(async move {
+                    match action {
+                        #(#action_arms)*
+                        other => #krate::Outcome::Error(format!("{} has no action `{}`", #concept_name, other)),
+                    }
+                })
+            }
+
+            #[allow(unused_variables, clippy::needless_borrow)]
+            fn query<'a>(
+                &'a self,
+                ctx: &'a #krate::QueryContext,
+                query: &'a str,
+                input: &'a #krate::Record,
+            ) -> #krate::BoxFuture<'a, Result<Vec<#krate::Record>, String>> {
+                Box::pin(async move {
+                    match query {
+                        #(#query_arms)*
+                        other => Err(format!("{} has no query `{}`", #concept_name, other)),
+                    }
+                })
+            }
+        }
+    };
+    Ok(generated)
+}
+
+fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {
+    let mut krate: Path = syn::parse_quote!(::concord);
+    for a in &input.attrs {
+        if a.path().is_ident("outputs") {
+            let metas = a.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated)?;
+            krate = crate_path(&metas)?;
+        }
+    }
+    let name = &input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let fields_of = |fields: &syn::Fields| -> syn::Result<Vec<(Ident, String)>> {
+        match fields {
+            syn::Fields::Named(n) => Ok(n
+                .named
+                .iter()
+                .filter_map(|f| f.ident.clone())
+                .map(|i| {
+                    let key = camel_case(&i.to_string());
+                    (i, key)
+                })
+                .collect()),
+            syn::Fields::Unit => Ok(Vec::new()),
+            syn::Fields::Unnamed(u) => Err(syn::Error::new(
+                u.span(),
+                "outputs need named fields: the field names are the output keys",
+            )),
+        }
+    };
+    let (cases, body) = match &input.data {
+        Data::Struct(s) => {
+            let fields = fields_of(&s.fields)?;
+            let keys: Vec<&String> = fields.iter().map(|(_, k)| k).collect();
+            let idents: Vec<&Ident> = fields.iter().map(|(i, _)| i).collect();
+            (
+                quote!(vec![vec![#(#keys.to_string()),*]]),
+                quote! {
+                    let mut record = #krate::Record::new();
+                    #(record.insert(#keys.to_string(), #krate::encode_field(self.#idents, #keys)?);)*
+                    Ok(record)
+                },
+            )
+        }
+        Data::Enum(e) => {
+            let mut cases = Vec::new();
+            let mut arms = Vec::new();
+            for v in &e.variants {
+                let fields = fields_of(&v.fields)?;
+                let keys: Vec<&String> = fields.iter().map(|(_, k)| k).collect();
+                let idents: Vec<&Ident> = fields.iter().map(|(i, _)| i).collect();
+                let vname = &v.ident;
+                cases.push(quote!(vec![#(#keys.to_string()),*]));
+                let pattern = match v.fields {
+                    syn::Fields::Unit => quote!(Self::#vname),
+                    _ => quote!(Self::#vname { #(#idents),* }),
+                };
+                arms.push(quote! {
+                    #pattern => {
+                        #(record.insert(#keys.to_string(), #krate::encode_field(#idents, #keys)?);)*
+                    }
+                });
+            }
+            (
+                quote!(vec![#(#cases),*]),
+                quote! {
+                    let mut record = #krate::Record::new();
+                    match self { #(#arms)* }
+                    Ok(record)
+                },
+            )
+        }
+        Data::Union(u) => {
+            return Err(syn::Error::new(u.union_token.span(), "Outputs cannot be derived for unions"));
+        }
+    };
+    Ok(quote! {
+        impl #impl_generics #krate::Outputs for #name #ty_generics #where_clause {
+            fn cases() -> Vec<Vec<String>> {
+                #cases
+            }
+            fn into_record(self) -> Result<#krate::Record, String> {
+                #body
+            }
+        }
+    })
+}
