@@ -1,0 +1,572 @@
+//! One flow: records, per-flow indexes, and the depth-first work loop.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::SystemTime;
+
+use concord_check::program::{FieldMatch, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
+use concord_concept::{ActionContext, BoxFuture, FlowId, Outcome, QueryContext, Record, RecordId, Value};
+
+use crate::record::{ActionRecord, Json};
+use crate::value::{Frame, eval, json_eq};
+use crate::{ActionId, Inner, SyncTable};
+
+/// How a flow ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlowStatus {
+    /// Nothing left to do.
+    Quiescent,
+    /// Stopped after exceeding the step quota.
+    Runaway {
+        /// Actions completed before stopping.
+        steps: usize,
+        /// The syncs that kept re-triggering each other, in causal order.
+        cycle: Vec<String>,
+    },
+}
+
+/// A problem met while running a sync (not an action's error outcome).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowError {
+    /// The sync being evaluated.
+    pub sync: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Everything a finished flow produced. The engine keeps none of it.
+#[derive(Debug, Clone)]
+pub struct FlowReport {
+    /// The flow's id.
+    pub flow: FlowId,
+    /// Records in completion order; the first is the external invocation.
+    pub records: Vec<Arc<ActionRecord>>,
+    /// How it ended.
+    pub status: FlowStatus,
+    /// Evaluation problems (bad query rows, expression errors).
+    pub errors: Vec<FlowError>,
+}
+
+impl FlowReport {
+    /// `Concept.action` of every record, in order.
+    pub fn action_names(&self) -> Vec<String> {
+        self.records.iter().map(|r| r.name()).collect()
+    }
+
+    /// The records of one action.
+    pub fn records_of(&self, concept: &str, action: &str) -> Vec<&ActionRecord> {
+        self.records
+            .iter()
+            .filter(|r| &*r.concept == concept && &*r.action == action)
+            .map(|r| &**r)
+            .collect()
+    }
+}
+
+/// Why an action is being invoked: which sync, on which records (indexes
+/// into the flow).
+struct Cause {
+    sync: usize,
+    matched: Vec<u32>,
+}
+
+enum Work {
+    Invoke {
+        action: ActionId,
+        input: Record,
+        cause: Option<Cause>,
+        depth: u32,
+    },
+    /// Evaluate the syncs of `record`'s action starting at `next` in the
+    /// action's sync list.
+    Syncs { record: u32, next: usize, depth: u32 },
+}
+
+struct Flow {
+    id: FlowId,
+    records: Vec<Arc<ActionRecord>>,
+    actions: Vec<ActionId>,
+    causes: Vec<Option<Cause>>,
+    by_action: HashMap<ActionId, Vec<u32>>,
+    errors: Vec<FlowError>,
+}
+
+pub(crate) async fn run(inner: &Inner, table: Arc<SyncTable>, id: FlowId, action: ActionId, input: Record) -> FlowReport {
+    let mut flow = Flow {
+        id,
+        records: Vec::new(),
+        actions: Vec::new(),
+        causes: Vec::new(),
+        by_action: HashMap::new(),
+        errors: Vec::new(),
+    };
+    let mut stack = vec![Work::Invoke {
+        action,
+        input,
+        cause: None,
+        depth: 0,
+    }];
+    let mut status = FlowStatus::Quiescent;
+    while let Some(work) = stack.pop() {
+        match work {
+            Work::Invoke {
+                action,
+                input,
+                cause,
+                depth,
+            } => {
+                if flow.records.len() >= inner.step_quota {
+                    let cycle = runaway_cycle(&flow, &table, cause.as_ref());
+                    tracing::warn!(
+                        target: "concord::flow",
+                        flow = %flow.id,
+                        steps = flow.records.len(),
+                        "runaway flow stopped after {} actions; cycle: {}",
+                        flow.records.len(),
+                        cycle.join(" -> ")
+                    );
+                    status = FlowStatus::Runaway {
+                        steps: flow.records.len(),
+                        cycle,
+                    };
+                    break;
+                }
+                let index = perform(inner, &table, &mut flow, action, input, cause, depth).await;
+                if !table.by_action[action].is_empty() {
+                    stack.push(Work::Syncs {
+                        record: index,
+                        next: 0,
+                        depth,
+                    });
+                }
+            }
+            Work::Syncs { record, next, depth } => {
+                let entries = &table.by_action[flow.actions[record as usize]];
+                let sync = entries[next].0;
+                let end = entries[next..]
+                    .iter()
+                    .position(|&(s, _)| s != sync)
+                    .map_or(entries.len(), |n| next + n);
+                let positions: Vec<usize> = entries[next..end].iter().map(|&(_, p)| p).collect();
+                if end < entries.len() {
+                    stack.push(Work::Syncs { record, next: end, depth });
+                }
+                let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
+                for (action, input, matched) in invocations.into_iter().rev() {
+                    stack.push(Work::Invoke {
+                        action,
+                        input,
+                        cause: Some(Cause { sync, matched }),
+                        depth: depth + 1,
+                    });
+                }
+            }
+        }
+    }
+    FlowReport {
+        flow: flow.id,
+        records: flow.records,
+        status,
+        errors: flow.errors,
+    }
+}
+
+/// Runs one action, records it, logs it, and returns its index in the flow.
+async fn perform(
+    inner: &Inner,
+    table: &SyncTable,
+    flow: &mut Flow,
+    action: ActionId,
+    input: Record,
+    cause: Option<Cause>,
+    depth: u32,
+) -> u32 {
+    let info = &inner.actions[action];
+    let concept = &inner.concepts[info.concept];
+    let record_id = RecordId::fresh();
+    let mut ctx = ActionContext::new(flow.id, record_id);
+    let started_at = SystemTime::now();
+    let outcome = match CatchUnwind(concept.perform(&mut ctx, &info.name, &input)).await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            tracing::error!(
+                target: "concord::flow",
+                flow = %flow.id,
+                "{}.{} panicked: {panic}",
+                info.concept_name,
+                info.name
+            );
+            Outcome::Error(format!("internal error in {}.{}", info.concept_name, info.name))
+        }
+    };
+    let sync_name = cause.as_ref().map(|c| table.syncs[c.sync].name.clone());
+    let record = Arc::new(ActionRecord {
+        id: record_id,
+        flow: flow.id,
+        concept: info.concept_name.clone(),
+        action: info.name.clone(),
+        input,
+        outcome,
+        sync: sync_name,
+        matched: cause
+            .as_ref()
+            .map(|c| c.matched.iter().map(|&i| flow.records[i as usize].id).collect())
+            .unwrap_or_default(),
+        started_at,
+        completed_at: SystemTime::now(),
+    });
+    tracing::info!(
+        target: "concord::action",
+        flow = %flow.id,
+        sync = record.sync.as_deref().unwrap_or("-"),
+        "{:indent$}{}",
+        "",
+        record,
+        indent = (depth as usize) * 2
+    );
+    if let Some(log) = &inner.log {
+        log.record(&record);
+    }
+    let index = flow.records.len() as u32;
+    flow.records.push(record);
+    flow.actions.push(action);
+    flow.causes.push(cause);
+    flow.by_action.entry(action).or_default().push(index);
+    index
+}
+
+/// Names the syncs of the cycle that led to `cause`, by following each
+/// record's provenance back through its most recent matched record.
+fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<String> {
+    let mut chain: Vec<usize> = Vec::new();
+    let mut current = cause;
+    while let Some(c) = current {
+        if let Some(first) = chain.iter().position(|&s| s == c.sync) {
+            let mut cycle: Vec<String> = chain[first..].iter().rev().map(|&s| table.syncs[s].name.to_string()).collect();
+            cycle.push(cycle[0].clone());
+            return cycle;
+        }
+        chain.push(c.sync);
+        current = c
+            .matched
+            .iter()
+            .max()
+            .and_then(|&i| flow.causes.get(i as usize))
+            .and_then(Option::as_ref);
+    }
+    chain.iter().rev().map(|&s| table.syncs[s].name.to_string()).collect()
+}
+
+type Invocation = (ActionId, Record, Vec<u32>);
+
+/// Matches sync `sync` on the combinations that include `record` at one of
+/// `positions`, runs its where pipeline, and returns its then invocations in
+/// order (frame by frame, invocation by invocation).
+async fn evaluate(
+    inner: &Inner,
+    table: &SyncTable,
+    flow: &mut Flow,
+    sync: usize,
+    record: u32,
+    positions: &[usize],
+) -> Vec<Invocation> {
+    let loaded = &table.syncs[sync];
+    let s = &loaded.sync;
+    let mut matches: Vec<(Frame, Vec<u32>)> = Vec::new();
+    for &pos in positions {
+        let mut chosen = Vec::with_capacity(s.when.len());
+        enumerate(flow, loaded, record, pos, 0, vec![None; s.vars.len()], &mut chosen, &mut matches);
+    }
+    if matches.is_empty() {
+        return Vec::new();
+    }
+    let mut frames: Vec<Frame> = Vec::with_capacity(matches.len());
+    let mut provenance: Vec<Vec<u32>> = Vec::with_capacity(matches.len());
+    // Keep each frame's matched records alongside it through the pipeline by
+    // storing the match index in an extra slot.
+    for (i, (mut frame, matched)) in matches.into_iter().enumerate() {
+        frame.push(Some(Value::from(i)));
+        frames.push(frame);
+        provenance.push(matched);
+    }
+    let mut errors = Vec::new();
+    let frames = run_steps(inner, flow.id, &s.steps, frames, &s.vars, &loaded.name, &mut errors).await;
+    flow.errors.extend(errors);
+    let mut out = Vec::new();
+    for frame in frames {
+        let which = frame.last().and_then(|v| v.as_ref()).and_then(Value::as_u64).unwrap_or(0) as usize;
+        for (inv, &action) in s.then.iter().zip(&loaded.then_actions) {
+            let mut input = Record::new();
+            let mut failed = None;
+            for (key, e) in &inv.args {
+                match eval(e, &frame, &s.vars) {
+                    Ok(v) => {
+                        input.insert(key.clone(), v);
+                    }
+                    Err(msg) => {
+                        failed = Some(format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action));
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => out.push((action, input, provenance.get(which).cloned().unwrap_or_default())),
+                Some(message) => report(flow, &loaded.name, message),
+            }
+        }
+    }
+    out
+}
+
+fn report(flow: &mut Flow, sync: &str, message: String) {
+    tracing::error!(target: "concord::flow", flow = %flow.id, sync, "{message}");
+    flow.errors.push(FlowError {
+        sync: sync.to_string(),
+        message,
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+fn enumerate(
+    flow: &Flow,
+    loaded: &crate::LoadedSync,
+    record: u32,
+    pos: usize,
+    j: usize,
+    frame: Frame,
+    chosen: &mut Vec<u32>,
+    out: &mut Vec<(Frame, Vec<u32>)>,
+) {
+    let when = &loaded.sync.when;
+    if j == when.len() {
+        out.push((frame, chosen.clone()));
+        return;
+    }
+    let try_one = |candidate: u32, chosen: &mut Vec<u32>, out: &mut Vec<(Frame, Vec<u32>)>| {
+        let mut f = frame.clone();
+        if unify(&when[j], &flow.records[candidate as usize], &mut f) {
+            chosen.push(candidate);
+            enumerate(flow, loaded, record, pos, j + 1, f, chosen, out);
+            chosen.pop();
+        }
+    };
+    if j == pos {
+        try_one(record, chosen, out);
+        return;
+    }
+    let Some(candidates) = flow.by_action.get(&loaded.when_actions[j]) else {
+        return;
+    };
+    // Every combination is evaluated exactly once: when its newest record is
+    // the one being processed. So only records up to `record` take part
+    // (later ones get their turn when they are processed), and before the new
+    // record's position only strictly older records may appear.
+    for &candidate in candidates {
+        if candidate > record || (j < pos && candidate == record) {
+            break;
+        }
+        try_one(candidate, chosen, out);
+    }
+}
+
+fn unify(p: &WhenPattern, r: &ActionRecord, frame: &mut Frame) -> bool {
+    if !p.inputs.iter().all(|m| match_field(m, r.input.get(&m.key), frame)) {
+        return false;
+    }
+    match (&p.outcome, &r.outcome) {
+        (OutcomeMatch::Any, _) => true,
+        (OutcomeMatch::Success(ms), Outcome::Success(out)) => ms.iter().all(|m| match_field(m, out.get(&m.key), frame)),
+        (OutcomeMatch::Error(ms), Outcome::Error(e)) => {
+            let v = Value::String(e.clone());
+            ms.iter().all(|m| match_field(m, Some(&v), frame))
+        }
+        _ => false,
+    }
+}
+
+const NULL: Value = Value::Null;
+
+fn match_field(m: &FieldMatch, value: Option<&Value>, frame: &mut Frame) -> bool {
+    let v = match value {
+        Some(v) => v,
+        None if m.optional => &NULL,
+        None => return false,
+    };
+    match &m.matcher {
+        Matcher::Present => true,
+        Matcher::Literal(l) => json_eq(l, v),
+        Matcher::Bind(slot) => match frame.get_mut(*slot) {
+            Some(Some(existing)) => json_eq(existing, v),
+            Some(empty) => {
+                *empty = Some(v.clone());
+                true
+            }
+            None => false,
+        },
+    }
+}
+
+/// Runs where steps over frames. Boxed because `collect` recurses.
+fn run_steps<'a>(
+    inner: &'a Inner,
+    flow: FlowId,
+    steps: &'a [Step],
+    mut frames: Vec<Frame>,
+    vars: &'a [String],
+    sync: &'a str,
+    errors: &'a mut Vec<crate::FlowError>,
+) -> BoxFuture<'a, Vec<Frame>> {
+    Box::pin(async move {
+        let fail = |errors: &mut Vec<crate::FlowError>, message: String| {
+            tracing::error!(target: "concord::flow", flow = %flow, sync, "{message}");
+            errors.push(crate::FlowError {
+                sync: sync.to_string(),
+                message,
+            });
+        };
+        for step in steps {
+            if frames.is_empty() {
+                break;
+            }
+            let mut next = Vec::with_capacity(frames.len());
+            match step {
+                Step::Filter(e) => {
+                    for f in frames {
+                        match eval(e, &f, vars) {
+                            Ok(Value::Bool(true)) => next.push(f),
+                            Ok(Value::Bool(false)) => {}
+                            Ok(other) => fail(errors, format!("a where filter must be true or false, got {other}")),
+                            Err(m) => fail(errors, format!("where filter: {m}")),
+                        }
+                    }
+                }
+                Step::Let(slot, e) => {
+                    for mut f in frames {
+                        match eval(e, &f, vars) {
+                            Ok(v) => {
+                                f[*slot] = Some(v);
+                                next.push(f);
+                            }
+                            Err(m) => fail(errors, format!("let {}: {m}", vars[*slot])),
+                        }
+                    }
+                }
+                Step::Query {
+                    mode,
+                    concept,
+                    query,
+                    inputs,
+                    outputs,
+                } => {
+                    let Some(&ci) = inner.concept_index.get(concept) else {
+                        fail(errors, format!("concept `{concept}` is not registered"));
+                        return Vec::new();
+                    };
+                    let c = &inner.concepts[ci];
+                    let ctx = QueryContext::new(flow);
+                    'frames: for f in frames {
+                        let mut input = Record::new();
+                        for (k, e) in inputs {
+                            match eval(e, &f, vars) {
+                                Ok(v) => {
+                                    input.insert(k.clone(), v);
+                                }
+                                Err(m) => {
+                                    fail(errors, format!("argument `{k}` of {concept}.{query}: {m}"));
+                                    continue 'frames;
+                                }
+                            }
+                        }
+                        let rows = match CatchUnwind(c.query(&ctx, query, &input)).await {
+                            Ok(Ok(rows)) => rows,
+                            Ok(Err(m)) => {
+                                fail(errors, format!("{concept}.{query} failed: {m}"));
+                                continue;
+                            }
+                            Err(panic) => {
+                                fail(errors, format!("{concept}.{query} panicked: {panic}"));
+                                continue;
+                            }
+                        };
+                        match mode {
+                            QueryMode::Not => {
+                                if rows.is_empty() {
+                                    next.push(f);
+                                }
+                            }
+                            QueryMode::Optional if rows.is_empty() => {
+                                let mut f = f;
+                                for m in outputs {
+                                    if let Matcher::Bind(s) = m.matcher
+                                        && f[s].is_none()
+                                    {
+                                        f[s] = Some(Value::Null);
+                                    }
+                                }
+                                next.push(f);
+                            }
+                            _ => {
+                                for row in &rows {
+                                    if let Some(missing) = outputs.iter().find(|m| !m.optional && !row.contains_key(&m.key)) {
+                                        fail(
+                                            errors,
+                                            format!("{concept}.{query} returned a row without `{}`: {}", missing.key, Json(row)),
+                                        );
+                                        continue;
+                                    }
+                                    let mut g = f.clone();
+                                    if outputs.iter().all(|m| match_field(m, row.get(&m.key), &mut g)) {
+                                        next.push(g);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Step::Collect { element, slot, steps } => {
+                    for mut f in frames {
+                        let inner_frames = run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors).await;
+                        let mut items = Vec::with_capacity(inner_frames.len());
+                        for g in &inner_frames {
+                            match eval(element, g, vars) {
+                                Ok(v) => items.push(v),
+                                Err(m) => fail(errors, format!("collect element: {m}")),
+                            }
+                        }
+                        f[*slot] = Some(Value::Array(items));
+                        next.push(f);
+                    }
+                }
+            }
+            frames = next;
+        }
+        frames
+    })
+}
+
+/// Turns a panic inside a concept's future into an error value.
+struct CatchUnwind<'a, T>(BoxFuture<'a, T>);
+
+impl<T> Future for CatchUnwind<'_, T> {
+    type Output = Result<T, String>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(payload) => {
+                let msg = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".to_string());
+                Poll::Ready(Err(msg))
+            }
+        }
+    }
+}

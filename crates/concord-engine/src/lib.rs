@@ -1,0 +1,295 @@
+//! The concord runtime: runs checked syncs over concepts.
+//!
+//! An external invocation starts a **flow**. Each completed action becomes an
+//! [`ActionRecord`]; the syncs with a when pattern on that action are
+//! evaluated on the combinations of the flow's records that include the new
+//! one (semantics.md §3.1), their where pipelines run, and their then
+//! invocations run one by one, each cascading depth-first before the next.
+//! A flow ends when nothing is left to do (quiescence) or when it exceeds its
+//! step quota (a runaway). Flows run concurrently; a finished flow leaves
+//! nothing behind in the engine.
+
+mod flow;
+mod record;
+pub mod value;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use concord_check::Program;
+use concord_check::program::CompiledSync;
+use concord_concept::{Concept, ConceptSpec, FlowId, Record};
+
+pub use flow::{FlowError, FlowReport, FlowStatus};
+pub use record::{ActionLog, ActionRecord, Json, MemoryLog};
+
+/// Default per-flow step quota (actions per flow).
+pub const DEFAULT_STEP_QUOTA: usize = 1_000;
+
+/// Why the engine refused to start or to run something.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Two concepts registered under one name.
+    #[error("concept `{0}` is registered twice")]
+    DuplicateConcept(String),
+    /// A program names a concept or action that is not registered (the
+    /// program was checked against other concepts).
+    #[error("sync `{sync}` refers to `{name}`, which is not registered; check the syncs against these concepts")]
+    UnknownInProgram {
+        /// The sync.
+        sync: String,
+        /// `Concept.action`.
+        name: String,
+    },
+    /// An external invocation of something that does not exist.
+    #[error("no action `{0}` is registered")]
+    UnknownAction(String),
+    /// A spawned flow's task failed.
+    #[error("flow task failed: {0}")]
+    Task(String),
+}
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    concepts: Vec<Arc<dyn Concept>>,
+    step_quota: usize,
+    log: Option<Arc<dyn ActionLog>>,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EngineBuilder {
+    /// No concepts, default quota, no log.
+    pub fn new() -> Self {
+        EngineBuilder {
+            concepts: Vec::new(),
+            step_quota: DEFAULT_STEP_QUOTA,
+            log: None,
+        }
+    }
+
+    /// Registers a concept.
+    pub fn concept<C: Concept>(self, concept: C) -> Self {
+        self.concept_shared(Arc::new(concept))
+    }
+
+    /// Registers a concept the caller keeps a handle to.
+    pub fn concept_shared(mut self, concept: Arc<dyn Concept>) -> Self {
+        self.concepts.push(concept);
+        self
+    }
+
+    /// The signatures of the registered concepts (what syncs are checked against).
+    pub fn specs(&self) -> Vec<ConceptSpec> {
+        self.concepts.iter().map(|c| c.spec()).collect()
+    }
+
+    /// Sets the per-flow step quota.
+    pub fn step_quota(mut self, quota: usize) -> Self {
+        self.step_quota = quota.max(1);
+        self
+    }
+
+    /// Sends every completed record to `log`.
+    pub fn log(mut self, log: Arc<dyn ActionLog>) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// Builds the engine with a checked program.
+    pub fn build(self, program: Program) -> Result<Engine, EngineError> {
+        let mut concept_index = HashMap::new();
+        let mut actions = Vec::new();
+        let mut action_index = HashMap::new();
+        let mut concept_names = Vec::new();
+        for (ci, c) in self.concepts.iter().enumerate() {
+            let spec = c.spec();
+            if concept_index.insert(spec.name.clone(), ci).is_some() {
+                return Err(EngineError::DuplicateConcept(spec.name));
+            }
+            let cname: Arc<str> = spec.name.as_str().into();
+            concept_names.push(cname.clone());
+            for a in &spec.actions {
+                action_index.insert((spec.name.clone(), a.name.clone()), actions.len());
+                actions.push(ActionInfo {
+                    concept: ci,
+                    concept_name: cname.clone(),
+                    name: a.name.as_str().into(),
+                });
+            }
+        }
+        let mut inner = Inner {
+            concepts: self.concepts,
+            concept_index,
+            actions,
+            action_index,
+            syncs: RwLock::new(Arc::new(SyncTable::default())),
+            step_quota: self.step_quota,
+            log: self.log,
+        };
+        let table = inner.compile(program)?;
+        inner.syncs = RwLock::new(Arc::new(table));
+        Ok(Engine { inner: Arc::new(inner) })
+    }
+}
+
+/// Index of an action among all registered actions.
+pub(crate) type ActionId = usize;
+
+pub(crate) struct ActionInfo {
+    pub concept: usize,
+    pub concept_name: Arc<str>,
+    pub name: Arc<str>,
+}
+
+/// A sync with its names resolved to indexes.
+pub(crate) struct LoadedSync {
+    pub sync: CompiledSync,
+    pub name: Arc<str>,
+    pub when_actions: Vec<ActionId>,
+    pub then_actions: Vec<ActionId>,
+}
+
+/// The syncs in force, indexed by the actions their when patterns mention.
+#[derive(Default)]
+pub(crate) struct SyncTable {
+    pub syncs: Vec<LoadedSync>,
+    /// For each action: (sync, pattern position), in sync order.
+    pub by_action: Vec<Vec<(usize, usize)>>,
+}
+
+pub(crate) struct Inner {
+    pub concepts: Vec<Arc<dyn Concept>>,
+    pub concept_index: HashMap<String, usize>,
+    pub actions: Vec<ActionInfo>,
+    pub action_index: HashMap<(String, String), ActionId>,
+    pub syncs: RwLock<Arc<SyncTable>>,
+    pub step_quota: usize,
+    pub log: Option<Arc<dyn ActionLog>>,
+}
+
+impl Inner {
+    fn action_id(&self, sync: &str, concept: &str, action: &str) -> Result<ActionId, EngineError> {
+        self.action_index
+            .get(&(concept.to_string(), action.to_string()))
+            .copied()
+            .ok_or_else(|| EngineError::UnknownInProgram {
+                sync: sync.to_string(),
+                name: format!("{concept}.{action}"),
+            })
+    }
+
+    fn compile(&self, program: Program) -> Result<SyncTable, EngineError> {
+        let mut table = SyncTable {
+            syncs: Vec::new(),
+            by_action: vec![Vec::new(); self.actions.len()],
+        };
+        for sync in program.syncs {
+            let when_actions = sync
+                .when
+                .iter()
+                .map(|p| self.action_id(&sync.name, &p.concept, &p.action))
+                .collect::<Result<Vec<_>, _>>()?;
+            let then_actions = sync
+                .then
+                .iter()
+                .map(|i| self.action_id(&sync.name, &i.concept, &i.action))
+                .collect::<Result<Vec<_>, _>>()?;
+            for step in &sync.steps {
+                self.check_queries(&sync.name, step)?;
+            }
+            let index = table.syncs.len();
+            for (pos, &a) in when_actions.iter().enumerate() {
+                table.by_action[a].push((index, pos));
+            }
+            table.syncs.push(LoadedSync {
+                name: sync.name.as_str().into(),
+                sync,
+                when_actions,
+                then_actions,
+            });
+        }
+        Ok(table)
+    }
+
+    fn check_queries(&self, sync: &str, step: &concord_check::program::Step) -> Result<(), EngineError> {
+        use concord_check::program::Step;
+        match step {
+            Step::Query { concept, query, .. } => {
+                let known = self
+                    .concept_index
+                    .get(concept)
+                    .is_some_and(|&c| self.concepts[c].spec().query(query).is_some());
+                if !known {
+                    return Err(EngineError::UnknownInProgram {
+                        sync: sync.to_string(),
+                        name: format!("{concept}.{query}"),
+                    });
+                }
+                Ok(())
+            }
+            Step::Collect { steps, .. } => steps.iter().try_for_each(|s| self.check_queries(sync, s)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The running engine. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// Starts a flow with an external invocation and runs it to quiescence
+    /// (or until it exceeds the step quota).
+    pub async fn run(&self, concept: &str, action: &str, input: Record) -> Result<FlowReport, EngineError> {
+        let id = self
+            .inner
+            .action_index
+            .get(&(concept.to_string(), action.to_string()))
+            .copied()
+            .ok_or_else(|| EngineError::UnknownAction(format!("{concept}.{action}")))?;
+        let table = self.sync_table();
+        Ok(flow::run(&self.inner, table, FlowId::fresh(), id, input).await)
+    }
+
+    /// Like [`Engine::run`], on its own task, so that flows run concurrently.
+    pub fn spawn(&self, concept: &str, action: &str, input: Record) -> tokio::task::JoinHandle<Result<FlowReport, EngineError>> {
+        let engine = self.clone();
+        let (concept, action) = (concept.to_string(), action.to_string());
+        tokio::spawn(async move { engine.run(&concept, &action, input).await })
+    }
+
+    /// Replaces the syncs in force. Flows already running finish with the
+    /// set they started with; new flows use the new one.
+    pub fn replace_program(&self, program: Program) -> Result<(), EngineError> {
+        let table = Arc::new(self.inner.compile(program)?);
+        match self.inner.syncs.write() {
+            Ok(mut guard) => *guard = table,
+            Err(poisoned) => *poisoned.into_inner() = table,
+        }
+        Ok(())
+    }
+
+    /// Names of the syncs in force, in load order.
+    pub fn sync_names(&self) -> Vec<String> {
+        self.sync_table().syncs.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    /// Signatures of the registered concepts.
+    pub fn specs(&self) -> Vec<ConceptSpec> {
+        self.inner.concepts.iter().map(|c| c.spec()).collect()
+    }
+
+    fn sync_table(&self) -> Arc<SyncTable> {
+        match self.inner.syncs.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}

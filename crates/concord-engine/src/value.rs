@@ -1,0 +1,263 @@
+//! JSON equality and expression evaluation.
+
+use concord_check::program::{BinOp, Builtin, Expr, Slot};
+use serde_json::{Number, Value};
+
+/// Variable bindings of one frame, by slot (`None` = not bound yet).
+pub type Frame = Vec<Option<Value>>;
+
+/// Deep JSON equality where numbers compare by value (`1 == 1.0`), objects by
+/// content regardless of key order, and `null` is an ordinary value.
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => num_eq(x, y),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn num_eq(x: &Number, y: &Number) -> bool {
+    match (x.as_i64(), y.as_i64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => match (x.as_u64(), y.as_u64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => x.as_f64() == y.as_f64(),
+        },
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A string's own text, anything else as compact JSON.
+pub fn display_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn number(v: f64) -> Result<Value, String> {
+    Number::from_f64(v)
+        .map(Value::Number)
+        .ok_or_else(|| "arithmetic produced a value that is not a finite number".to_string())
+}
+
+fn arith(op: BinOp, a: &Number, b: &Number) -> Result<Value, String> {
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
+        let r = match op {
+            BinOp::Add => x.checked_add(y),
+            BinOp::Sub => x.checked_sub(y),
+            BinOp::Mul => x.checked_mul(y),
+            BinOp::Div if y == 0 => return Err("division by zero".into()),
+            BinOp::Div if x % y == 0 => x.checked_div(y),
+            _ => None,
+        };
+        if let Some(r) = r {
+            return Ok(Value::from(r));
+        }
+    }
+    let (x, y) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
+    match op {
+        BinOp::Add => number(x + y),
+        BinOp::Sub => number(x - y),
+        BinOp::Mul => number(x * y),
+        BinOp::Div if y == 0.0 => Err("division by zero".into()),
+        BinOp::Div => number(x / y),
+        _ => Err("not an arithmetic operator".into()),
+    }
+}
+
+fn compare(op: BinOp, a: &Value, b: &Value) -> Result<bool, String> {
+    let ord = match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .ok_or_else(|| "numbers cannot be compared".to_string())?,
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => {
+            return Err(format!(
+                "`{}` compares two numbers or two strings, not a {} and a {}",
+                op.symbol(),
+                type_name(a),
+                type_name(b)
+            ));
+        }
+    };
+    Ok(match op {
+        BinOp::Lt => ord.is_lt(),
+        BinOp::Le => ord.is_le(),
+        BinOp::Gt => ord.is_gt(),
+        _ => ord.is_ge(),
+    })
+}
+
+fn as_bool(v: &Value, what: &str) -> Result<bool, String> {
+    v.as_bool()
+        .ok_or_else(|| format!("{what} needs a boolean, got a {} ({v})", type_name(v)))
+}
+
+/// Evaluates a checked expression in a frame. Errors are messages for the
+/// trace; they drop the frame, they never panic.
+pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
+    Ok(match e {
+        Expr::Lit(v) => v.clone(),
+        Expr::Var(s) => lookup(*s, frame, vars)?.clone(),
+        Expr::Field(b, f) => match eval(b, frame, vars)? {
+            Value::Object(mut m) => m.remove(f).unwrap_or(Value::Null),
+            Value::Null => Value::Null,
+            other => return Err(format!("cannot read field `{f}` of a {}", type_name(&other))),
+        },
+        Expr::Object(fields) => {
+            let mut m = serde_json::Map::new();
+            for (k, v) in fields {
+                m.insert(k.clone(), eval(v, frame, vars)?);
+            }
+            Value::Object(m)
+        }
+        Expr::List(items) => Value::Array(items.iter().map(|i| eval(i, frame, vars)).collect::<Result<_, _>>()?),
+        Expr::Not(b) => Value::Bool(!as_bool(&eval(b, frame, vars)?, "`!`")?),
+        Expr::Neg(b) => match eval(b, frame, vars)? {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Value::from(i.checked_neg().ok_or("integer overflow")?),
+                None => number(-n.as_f64().unwrap_or(f64::NAN))?,
+            },
+            other => return Err(format!("`-` needs a number, got a {}", type_name(&other))),
+        },
+        Expr::Binary(op, a, b) => binary(*op, a, b, frame, vars)?,
+        Expr::Call(f, args) => {
+            let args: Vec<Value> = args.iter().map(|a| eval(a, frame, vars)).collect::<Result<_, _>>()?;
+            call(*f, args)?
+        }
+    })
+}
+
+fn lookup<'f>(s: Slot, frame: &'f Frame, vars: &[String]) -> Result<&'f Value, String> {
+    frame.get(s).and_then(Option::as_ref).ok_or_else(|| {
+        format!(
+            "variable `{}` is not bound (the checker should have prevented this; please report it)",
+            vars.get(s).map_or("?", String::as_str)
+        )
+    })
+}
+
+fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
+    match op {
+        BinOp::And => {
+            let l = as_bool(&eval(a, frame, vars)?, "`&&`")?;
+            return Ok(Value::Bool(l && as_bool(&eval(b, frame, vars)?, "`&&`")?));
+        }
+        BinOp::Or => {
+            let l = as_bool(&eval(a, frame, vars)?, "`||`")?;
+            return Ok(Value::Bool(l || as_bool(&eval(b, frame, vars)?, "`||`")?));
+        }
+        _ => {}
+    }
+    let (x, y) = (eval(a, frame, vars)?, eval(b, frame, vars)?);
+    Ok(match op {
+        BinOp::Eq => Value::Bool(json_eq(&x, &y)),
+        BinOp::Ne => Value::Bool(!json_eq(&x, &y)),
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Value::Bool(compare(op, &x, &y)?),
+        BinOp::Add => match (&x, &y) {
+            (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
+            (Value::Array(m), Value::Array(n)) => Value::Array(m.iter().chain(n).cloned().collect()),
+            (Value::String(_), _) | (_, Value::String(_)) => {
+                Value::String(format!("{}{}", display_string(&x), display_string(&y)))
+            }
+            _ => return Err(format!("`+` cannot add a {} and a {}", type_name(&x), type_name(&y))),
+        },
+        _ => match (&x, &y) {
+            (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
+            _ => return Err(format!("`{}` needs two numbers, got a {} and a {}", op.symbol(), type_name(&x), type_name(&y))),
+        },
+    })
+}
+
+fn call(f: Builtin, mut args: Vec<Value>) -> Result<Value, String> {
+    let string_arg = |v: &Value| -> Result<String, String> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("`{}` needs a string, got a {}", f.name(), type_name(v)))
+    };
+    Ok(match f {
+        Builtin::Now => {
+            let ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            Value::from(ms)
+        }
+        Builtin::Len => match &args[0] {
+            Value::String(s) => Value::from(s.chars().count()),
+            Value::Array(a) => Value::from(a.len()),
+            Value::Object(o) => Value::from(o.len()),
+            other => return Err(format!("`len` needs a string, list or object, got a {}", type_name(other))),
+        },
+        Builtin::Lower => Value::String(string_arg(&args[0])?.to_lowercase()),
+        Builtin::Upper => Value::String(string_arg(&args[0])?.to_uppercase()),
+        Builtin::Trim => Value::String(string_arg(&args[0])?.trim().to_string()),
+        Builtin::Coalesce => args.drain(..).find(|v| !v.is_null()).unwrap_or(Value::Null),
+        Builtin::Contains => match (&args[0], &args[1]) {
+            (Value::String(s), Value::String(n)) => Value::Bool(s.contains(n.as_str())),
+            (Value::Array(items), x) => Value::Bool(items.iter().any(|i| json_eq(i, x))),
+            (other, _) => return Err(format!("`contains` needs a list or a string, got a {}", type_name(other))),
+        },
+        Builtin::ToString => Value::String(display_string(&args[0])),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_compare_by_value_and_objects_by_content() {
+        assert!(json_eq(&json!(1), &json!(1.0)));
+        assert!(json_eq(&json!({"a": 1, "b": [1, 2]}), &json!({"b": [1, 2], "a": 1})));
+        assert!(!json_eq(&json!({"a": null}), &json!({})));
+        assert!(!json_eq(&json!([1, 2]), &json!([2, 1])));
+    }
+
+    #[test]
+    fn arithmetic_and_concatenation() {
+        let f: Frame = vec![Some(json!("x")), Some(json!(3))];
+        let vars = vec!["t".to_string(), "n".to_string()];
+        let add = |a: Expr, b: Expr| Expr::Binary(BinOp::Add, Box::new(a), Box::new(b));
+        assert_eq!(eval(&add(Expr::Var(0), Expr::Lit(json!(":a"))), &f, &vars), Ok(json!("x:a")));
+        assert_eq!(eval(&add(Expr::Lit(json!("v:")), Expr::Var(1)), &f, &vars), Ok(json!("v:3")));
+        assert_eq!(eval(&add(Expr::Var(1), Expr::Lit(json!(0.5))), &f, &vars), Ok(json!(3.5)));
+        let div = Expr::Binary(BinOp::Div, Box::new(Expr::Var(1)), Box::new(Expr::Lit(json!(0))));
+        assert_eq!(eval(&div, &f, &vars), Err("division by zero".to_string()));
+    }
+
+    #[test]
+    fn field_access_on_null_is_null_but_on_numbers_an_error() {
+        let f: Frame = vec![Some(Value::Null), Some(json!(3))];
+        let vars = vec!["u".to_string(), "n".to_string()];
+        assert_eq!(eval(&Expr::Field(Box::new(Expr::Var(0)), "email".into()), &f, &vars), Ok(Value::Null));
+        assert!(eval(&Expr::Field(Box::new(Expr::Var(1)), "email".into()), &f, &vars).is_err());
+    }
+
+    #[test]
+    fn builtins() {
+        let f: Frame = vec![];
+        let c = |b, args: Vec<Value>| eval(&Expr::Call(b, args.into_iter().map(Expr::Lit).collect()), &f, &[]);
+        assert_eq!(c(Builtin::Len, vec![json!("héllo")]), Ok(json!(5)));
+        assert_eq!(c(Builtin::Coalesce, vec![Value::Null, json!(2)]), Ok(json!(2)));
+        assert_eq!(c(Builtin::Contains, vec![json!(["a", "b"]), json!("b")]), Ok(json!(true)));
+        assert_eq!(c(Builtin::Lower, vec![json!("AbC")]), Ok(json!("abc")));
+        assert_eq!(c(Builtin::ToString, vec![json!(12)]), Ok(json!("12")));
+        assert!(c(Builtin::Upper, vec![json!(1)]).is_err());
+    }
+}
