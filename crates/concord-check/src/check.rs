@@ -163,6 +163,13 @@ fn value_fits(v: &Value, ty: ParamType, optional: bool) -> bool {
     }
 }
 
+fn with_article(noun: &str) -> String {
+    match noun.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {noun}"),
+        _ => format!("a {noun}"),
+    }
+}
+
 fn describe_value(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -203,8 +210,10 @@ impl<'a> FileChecker<'a> {
             bound: HashSet::new(),
             occurrences: Vec::new(),
             then_outputs: Vec::new(),
+            unbound: Vec::new(),
         };
         let compiled = ck.run();
+        ck.explain_bound_later();
         let summary = ck.summary();
         ck.report_unused_if_clean(errors_before);
         let errors_after = self.diags.iter().filter(|d| d.is_error()).count();
@@ -230,6 +239,8 @@ struct SyncChecker<'f, 'a, 's> {
     /// Per slot: how often the variable is written, and where first.
     occurrences: Vec<(usize, Span, &'static str)>,
     then_outputs: Vec<ThenOutput<'s>>,
+    /// Unbound uses (diagnostic index, name), to explain those bound later.
+    unbound: Vec<(usize, String)>,
 }
 
 impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
@@ -403,7 +414,8 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 ok = false;
             }
         }
-        if complete {
+        // A misspelled key already explains the missing one.
+        if complete && ok {
             for p in params.iter().filter(|p| !p.optional) {
                 if !seen.contains(&p.name.as_str()) {
                     self.error("E0208", format!("`{full}` needs argument `{}`", p.name), args_span)
@@ -429,7 +441,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         };
         self.error("E0207", format!("`{}` of `{full}` expects {}, not {}", p.name, p.ty.name(), describe_value(value)), span)
             .label(format!("{} here", describe_value(value)))
-            .help = Some(format!("give a {} value", p.ty.name()));
+            .help = Some(format!("give {} value", with_article(p.ty.name())));
         false
     }
 
@@ -770,14 +782,24 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                  a where query's outputs, or `let {name} = ...`"
             ),
         };
-        let later = self.slots.get(name).is_some();
         let d = self.error("E0230", format!("`{name}` is not bound"), span);
         d.primary.message = format!("used in {role}, but nothing before it binds `{name}`");
         d.help = Some(help);
-        if later {
-            d.notes.push(format!("`{name}` is bound only later, or inside a collect block; where steps run top to bottom"));
-        }
+        self.unbound.push((self.fc.diags.len() - 1, name.to_string()));
         None
+    }
+
+    fn explain_bound_later(&mut self) {
+        for (index, name) in std::mem::take(&mut self.unbound) {
+            if self.slots.contains_key(&name)
+                && let Some(d) = self.fc.diags.get_mut(index)
+            {
+                d.notes.push(format!(
+                    "`{name}` is bound later in this sync (or inside a collect block); where steps run top to bottom, \
+                     so move the step that binds it above this use"
+                ));
+            }
+        }
     }
 
     fn expr(&mut self, e: &ast::Expr, role: &str) -> Option<program::Expr> {

@@ -97,15 +97,22 @@ impl<'a> PathAnalysis<'a> {
         cases
     }
 
+    /// Syncs triggered by an outcome of `action`. The request is the context
+    /// every other event of the flow happens in, so a sync is triggered by the
+    /// request only if the request is all it waits for, and otherwise by its
+    /// other patterns.
     fn matching(&self, action: &Action, error: bool) -> Vec<usize> {
+        let root = action.0 == REQUESTING && action.1 == "request";
         self.firing
             .iter()
             .copied()
             .filter(|&i| {
-                self.syncs[i]
-                    .when
-                    .iter()
-                    .any(|p| p.concept == action.0 && p.action == action.1 && p.matches_case(error))
+                let when = &self.syncs[i].when;
+                if root {
+                    when.iter().all(|p| p.is_request())
+                } else {
+                    when.iter().any(|p| !p.is_request() && p.concept == action.0 && p.action == action.1 && p.matches_case(error))
+                }
             })
             .collect()
     }
@@ -152,66 +159,73 @@ impl<'a> PathAnalysis<'a> {
 
     fn unanswered(&mut self, diags: &mut Vec<Diagnostic>) {
         let root: Action = (REQUESTING.into(), "request".into());
-        if self.answered_event(&root, false) {
-            return;
-        }
-        let matching = self.matching(&root, false);
-        if matching.is_empty() {
-            // Only syncs waiting for actions that never happen mention the path.
-            if let Some(s) = self.syncs.iter().find(|s| s.when.iter().any(|p| p.path() == Some(self.path))) {
-                let waits: Vec<String> = s
-                    .when
-                    .iter()
-                    .filter(|p| !p.is_request())
-                    .map(|p| format!("`{}.{}`", p.concept, p.action))
-                    .collect();
-                diags.push(
-                    Diagnostic::warning(
-                        "W0401",
-                        format!("requests to `{}` get no answer: no sync is triggered by the request itself", self.path),
-                        s.file,
-                        s.name_span,
-                    )
-                    .with_label(format!("waits for {}, which nothing invokes for this path", waits.join(" and ")))
-                    .with_help(format!(
-                        "add a sync with `when Requesting.request (path: \"{}\") : (request)` that invokes the first action",
-                        self.path
-                    )),
-                );
-            }
-            return;
-        }
         let mut visited = HashSet::new();
-        for i in matching {
-            self.explain_sync(i, &mut visited, diags);
-        }
+        self.explain_event(&root, false, None, &mut visited, diags);
     }
 
-    /// Finds the outcomes below sync `i` that nothing answers and reports them.
-    fn explain_sync(&mut self, i: usize, visited: &mut HashSet<usize>, diags: &mut Vec<Diagnostic>) {
-        if !visited.insert(i) || self.answered_sync(i) {
+    /// Reports why an outcome can go unanswered: no sync takes it up, only
+    /// guarded ones do, or the syncs that take it up lead nowhere.
+    fn explain_event(
+        &mut self,
+        action: &Action,
+        error: bool,
+        origin: Option<(&Summary, Span)>,
+        visited: &mut HashSet<usize>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let matching = self.matching(action, error);
+        let answered: Vec<usize> = matching.iter().copied().filter(|&j| self.answered_sync(j)).collect();
+        if self.covered_by(&answered) {
             return;
         }
-        let s = self.syncs[i].clone();
-        for (c, a, span) in &s.then {
-            let b: Action = (c.clone(), a.clone());
-            for error in self.cases(&b) {
-                if self.answered_event(&b, error) {
+        if !answered.is_empty() {
+            self.report_guarded(action, error, &answered, diags);
+        } else if matching.is_empty() {
+            match origin {
+                Some((s, span)) => self.report_unanswered(s, action, error, span, diags),
+                None => self.report_unhandled_request(diags),
+            }
+        } else {
+            for j in matching {
+                if !visited.insert(j) {
                     continue;
                 }
-                let matching = self.matching(&b, error);
-                let answered: Vec<usize> = matching.iter().copied().filter(|&j| self.answered_sync(j)).collect();
-                if !answered.is_empty() {
-                    self.report_guarded(&b, error, &answered, diags);
-                } else if matching.is_empty() {
-                    self.report_unanswered(&s, &b, error, *span, diags);
-                } else {
-                    for j in matching {
-                        self.explain_sync(j, visited, diags);
+                let s = self.syncs[j].clone();
+                for (c, a, span) in &s.then {
+                    let b: Action = (c.clone(), a.clone());
+                    for err in self.cases(&b) {
+                        if !self.answered_event(&b, err) {
+                            self.explain_event(&b, err, Some((&s, *span)), visited, diags);
+                        }
                     }
                 }
             }
         }
+    }
+
+    fn report_unhandled_request(&mut self, diags: &mut Vec<Diagnostic>) {
+        let Some(s) = self.syncs.iter().find(|s| s.when.iter().any(|p| p.path() == Some(self.path))) else {
+            return;
+        };
+        let waits: Vec<String> = s
+            .when
+            .iter()
+            .filter(|p| !p.is_request())
+            .map(|p| format!("`{}.{}`", p.concept, p.action))
+            .collect();
+        diags.push(
+            Diagnostic::warning(
+                "W0401",
+                format!("requests to `{}` get no answer: no sync is triggered by the request itself", self.path),
+                s.file,
+                s.name_span,
+            )
+            .with_label(format!("waits for {}, which nothing invokes for this path", waits.join(" and ")))
+            .with_help(format!(
+                "add a sync with `when Requesting.request (path: \"{}\") : (request)` that invokes the first action",
+                self.path
+            )),
+        );
     }
 
     fn outcome_words(error: bool) -> &'static str {

@@ -64,8 +64,14 @@ pub fn load(sources: &mut SourceMap, files: Vec<(String, String, String)>, conce
         checked.program = None;
     }
     diagnostics.extend(checked.diagnostics);
+    sort(&mut diagnostics, sources);
     checked.diagnostics = diagnostics;
     checked
+}
+
+/// Errors first, then warnings; each in file and position order.
+fn sort(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
+    diagnostics.sort_by_key(|d| (d.severity, sources.get(d.primary.file).name().to_string(), d.primary.span.start));
 }
 
 /// Checks parsed files against the concepts.
@@ -104,6 +110,10 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
             } else if !sync.name.name.is_empty() {
                 first_by_name.insert(full, (f.file, sync.name.span));
             }
+            if sync.recovered {
+                all_ok = false;
+                continue;
+            }
             match fc.check_sync(sync) {
                 Some((compiled, summary)) => {
                     program.syncs.push(compiled);
@@ -113,7 +123,10 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
             }
         }
     }
-    coverage::analyse(&summaries, &by_name, &mut diagnostics);
+    // Cross-sync warnings about an incomplete program would be noise.
+    if all_ok && !diagnostics.iter().any(Diagnostic::is_error) {
+        coverage::analyse(&summaries, &by_name, &mut diagnostics);
+    }
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Checked {
         program: (all_ok && !has_errors).then_some(program),

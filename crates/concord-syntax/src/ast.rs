@@ -36,6 +36,9 @@ pub struct Sync {
     pub then_span: Option<Span>,
     /// Invocations of the then clause.
     pub then: Vec<Pattern>,
+    /// The parser reported errors inside this sync and skipped parts of it;
+    /// later stages should not check it (their findings would be noise).
+    pub recovered: bool,
 }
 
 /// `Concept.action (args) : (outputs)`: a when pattern, a where query or a

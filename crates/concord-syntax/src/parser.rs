@@ -20,7 +20,11 @@ const MAX_DEPTH: u32 = 64;
 pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let toks = lex(file, text, &mut diags);
+    let lex_errors = diags.iter().map(|d| d.primary.span).collect();
     let mut p = Parser {
+        lex_errors,
+        errors: 0,
+        text,
         toks,
         pos: 0,
         file,
@@ -35,7 +39,12 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
 
 type PResult<T> = Result<T, ()>;
 
-struct Parser {
+struct Parser<'t> {
+    /// Where the lexer found problems (parsing goes on over them).
+    lex_errors: Vec<Span>,
+    /// Parse errors so far, including those not shown.
+    errors: usize,
+    text: &'t str,
     toks: Vec<Token>,
     pos: usize,
     file: FileId,
@@ -49,7 +58,7 @@ struct Parser {
 
 const CLAUSE_KEYWORDS: [&str; 4] = ["sync", "when", "where", "then"];
 
-impl Parser {
+impl Parser<'_> {
     // ---- token access -------------------------------------------------
 
     fn index_of_next(&self) -> usize {
@@ -110,13 +119,31 @@ impl Parser {
     }
 
     fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span) -> &mut Diagnostic {
+        self.errors += 1;
         self.diags.push(Diagnostic::error(code, message, self.file, span));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
     }
 
+    /// True if an error was already reported on this token's line or the
+    /// line before: a second error there is almost always a consequence of
+    /// the first (an unclosed string or parenthesis).
+    fn follows_recent_error(&self, span: Span) -> bool {
+        let line = |offset: u32| self.text.get(..offset as usize).map_or(0, |t| t.matches('\n').count());
+        let here = line(span.start);
+        self.diags
+            .iter()
+            .filter(|d| d.is_error())
+            .any(|d| here.saturating_sub(line(d.primary.span.start)) <= 1 && d.primary.span.start <= span.start)
+    }
+
     fn unexpected(&mut self, expected: &str, help: &str) {
         let t = self.peek_token().clone();
+        if self.follows_recent_error(t.span) {
+            self.errors += 1;
+            // Still counts as an error for recovery; it is just not shown.
+            return;
+        }
         let d = self.error("E0100", format!("expected {expected}, found {}", t.tok.describe()), t.span);
         d.primary.message = format!("expected {expected}");
         if !help.is_empty() {
@@ -186,6 +213,7 @@ impl Parser {
     }
 
     fn sync(&mut self) -> Sync {
+        let errors_before = self.errors;
         let sync_span = self.bump().span;
         let name = match self.peek().clone() {
             Tok::Ident(name) if !CLAUSE_KEYWORDS.contains(&name.as_str()) => {
@@ -209,6 +237,7 @@ impl Parser {
             where_steps: Vec::new(),
             then_span: None,
             then: Vec::new(),
+            recovered: false,
         };
         #[derive(PartialEq, Clone, Copy)]
         enum Clause {
@@ -286,23 +315,31 @@ impl Parser {
             }
         }
         sync.span = sync_span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
-        if !seen_when {
+        let recovered = self.errors > errors_before
+            || self.lex_errors.iter().any(|e| e.start >= sync.span.start && e.start <= sync.span.end);
+        sync.recovered = recovered;
+        if recovered {
+            // The clauses below are incomplete because of the errors already
+            // reported; saying so again would only add noise.
+        } else if !seen_when {
             self.error("E0104", format!("sync `{}` has no `when` clause", sync.name.name), sync.name.span)
                 .help = Some("add `when` followed by the action patterns that trigger this sync".into());
         } else if sync.when.is_empty() {
             self.error("E0104", "`when` clause has no patterns", sync.when_span)
                 .help = Some("add at least one pattern, e.g. `Requesting.request (path: \"/x\") : (request)`".into());
         }
-        match sync.then_span {
-            None => {
-                self.error("E0105", format!("sync `{}` has no `then` clause", sync.name.name), sync.name.span)
-                    .help = Some("add `then` followed by the actions this sync invokes".into());
+        if !recovered {
+            match sync.then_span {
+                None => {
+                    self.error("E0105", format!("sync `{}` has no `then` clause", sync.name.name), sync.name.span)
+                        .help = Some("add `then` followed by the actions this sync invokes".into());
+                }
+                Some(span) if sync.then.is_empty() => {
+                    self.error("E0105", "`then` clause has no invocations", span)
+                        .help = Some("add at least one invocation, e.g. `Requesting.respond (request, ...)`".into());
+                }
+                _ => {}
             }
-            Some(span) if sync.then.is_empty() => {
-                self.error("E0105", "`then` clause has no invocations", span)
-                    .help = Some("add at least one invocation, e.g. `Requesting.respond (request, ...)`".into());
-            }
-            _ => {}
         }
         sync
     }
@@ -312,6 +349,11 @@ impl Parser {
         self.group_depth = 0;
         if !self.at_line_end() {
             let t = self.peek_token().clone();
+            if self.follows_recent_error(t.span) {
+                self.errors += 1;
+                self.skip_line();
+                return;
+            }
             self.error("E0106", format!("unexpected {} after {what}", t.tok.describe()), t.span)
                 .help = Some("write one pattern, step or invocation per line".into());
             self.skip_line();
