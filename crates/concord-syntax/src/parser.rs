@@ -795,3 +795,70 @@ impl Parser<'_> {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(text: &str) -> File {
+        let (file, diags) = parse(FileId(0), text);
+        assert!(diags.is_empty(), "{diags:#?}");
+        file
+    }
+
+    #[test]
+    fn a_sync_with_every_clause() {
+        let f = parse_ok(
+            "sync S\nwhen\n    A.b (x, y: 1, z?, w: _) : (out)\nwhere\n    C._q (x) : (r)\n    r > -3\nthen\n    D.e (v: r)\n",
+        );
+        let s = &f.syncs[0];
+        assert_eq!(s.name.name, "S");
+        let p = &s.when[0];
+        assert_eq!((p.concept.name.as_str(), p.action.name.as_str()), ("A", "b"));
+        assert_eq!(p.args.len(), 4);
+        assert!(matches!(p.args[0].value, ArgValue::Shorthand));
+        assert!(matches!(&p.args[1].value, ArgValue::Expr(Expr { kind: ExprKind::Lit(Lit::Int(1)), .. })));
+        assert!(p.args[2].optional);
+        assert!(matches!(p.args[3].value, ArgValue::Wildcard(_)));
+        assert!(matches!(&p.outputs, Some(Outputs::List(o, _)) if o.len() == 1));
+        assert!(matches!(&s.where_steps[0], Step::Query { mode: QueryMode::Join, .. }));
+        match &s.where_steps[1] {
+            Step::Filter(Expr { kind: ExprKind::Binary(BinOp::Gt, _, rhs), .. }) => {
+                assert_eq!(rhs.kind, ExprKind::Lit(Lit::Int(-3)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.then[0].outputs.is_none());
+    }
+
+    #[test]
+    fn any_outcome_optional_not_let_collect() {
+        let f = parse_ok(
+            "sync S\nwhen\n    A.b () : *\nwhere\n    optional C._q () : (r)\n    not C._q (r)\n    let o = { k: r, r }\n    collect o as list {\n        C._q () : (o2)\n    }\nthen\n    D.e (list)\n",
+        );
+        let s = &f.syncs[0];
+        assert!(matches!(s.when[0].outputs, Some(Outputs::Any(_))));
+        assert!(matches!(&s.where_steps[0], Step::Query { mode: QueryMode::Optional, .. }));
+        assert!(matches!(&s.where_steps[1], Step::Query { mode: QueryMode::Not, .. }));
+        assert!(matches!(&s.where_steps[2], Step::Let { .. }));
+        assert!(matches!(&s.where_steps[3], Step::Collect { steps, .. } if steps.len() == 1));
+    }
+
+    #[test]
+    fn precedence_and_multi_line_arguments() {
+        let f = parse_ok("sync S\nwhen\n    A.b (\n        x,\n        y\n    ) : ()\nwhere\n    a || b && c == 1 + 2 * 3\nthen\n    D.e ()\n");
+        let Step::Filter(e) = &f.syncs[0].where_steps[0] else { panic!() };
+        let ExprKind::Binary(BinOp::Or, _, rhs) = &e.kind else { panic!("{e:?}") };
+        assert!(matches!(rhs.kind, ExprKind::Binary(BinOp::And, _, _)));
+        assert_eq!(f.syncs[0].when[0].args.len(), 2);
+    }
+
+    #[test]
+    fn recovers_at_the_next_sync() {
+        let (f, diags) = parse(FileId(0), "sync A\nwhen\n    X.y ( : ()\nthen\n    X.y ()\n\nsync B\nwhen\n    X.y () : ()\nthen\n    X.y ()\n");
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert_eq!(f.syncs.len(), 2);
+        assert!(f.syncs[0].recovered);
+        assert!(!f.syncs[1].recovered);
+    }
+}
