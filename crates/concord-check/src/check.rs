@@ -919,10 +919,24 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     format!("`{var}` is used here, but the then output above never binds it"),
                 );
             }
-            d = d.with_help(format!(
-                "outputs of a then action cannot be used in the same sync; move `{invocation}` into the when clause of a new sync:\n\n{}",
-                self.split_suggestion(p)
-            ));
+            let is_last = self.sync.then.last().is_some_and(|last| std::ptr::eq(last, p));
+            d = if is_last && t.uses.is_empty() {
+                let outputs = self.text(out_span);
+                let call = self.text(Span {
+                    start: p.span.start,
+                    end: p.args_span.end,
+                });
+                d.with_help(format!(
+                    "remove the output pattern: `{call}`; a sync that needs its outputs matches them in its when clause: \
+                     `{}.{} () : {outputs}`",
+                    p.concept.name, p.action.name
+                ))
+            } else {
+                d.with_help(format!(
+                    "outputs of a then action cannot be used in the same sync; move `{invocation}` into the when clause of a new sync:\n\n{}",
+                    self.split_suggestion(p)
+                ))
+            };
             d = d.with_note(
                 "each then invocation runs after the when/where match is complete; its results arrive as a new action record, \
                  which only a when pattern can match (the reference engine ignored such outputs and failed at run time \

@@ -43,6 +43,9 @@ pub struct ParamSpec {
     pub ty: ParamType,
     /// May be absent (`Option<_>` in Rust).
     pub optional: bool,
+    /// A secret (password, token): never written to traces or logs in clear.
+    /// Marked with `#[sensitive]` on the parameter.
+    pub sensitive: bool,
 }
 
 /// An action's signature.

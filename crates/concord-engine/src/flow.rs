@@ -222,10 +222,10 @@ async fn perform(
     tracing::info!(
         target: "concord::action",
         flow = %flow.id,
-        sync = record.sync.as_deref().unwrap_or("-"),
+        sync = %record.sync.as_deref().unwrap_or("-"),
         "{:indent$}{}",
         "",
-        record,
+        record.display_redacted(&inner.sensitive),
         indent = (depth as usize) * 2
     );
     if let Some(log) = &inner.log {
@@ -514,7 +514,11 @@ fn run_steps<'a>(
                                     if let Some(missing) = outputs.iter().find(|m| !m.optional && !row.contains_key(&m.key)) {
                                         fail(
                                             errors,
-                                            format!("{concept}.{query} returned a row without `{}`: {}", missing.key, Json(row)),
+                                            format!(
+                                                "{concept}.{query} returned a row without `{}`: {}",
+                                                missing.key,
+                                                Json(row, &inner.sensitive)
+                                            ),
                                         );
                                         continue;
                                     }

@@ -13,7 +13,7 @@ mod flow;
 mod record;
 pub mod value;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use concord_check::Program;
@@ -21,7 +21,7 @@ use concord_check::program::CompiledSync;
 use concord_concept::{Concept, ConceptSpec, FlowId, Record};
 
 pub use flow::{FlowError, FlowReport, FlowStatus};
-pub use record::{ActionLog, ActionRecord, Json, MemoryLog};
+pub use record::{ActionLog, ActionRecord, Json, MemoryLog, REDACTED};
 
 /// Default per-flow step quota (actions per flow).
 pub const DEFAULT_STEP_QUOTA: usize = 1_000;
@@ -106,8 +106,11 @@ impl EngineBuilder {
         let mut actions = Vec::new();
         let mut action_index = HashMap::new();
         let mut concept_names = Vec::new();
+        let mut sensitive = HashSet::new();
         for (ci, c) in self.concepts.iter().enumerate() {
             let spec = c.spec();
+            let params = spec.actions.iter().flat_map(|a| &a.params).chain(spec.queries.iter().flat_map(|q| &q.params));
+            sensitive.extend(params.filter(|p| p.sensitive).map(|p| p.name.clone()));
             if concept_index.insert(spec.name.clone(), ci).is_some() {
                 return Err(EngineError::DuplicateConcept(spec.name));
             }
@@ -130,6 +133,7 @@ impl EngineBuilder {
             syncs: RwLock::new(Arc::new(SyncTable::default())),
             step_quota: self.step_quota,
             log: self.log,
+            sensitive,
         };
         let table = inner.compile(program)?;
         inner.syncs = RwLock::new(Arc::new(table));
@@ -170,6 +174,8 @@ pub(crate) struct Inner {
     pub syncs: RwLock<Arc<SyncTable>>,
     pub step_quota: usize,
     pub log: Option<Arc<dyn ActionLog>>,
+    /// Keys some concept marks `#[sensitive]`: redacted wherever records are shown.
+    pub sensitive: HashSet<String>,
 }
 
 impl Inner {
@@ -279,6 +285,12 @@ impl Engine {
     /// Names of the syncs in force, in load order.
     pub fn sync_names(&self) -> Vec<String> {
         self.sync_table().syncs.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    /// Keys whose values are secrets (some concept marks a parameter of that
+    /// name `#[sensitive]`); traces show them as [`REDACTED`], and logs must too.
+    pub fn sensitive_keys(&self) -> &HashSet<String> {
+        &self.inner.sensitive
     }
 
     /// Signatures of the registered concepts.

@@ -1,5 +1,6 @@
 //! Action records and where they go.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -44,26 +45,48 @@ impl ActionRecord {
     }
 }
 
-/// `Concept.action {input} => {output}`: the trace line format.
-impl fmt::Display for ActionRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{} {} => ", self.concept, self.action, Json(&self.input))?;
-        match &self.outcome {
-            Outcome::Success(out) => write!(f, "{}", Json(out)),
-            Outcome::Error(e) => write!(f, "{{\"error\":{}}}", serde_json::Value::String(e.clone())),
-        }
+impl ActionRecord {
+    /// `Concept.action {input} => {output}`, the trace line format, with the
+    /// values of `sensitive` keys replaced by `"<redacted>"`.
+    pub fn display_redacted<'a>(&'a self, sensitive: &'a HashSet<String>) -> impl fmt::Display + 'a {
+        TraceLine { record: self, sensitive }
     }
 }
 
-/// Displays a record as compact JSON.
-pub struct Json<'a>(pub &'a Record);
+struct TraceLine<'a> {
+    record: &'a ActionRecord,
+    sensitive: &'a HashSet<String>,
+}
+
+impl fmt::Display for TraceLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.record;
+        write!(f, "{}.{} {} => {}", r.concept, r.action, Json(&r.input, self.sensitive), Json(&r.output(), self.sensitive))
+    }
+}
+
+/// Displays a record as compact JSON, redacting the values of sensitive keys.
+pub struct Json<'a>(pub &'a Record, pub &'a HashSet<String>);
+
+/// What a sensitive value is shown as.
+pub const REDACTED: &str = "<redacted>";
 
 impl fmt::Display for Json<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match serde_json::to_string(self.0) {
-            Ok(s) => f.write_str(&s),
-            Err(_) => f.write_str("{?}"),
-        }
+        let text = if self.0.keys().any(|k| self.1.contains(k)) {
+            let redacted: Record = self
+                .0
+                .iter()
+                .map(|(k, v)| {
+                    let v = if self.1.contains(k) { serde_json::Value::from(REDACTED) } else { v.clone() };
+                    (k.clone(), v)
+                })
+                .collect();
+            serde_json::to_string(&redacted)
+        } else {
+            serde_json::to_string(self.0)
+        };
+        f.write_str(text.as_deref().unwrap_or("{?}"))
     }
 }
 

@@ -5,7 +5,9 @@
 //!   starts with `_` is a query, every other `pub fn` an action. Parameters
 //!   become named arguments (camelCase), `Option<_>` parameters are optional,
 //!   a `&mut ActionContext` / `&QueryContext` parameter receives the context,
-//!   and one `#[rest] name: Record` parameter collects undeclared keys.
+//!   one `#[rest] name: Record` parameter collects undeclared keys, and
+//!   `#[sensitive]` marks a secret parameter (its key is redacted in traces
+//!   and logs everywhere).
 //!   Actions return `T` or `Result<T, E>` with `T: Outputs` (the error case
 //!   exists only for `Result`); queries return `Vec<T>` or `Result<Vec<T>, E>`.
 //! * `#[derive(Outputs)]` on a struct (one success case / row shape) or an
@@ -143,7 +145,12 @@ fn param_type(ty: &Type, krate: &Path) -> (TokenStream2, bool) {
 enum ParamRole {
     Context { mutable: bool },
     Rest,
-    Arg { key: String, optional: bool, ty: Box<Type> },
+    Arg {
+        key: String,
+        optional: bool,
+        sensitive: bool,
+        ty: Box<Type>,
+    },
 }
 
 fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::Result<TokenStream2> {
@@ -192,6 +199,11 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         let mut roles = Vec::new();
         for input in f.sig.inputs.iter_mut().skip(1) {
             let FnArg::Typed(pt) = input else { continue };
+            let sensitive_attr = pt.attrs.iter().position(|a| a.path().is_ident("sensitive"));
+            let sensitive = sensitive_attr.is_some();
+            if let Some(i) = sensitive_attr {
+                pt.attrs.remove(i);
+            }
             let rest_attr = pt.attrs.iter().position(|a| a.path().is_ident("rest"));
             if let Some(i) = rest_attr {
                 pt.attrs.remove(i);
@@ -215,6 +227,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
             roles.push(ParamRole::Arg {
                 key: camel_case(&pi.ident.to_string()),
                 optional,
+                sensitive,
                 ty: pt.ty.clone(),
             });
         }
@@ -227,9 +240,19 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
             })
             .collect();
         let param_specs = roles.iter().filter_map(|r| match r {
-            ParamRole::Arg { key, optional, ty } => {
+            ParamRole::Arg {
+                key,
+                optional,
+                sensitive,
+                ty,
+            } => {
                 let (pty, _) = param_type(ty, &krate);
-                Some(quote!(#krate::ParamSpec { name: #key.to_string(), ty: #pty, optional: #optional }))
+                Some(quote!(#krate::ParamSpec {
+                    name: #key.to_string(),
+                    ty: #pty,
+                    optional: #optional,
+                    sensitive: #sensitive,
+                }))
             }
             _ => None,
         });
@@ -265,7 +288,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     });
                     call_args.push(quote!(#var));
                 }
-                ParamRole::Arg { key, optional, ty } => {
+                ParamRole::Arg { key, optional, ty, .. } => {
                     decode.push(quote! {
                         let #var: #ty = #krate::decode_arg(input, #key, #optional, #full)?;
                     });

@@ -1,0 +1,266 @@
+//! Loading an app: concepts plus a `syncs/` directory, checked, then run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use concord_concept::{Concept, ConceptSpec};
+use concord_engine::{Engine, EngineBuilder, EngineError};
+use concord_syntax::{SourceMap, render_all};
+
+/// Why an app could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// A sync file or directory could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The syncs have errors (the rendered diagnostics are included).
+    #[error("{errors} error(s) in the syncs:\n{rendered}")]
+    Check {
+        /// Number of errors.
+        errors: usize,
+        /// All diagnostics, rendered.
+        rendered: String,
+    },
+    /// The engine refused the concepts or program.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// The outcome of checking a directory of syncs.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    /// Rendered diagnostics (empty if none).
+    pub rendered: String,
+    /// Number of errors.
+    pub errors: usize,
+    /// Number of warnings.
+    pub warnings: usize,
+    /// Number of sync files read.
+    pub files: usize,
+}
+
+/// An app: its concepts and where its syncs are.
+pub struct App {
+    builder: EngineBuilder,
+    syncs: PathBuf,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl App {
+    /// No concepts; syncs in `./syncs`.
+    pub fn new() -> Self {
+        App {
+            builder: EngineBuilder::new(),
+            syncs: PathBuf::from("syncs"),
+        }
+    }
+
+    /// Registers a concept.
+    pub fn concept<C: Concept>(mut self, concept: C) -> Self {
+        self.builder = self.builder.concept(concept);
+        self
+    }
+
+    /// Registers a concept the caller keeps a handle to.
+    pub fn concept_shared(mut self, concept: std::sync::Arc<dyn Concept>) -> Self {
+        self.builder = self.builder.concept_shared(concept);
+        self
+    }
+
+    /// Where the `.sync` files are (searched recursively).
+    pub fn syncs(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.syncs = dir.into();
+        self
+    }
+
+    /// Changes engine settings (step quota, action log).
+    pub fn configure(mut self, f: impl FnOnce(EngineBuilder) -> EngineBuilder) -> Self {
+        self.builder = f(self.builder);
+        self
+    }
+
+    /// The registered concepts' signatures.
+    pub fn specs(&self) -> Vec<ConceptSpec> {
+        self.builder.specs()
+    }
+
+    /// Checks the syncs in `dir` against the concepts without running anything.
+    pub fn check(&self, dir: &Path) -> Result<CheckReport, LoadError> {
+        let (checked, sources, files) = self.check_dir(dir)?;
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        Ok(CheckReport {
+            rendered: render_all(&checked.diagnostics, &sources),
+            errors,
+            warnings: checked.diagnostics.len() - errors,
+            files,
+        })
+    }
+
+    /// Checks the syncs and builds the engine. Warnings are logged; errors
+    /// refuse to load.
+    pub fn load(self) -> Result<Engine, LoadError> {
+        let (checked, sources, _) = self.check_dir(&self.syncs)?;
+        let rendered = render_all(&checked.diagnostics, &sources);
+        let Some(program) = checked.program else {
+            let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+            return Err(LoadError::Check { errors, rendered });
+        };
+        if !checked.diagnostics.is_empty() {
+            tracing::warn!(target: "concord::check", "\n{rendered}");
+        }
+        tracing::info!(
+            target: "concord::check",
+            "loaded {} sync(s) from {}",
+            program.syncs.len(),
+            self.syncs.display()
+        );
+        Ok(self.builder.build(program)?)
+    }
+
+    /// Runs the app's command line: `check [DIR]` checks syncs and exits
+    /// non-zero on errors; anything else loads the app and calls `run`.
+    pub async fn main<F, Fut>(self, run: F) -> ExitCode
+    where
+        F: FnOnce(Engine) -> Fut,
+        Fut: std::future::Future<Output = ExitCode>,
+    {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match args.first().map(String::as_str) {
+            Some("check") => {
+                let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
+                match self.check(&dir) {
+                    Ok(report) => {
+                        eprint!("{}", report.rendered);
+                        if report.errors > 0 {
+                            ExitCode::FAILURE
+                        } else {
+                            eprintln!("{}: {} file(s) checked, no errors", dir.display(), report.files);
+                            ExitCode::SUCCESS
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Some("help" | "--help" | "-h") => {
+                println!("usage: {} [check [DIR]]", std::env::args().next().unwrap_or_default());
+                println!("  (no command)  load the app and run it");
+                println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
+                ExitCode::SUCCESS
+            }
+            Some(other) => {
+                eprintln!("error: unknown command `{other}`; try `help`");
+                ExitCode::FAILURE
+            }
+            None => match self.load() {
+                Ok(engine) => run(engine).await,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            },
+        }
+    }
+
+    fn check_dir(&self, dir: &Path) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
+        let mut files = Vec::new();
+        collect_sync_files(dir, dir, &mut files)?;
+        files.sort();
+        let count = files.len();
+        let mut inputs = Vec::new();
+        for (path, module) in files {
+            let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            inputs.push((path.display().to_string(), module, text));
+        }
+        let mut sources = SourceMap::new();
+        let checked = concord_check::load(&mut sources, inputs, &self.builder.specs());
+        Ok((checked, sources, count))
+    }
+}
+
+/// Finds `*.sync` files under `dir`; the module path is the relative path
+/// without extension, with dots (`api/users.sync` → `api.users`).
+fn collect_sync_files(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), LoadError> {
+    let io = |source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            collect_sync_files(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "sync") {
+            let module = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .with_extension("")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(".");
+            out.push((path, module));
+        }
+    }
+    Ok(())
+}
+
+/// Sends logs and trace lines to standard output. `CONCORD_LOG` filters them
+/// (default `info`; e.g. `warn,concord::action=info`), and
+/// `CONCORD_LOG_FORMAT=json` writes one JSON object per line.
+pub fn init_tracing() {
+    let filter: tracing_subscriber::filter::Targets = std::env::var("CONCORD_LOG")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| "info".parse().expect("a valid default filter"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let json = std::env::var("CONCORD_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = if json {
+        registry.with(tracing_subscriber::fmt::layer().json()).try_init()
+    } else {
+        registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()
+    };
+    // Already initialised (e.g. by a test harness): keep that subscriber.
+    let _ = result;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_paths_come_from_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("api")).unwrap();
+        std::fs::write(dir.path().join("api/users.sync"), "").unwrap();
+        std::fs::write(dir.path().join("auth.sync"), "").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "").unwrap();
+        let mut files = Vec::new();
+        collect_sync_files(dir.path(), dir.path(), &mut files).unwrap();
+        files.sort();
+        let modules: Vec<&str> = files.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(modules, ["api.users", "auth"]);
+    }
+
+    #[test]
+    fn a_missing_directory_is_a_clear_error() {
+        let err = App::new().check(Path::new("/nonexistent/syncs")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read /nonexistent/syncs"), "{err}");
+    }
+}

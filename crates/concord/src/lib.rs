@@ -1,0 +1,43 @@
+//! concord: concept design in Rust.
+//!
+//! An app is a set of **concepts** (Rust types whose actions and queries the
+//! engine sees through `#[concept]`) composed only by **synchronizations**
+//! (`.sync` files, checked against the concepts before anything runs).
+//!
+//! ```no_run
+//! use concord::{App, concept};
+//!
+//! #[derive(Default)]
+//! struct Counter { count: std::sync::atomic::AtomicI64 }
+//!
+//! #[concept]
+//! impl Counter {
+//!     /// Adds one.
+//!     pub fn increment(&self) {
+//!         self.count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+//!     }
+//! }
+//!
+//! # async fn run() -> Result<(), concord::LoadError> {
+//! let engine = App::new().concept(Counter::default()).syncs("syncs").load()?;
+//! engine.run("Counter", "increment", Default::default()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! This crate re-exports what apps need; the work is done by `concord-syntax`
+//! (the language), `concord-check` (the checker) and `concord-engine` (the
+//! runtime).
+
+mod app;
+
+pub use app::{App, CheckReport, LoadError, init_tracing};
+pub use concord_concept::*;
+pub use concord_engine::{
+    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MemoryLog,
+};
+pub use concord_macros::{Outputs, concept};
+
+/// The checker, for tools that check syncs without running them.
+pub use concord_check as check;
+/// The `.sync` language: parser, syntax tree, diagnostics.
+pub use concord_syntax as syntax;
