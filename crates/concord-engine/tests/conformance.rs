@@ -527,3 +527,77 @@ async fn replacing_the_program_changes_what_new_flows_do() {
     assert_eq!(*w.notification.sent.lock().unwrap(), ["hi"]);
     assert_eq!(w.engine.sync_names(), ["Other"]);
 }
+
+// ---- trace lines ---------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Replaces UUIDs (flow and record ids) so traces can be compared.
+fn redact_ids(text: &str) -> String {
+    let is_hex = |c: char| c.is_ascii_hexdigit();
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let candidate: String = chars[i..chars.len().min(i + 36)].iter().collect();
+        let shape = candidate.len() == 36
+            && candidate
+                .char_indices()
+                .all(|(k, c)| if [8, 13, 18, 23].contains(&k) { c == '-' } else { is_hex(c) });
+        if shape {
+            out.push_str("<id>");
+            i += 36;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn each_completed_action_prints_one_trace_line_with_its_sync() {
+    let w = world(REFERENCE_SYNCS);
+    *w.list.items.lock().unwrap() = vec![json!("a")];
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(async {
+            click(&w, "inc").await;
+            click(&w, "fanout-plain").await;
+        });
+    });
+    let text = redact_ids(&String::from_utf8(captured.0.lock().unwrap().clone()).unwrap());
+    let expected = r#" INFO Button.clicked {"kind":"inc"} => {"kind":"inc"} flow=<id> sync=-
+ INFO   Counter.increment {} => {} flow=<id> sync=ButtonIncrements
+ INFO Button.clicked {"kind":"fanout-plain"} => {"kind":"fanout-plain"} flow=<id> sync=-
+ INFO   Recorder.record {"tag":"a"} => {"tag":"a"} flow=<id> sync=FanoutPlain
+ INFO     Recorder.record {"tag":"a:a"} => {"tag":"a:a"} flow=<id> sync=ChainRecordA
+ INFO       Recorder.record {"tag":"a:done"} => {"tag":"a:done"} flow=<id> sync=PreventDoubleFire
+"#;
+    assert_eq!(text, expected);
+}
