@@ -9,7 +9,10 @@ use concord_syntax::ast::{self, Arg, ArgValue, ExprKind, Lit, Outputs, Pattern, 
 use concord_syntax::{Diagnostic, FileId, SourceFile, Span};
 use serde_json::Value;
 
-use crate::program::{self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, OutcomeMatch, Slot, Step, WhenPattern};
+use crate::program::{
+    self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, OutcomeMatch, Slot, Step,
+    WhenPattern,
+};
 use crate::suggest::{closest, help_for};
 
 /// The concept that turns HTTP requests into flows.
@@ -41,7 +44,9 @@ pub(crate) struct PatternSummary {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutcomeKind {
     /// `: (keys)`; `bare` is `: ()`.
-    Success { bare: bool },
+    Success {
+        bare: bool,
+    },
     Error,
     Any,
 }
@@ -52,7 +57,10 @@ impl PatternSummary {
     }
 
     pub fn path(&self) -> Option<&str> {
-        self.literals.iter().find(|(k, _)| k == "path").and_then(|(_, v)| v.as_str())
+        self.literals
+            .iter()
+            .find(|(k, _)| k == "path")
+            .and_then(|(_, v)| v.as_str())
     }
 
     pub fn matches_case(&self, error: bool) -> bool {
@@ -77,7 +85,9 @@ impl Guard {
     pub fn complements(&self, other: &Guard) -> bool {
         match (self, other) {
             (Guard::Has(a), Guard::HasNot(b)) | (Guard::HasNot(a), Guard::Has(b)) => a == b,
-            (Guard::Filter(a), Guard::Filter(b)) => negate(a).as_deref() == Some(b) || negate(b).as_deref() == Some(a),
+            (Guard::Filter(a), Guard::Filter(b)) => {
+                negate(a).as_deref() == Some(b) || negate(b).as_deref() == Some(a)
+            }
             _ => false,
         }
     }
@@ -88,7 +98,14 @@ fn negate(text: &str) -> Option<String> {
     if let Some(inner) = text.strip_prefix("!(").and_then(|t| t.strip_suffix(')')) {
         return Some(inner.to_string());
     }
-    for (op, neg) in [(" == ", " != "), (" != ", " == "), (" < ", " >= "), (" >= ", " < "), (" > ", " <= "), (" <= ", " > ")] {
+    for (op, neg) in [
+        (" == ", " != "),
+        (" != ", " == "),
+        (" < ", " >= "),
+        (" >= ", " < "),
+        (" > ", " <= "),
+        (" <= ", " > "),
+    ] {
         if let Some((a, b)) = text.split_once(op)
             && !a.contains(' ')
             && !b.contains(' ')
@@ -106,10 +123,16 @@ pub(crate) fn canonical(e: &ast::Expr) -> String {
         ExprKind::Var(v) => v.clone(),
         ExprKind::Field(b, f) => format!("{}.{}", canonical(b), f.name),
         ExprKind::Object(fields) => {
-            let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{}: {}", k.name, canonical(v))).collect();
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}: {}", k.name, canonical(v)))
+                .collect();
             format!("{{{}}}", parts.join(", "))
         }
-        ExprKind::List(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(", ")),
+        ExprKind::List(items) => format!(
+            "[{}]",
+            items.iter().map(canonical).collect::<Vec<_>>().join(", ")
+        ),
         ExprKind::Unary(UnOp::Not, b) => format!("!({})", canonical(b)),
         ExprKind::Unary(UnOp::Neg, b) => format!("-({})", canonical(b)),
         ExprKind::Binary(op, a, b) => {
@@ -120,7 +143,11 @@ pub(crate) fn canonical(e: &ast::Expr) -> String {
             format!("{} {} {}", wrap(a), op.symbol(), wrap(b))
         }
         ExprKind::Call(f, args) => {
-            format!("{}({})", f.name, args.iter().map(canonical).collect::<Vec<_>>().join(", "))
+            format!(
+                "{}({})",
+                f.name,
+                args.iter().map(canonical).collect::<Vec<_>>().join(", ")
+            )
         }
     }
 }
@@ -139,7 +166,11 @@ pub(crate) fn lit_value(l: &Lit) -> Value {
 fn const_value(e: &ast::Expr) -> Option<Value> {
     match &e.kind {
         ExprKind::Lit(l) => Some(lit_value(l)),
-        ExprKind::List(items) => items.iter().map(const_value).collect::<Option<Vec<_>>>().map(Value::Array),
+        ExprKind::List(items) => items
+            .iter()
+            .map(const_value)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array),
         ExprKind::Object(fields) => fields
             .iter()
             .map(|(k, v)| const_value(v).map(|v| (k.name.clone(), v)))
@@ -244,8 +275,15 @@ struct SyncChecker<'f, 'a, 's> {
 }
 
 impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
-    fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span) -> &mut Diagnostic {
-        self.fc.diags.push(Diagnostic::error(code, message, self.fc.file, span));
+    fn error(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+    ) -> &mut Diagnostic {
+        self.fc
+            .diags
+            .push(Diagnostic::error(code, message, self.fc.file, span));
         self.fc.diags.last_mut().expect("just pushed")
     }
 
@@ -330,13 +368,22 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             return Some(c);
         }
         let help = if self.fc.concept_names.is_empty() {
-            "no concepts are registered; register the concept with the app before loading syncs".to_string()
+            "no concepts are registered; register the concept with the app before loading syncs"
+                .to_string()
         } else {
-            help_for(&p.concept.name, "registered concepts", &self.fc.concept_names)
+            help_for(
+                &p.concept.name,
+                "registered concepts",
+                &self.fc.concept_names,
+            )
         };
-        self.error("E0201", format!("unknown concept `{}`", p.concept.name), p.concept.span)
-            .label("no concept of this name is registered")
-            .help = Some(help);
+        self.error(
+            "E0201",
+            format!("unknown concept `{}`", p.concept.name),
+            p.concept.span,
+        )
+        .label("no concept of this name is registered")
+        .help = Some(help);
         None
     }
 
@@ -351,22 +398,38 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             let (msg, help) = match place {
                 Place::When => (
                     format!("`{full}` is a query; when patterns match actions"),
-                    format!("queries are not recorded, so nothing can match them; call it in `where`: `{full} (...) : (...)`"),
+                    format!(
+                        "queries are not recorded, so nothing can match them; call it in `where`: `{full} (...) : (...)`"
+                    ),
                 ),
                 _ => (
                     format!("`{full}` is a query; then invokes actions"),
-                    format!("queries only read; call it in `where` and use its outputs: `{full} (...) : (...)`"),
+                    format!(
+                        "queries only read; call it in `where` and use its outputs: `{full} (...) : (...)`"
+                    ),
                 ),
             };
-            self.error(if place == Place::When { "E0203" } else { "E0250" }, msg, p.action.span)
-                .label("a query")
-                .help = Some(help);
+            self.error(
+                if place == Place::When {
+                    "E0203"
+                } else {
+                    "E0250"
+                },
+                msg,
+                p.action.span,
+            )
+            .label("a query")
+            .help = Some(help);
             return None;
         }
         let names: Vec<&str> = c.actions.iter().map(|a| a.name.as_str()).collect();
-        self.error("E0202", format!("`{}` has no action `{name}`", c.name), p.action.span)
-            .label("unknown action")
-            .help = Some(help_for(name, "its actions", &names));
+        self.error(
+            "E0202",
+            format!("`{}` has no action `{name}`", c.name),
+            p.action.span,
+        )
+        .label("unknown action")
+        .help = Some(help_for(name, "its actions", &names));
         None
     }
 
@@ -383,21 +446,37 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             return None;
         }
         let names: Vec<&str> = c.queries.iter().map(|q| q.name.as_str()).collect();
-        self.error("E0202", format!("`{}` has no query `{name}`", c.name), p.action.span)
-            .label("unknown query")
-            .help = Some(help_for(name, "its queries", &names));
+        self.error(
+            "E0202",
+            format!("`{}` has no query `{name}`", c.name),
+            p.action.span,
+        )
+        .label("unknown query")
+        .help = Some(help_for(name, "its queries", &names));
         None
     }
 
     /// Unknown and duplicate keys; missing required ones when `complete`.
-    fn check_keys(&mut self, args: &[Arg], params: &[ParamSpec], open: bool, full: &str, complete: bool, args_span: Span) -> bool {
+    fn check_keys(
+        &mut self,
+        args: &[Arg],
+        params: &[ParamSpec],
+        open: bool,
+        full: &str,
+        complete: bool,
+        args_span: Span,
+    ) -> bool {
         let mut ok = true;
         let mut seen: Vec<&str> = Vec::new();
         for a in args {
             if seen.contains(&a.key.name.as_str()) {
-                self.error("E0206", format!("`{}` is given twice", a.key.name), a.key.span)
-                    .label("repeated")
-                    .help = Some("give each argument once".into());
+                self.error(
+                    "E0206",
+                    format!("`{}` is given twice", a.key.name),
+                    a.key.span,
+                )
+                .label("repeated")
+                .help = Some("give each argument once".into());
                 ok = false;
             }
             seen.push(&a.key.name);
@@ -408,9 +487,13 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 } else {
                     help_for(&a.key.name, "its parameters", &names)
                 };
-                self.error("E0204", format!("`{full}` has no parameter `{}`", a.key.name), a.key.span)
-                    .label("unknown parameter")
-                    .help = Some(help);
+                self.error(
+                    "E0204",
+                    format!("`{full}` has no parameter `{}`", a.key.name),
+                    a.key.span,
+                )
+                .label("unknown parameter")
+                .help = Some(help);
                 ok = false;
             }
         }
@@ -418,9 +501,16 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         if complete && ok {
             for p in params.iter().filter(|p| !p.optional) {
                 if !seen.contains(&p.name.as_str()) {
-                    self.error("E0208", format!("`{full}` needs argument `{}`", p.name), args_span)
-                        .label(format!("`{}` is missing", p.name))
-                        .help = Some(format!("add `{}: <value>` (or just `{}` if a variable of that name is bound)", p.name, p.name));
+                    self.error(
+                        "E0208",
+                        format!("`{full}` needs argument `{}`", p.name),
+                        args_span,
+                    )
+                    .label(format!("`{}` is missing", p.name))
+                    .help = Some(format!(
+                        "add `{}: <value>` (or just `{}` if a variable of that name is bound)",
+                        p.name, p.name
+                    ));
                     ok = false;
                 }
             }
@@ -428,7 +518,13 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         ok
     }
 
-    fn check_literal_type(&mut self, arg: &Arg, value: &Value, params: &[ParamSpec], full: &str) -> bool {
+    fn check_literal_type(
+        &mut self,
+        arg: &Arg,
+        value: &Value,
+        params: &[ParamSpec],
+        full: &str,
+    ) -> bool {
         let Some(p) = params.iter().find(|p| p.name == arg.key.name) else {
             return true;
         };
@@ -439,9 +535,18 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             ArgValue::Expr(e) => e.span,
             _ => arg.span,
         };
-        self.error("E0207", format!("`{}` of `{full}` expects {}, not {}", p.name, p.ty.name(), describe_value(value)), span)
-            .label(format!("{} here", describe_value(value)))
-            .help = Some(format!("give {} value", with_article(p.ty.name())));
+        self.error(
+            "E0207",
+            format!(
+                "`{}` of `{full}` expects {}, not {}",
+                p.name,
+                p.ty.name(),
+                describe_value(value)
+            ),
+            span,
+        )
+        .label(format!("{} here", describe_value(value)))
+        .help = Some(format!("give {} value", with_article(p.ty.name())));
         false
     }
 
@@ -468,9 +573,13 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         }
         let outcome = match &p.outputs {
             None => {
-                self.error("E0210", format!("when pattern `{full}` needs an outcome"), p.span)
-                    .label("which outcome should match?")
-                    .help = Some(format!(
+                self.error(
+                    "E0210",
+                    format!("when pattern `{full}` needs an outcome"),
+                    p.span,
+                )
+                .label("which outcome should match?")
+                .help = Some(format!(
                     "add `: ()` to match success, `: (error)` to match the error, or `: *` for any outcome, e.g. `{} : ()`",
                     self.text(p.span)
                 ));
@@ -489,7 +598,11 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         for arg in &p.args {
             if let ArgValue::Shorthand = arg.value {
                 self.mark_bound(&arg.key.name);
-            } else if let ArgValue::Expr(ast::Expr { kind: ExprKind::Var(v), .. }) = &arg.value {
+            } else if let ArgValue::Expr(ast::Expr {
+                kind: ExprKind::Var(v),
+                ..
+            }) = &arg.value
+            {
                 self.mark_bound(v);
             }
         }
@@ -497,7 +610,10 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             for arg in outs {
                 match &arg.value {
                     ArgValue::Shorthand => self.mark_bound(&arg.key.name),
-                    ArgValue::Expr(ast::Expr { kind: ExprKind::Var(v), .. }) => self.mark_bound(v),
+                    ArgValue::Expr(ast::Expr {
+                        kind: ExprKind::Var(v),
+                        ..
+                    }) => self.mark_bound(v),
                     _ => {}
                 }
             }
@@ -526,9 +642,13 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 _ => match const_value(e) {
                     Some(v) => Matcher::Literal(v),
                     None => {
-                        self.error("E0301", format!("expressions are not allowed in {place} patterns"), e.span)
-                            .label("only a variable, a literal or `_` can go here")
-                            .help = Some(format!(
+                        self.error(
+                            "E0301",
+                            format!("expressions are not allowed in {place} patterns"),
+                            e.span,
+                        )
+                        .label("only a variable, a literal or `_` can go here")
+                        .help = Some(format!(
                             "bind a variable and compare it in where: `{}: x` and then `where` ... `x == {}`",
                             arg.key.name,
                             self.text(e.span)
@@ -545,28 +665,49 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         })
     }
 
-    fn outcome(&mut self, outs: &[Arg], span: Span, spec: Option<&ActionSpec>, full: &str) -> Option<OutcomeMatch> {
+    fn outcome(
+        &mut self,
+        outs: &[Arg],
+        span: Span,
+        spec: Option<&ActionSpec>,
+        full: &str,
+    ) -> Option<OutcomeMatch> {
         let error_arg = outs.iter().find(|a| a.key.name == "error");
         if let Some(err) = error_arg {
             if outs.len() > 1 {
-                let other = outs.iter().find(|a| a.key.name != "error").map_or(span, |a| a.key.span);
+                let other = outs
+                    .iter()
+                    .find(|a| a.key.name != "error")
+                    .map_or(span, |a| a.key.span);
                 let file = self.fc.file;
-                self.error("E0211", "this output pattern mixes success keys and `error`; it can never match", span)
-                    .label("success and error in one pattern")
-                    .also(file, err.key.span, "only the error outcome has `error`")
-                    .also(file, other, "only success outcomes have this")
-                    .help = Some("write two syncs: one with `: (error)` and one with the success keys".into());
+                self.error(
+                    "E0211",
+                    "this output pattern mixes success keys and `error`; it can never match",
+                    span,
+                )
+                .label("success and error in one pattern")
+                .also(file, err.key.span, "only the error outcome has `error`")
+                .also(file, other, "only success outcomes have this")
+                .help = Some(
+                    "write two syncs: one with `: (error)` and one with the success keys".into(),
+                );
                 return None;
             }
             if let Some(a) = spec
                 && !a.error
             {
-                self.error("E0212", format!("`{full}` has no error outcome; this pattern never matches"), span)
-                    .label("never matches")
-                    .help = Some(format!("its outcomes are {}", a.describe_outcomes()));
+                self.error(
+                    "E0212",
+                    format!("`{full}` has no error outcome; this pattern never matches"),
+                    span,
+                )
+                .label("never matches")
+                .help = Some(format!("its outcomes are {}", a.describe_outcomes()));
                 return None;
             }
-            return self.pattern_field(err, "output").map(|m| OutcomeMatch::Error(vec![m]));
+            return self
+                .pattern_field(err, "output")
+                .map(|m| OutcomeMatch::Error(vec![m]));
         }
         let mut fields = Vec::new();
         let mut ok = true;
@@ -575,19 +716,30 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             for arg in outs {
                 if !keys.contains(&arg.key.name.as_str()) {
                     let help = match closest(&arg.key.name, keys.iter().copied()) {
-                        Some(c) => format!("did you mean `{c}`? its outcomes are {}", a.describe_outcomes()),
+                        Some(c) => format!(
+                            "did you mean `{c}`? its outcomes are {}",
+                            a.describe_outcomes()
+                        ),
                         None => format!("its outcomes are {}", a.describe_outcomes()),
                     };
-                    self.error("E0205", format!("`{full}` has no output `{}`", arg.key.name), arg.key.span)
-                        .label("unknown output")
-                        .help = Some(help);
+                    self.error(
+                        "E0205",
+                        format!("`{full}` has no output `{}`", arg.key.name),
+                        arg.key.span,
+                    )
+                    .label("unknown output")
+                    .help = Some(help);
                     ok = false;
                 }
             }
             if a.success.is_empty() {
-                self.error("E0212", format!("`{full}` has no success outcome; this pattern never matches"), span)
-                    .label("never matches")
-                    .help = Some(format!("its outcomes are {}", a.describe_outcomes()));
+                self.error(
+                    "E0212",
+                    format!("`{full}` has no success outcome; this pattern never matches"),
+                    span,
+                )
+                .label("never matches")
+                .help = Some(format!("its outcomes are {}", a.describe_outcomes()));
                 ok = false;
             }
         }
@@ -622,16 +774,25 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 if let Some(&s) = self.slots.get(&name.name)
                     && self.bound.contains(&s)
                 {
-                    self.error("E0231", format!("`{}` is already bound", name.name), name.span)
-                        .label("bound earlier in this sync")
-                        .help = Some("variables are bound once; choose a new name".into());
+                    self.error(
+                        "E0231",
+                        format!("`{}` is already bound", name.name),
+                        name.span,
+                    )
+                    .label("bound earlier in this sync")
+                    .help = Some("variables are bound once; choose a new name".into());
                     return None;
                 }
                 let slot = self.slot(&name.name, name.span, "let");
                 self.bound.insert(slot);
                 value.map(|v| Step::Let(slot, v))
             }
-            ast::Step::Collect { element, name, steps, .. } => {
+            ast::Step::Collect {
+                element,
+                name,
+                steps,
+                ..
+            } => {
                 let outer = self.bound.clone();
                 let mut ok = true;
                 let inner = self.steps(steps, &mut ok);
@@ -640,15 +801,25 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 if let Some(&s) = self.slots.get(&name.name)
                     && self.bound.contains(&s)
                 {
-                    self.error("E0231", format!("`{}` is already bound", name.name), name.span)
-                        .label("bound earlier in this sync")
-                        .help = Some("variables are bound once; choose a new name for the collected list".into());
+                    self.error(
+                        "E0231",
+                        format!("`{}` is already bound", name.name),
+                        name.span,
+                    )
+                    .label("bound earlier in this sync")
+                    .help = Some(
+                        "variables are bound once; choose a new name for the collected list".into(),
+                    );
                     return None;
                 }
                 let slot = self.slot(&name.name, name.span, "collect");
                 self.bound.insert(slot);
                 match (ok, element) {
-                    (true, Some(element)) => Some(Step::Collect { element, slot, steps: inner }),
+                    (true, Some(element)) => Some(Step::Collect {
+                        element,
+                        slot,
+                        steps: inner,
+                    }),
                     _ => None,
                 }
             }
@@ -670,14 +841,19 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             Some(Outputs::Any(span)) => {
                 self.error("E0221", "queries have no outcome cases", *span)
                     .label("`*` is for actions")
-                    .help = Some(format!("list the row keys you need: `{full} (...) : (key, ...)`"));
+                    .help = Some(format!(
+                    "list the row keys you need: `{full} (...) : (key, ...)`"
+                ));
                 ok = false;
             }
             Some(Outputs::List(outs, span)) => {
                 if mode == QueryMode::Not && !outs.is_empty() {
                     self.error("E0222", "a `not` query binds nothing", *span)
                         .label("these outputs would never be bound")
-                        .help = Some(format!("drop the outputs: `not {full} ({})`", self.text(p.args_span).trim_matches(['(', ')'])));
+                        .help = Some(format!(
+                        "drop the outputs: `not {full} ({})`",
+                        self.text(p.args_span).trim_matches(['(', ')'])
+                    ));
                     ok = false;
                 } else {
                     for arg in outs {
@@ -685,9 +861,13 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                             && !q.outputs.contains(&arg.key.name)
                         {
                             let keys: Vec<&str> = q.outputs.iter().map(String::as_str).collect();
-                            self.error("E0205", format!("`{full}` has no output `{}`", arg.key.name), arg.key.span)
-                                .label("unknown output")
-                                .help = Some(help_for(&arg.key.name, "its rows have", &keys));
+                            self.error(
+                                "E0205",
+                                format!("`{full}` has no output `{}`", arg.key.name),
+                                arg.key.span,
+                            )
+                            .label("unknown output")
+                            .help = Some(help_for(&arg.key.name, "its rows have", &keys));
                             ok = false;
                         }
                         match self.pattern_field(arg, "query output") {
@@ -698,7 +878,10 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     for arg in outs {
                         match &arg.value {
                             ArgValue::Shorthand => self.mark_bound(&arg.key.name),
-                            ArgValue::Expr(ast::Expr { kind: ExprKind::Var(v), .. }) => self.mark_bound(v),
+                            ArgValue::Expr(ast::Expr {
+                                kind: ExprKind::Var(v),
+                                ..
+                            }) => self.mark_bound(v),
                             _ => {}
                         }
                     }
@@ -719,14 +902,24 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
 
     /// Arguments of a query call or then invocation: expressions over bound
     /// variables.
-    fn call_args(&mut self, p: &'s Pattern, full: &str, params: Option<&[ParamSpec]>, role: &str) -> Option<Vec<(String, program::Expr)>> {
+    fn call_args(
+        &mut self,
+        p: &'s Pattern,
+        full: &str,
+        params: Option<&[ParamSpec]>,
+        role: &str,
+    ) -> Option<Vec<(String, program::Expr)>> {
         let mut out = Vec::new();
         let mut ok = true;
         for arg in &p.args {
             if arg.optional {
-                self.error("E0303", format!("`{}?` only makes sense in patterns", arg.key.name), arg.span)
-                    .label("`?` here")
-                    .help = Some(format!(
+                self.error(
+                    "E0303",
+                    format!("`{}?` only makes sense in patterns", arg.key.name),
+                    arg.span,
+                )
+                .label("`?` here")
+                .help = Some(format!(
                     "an argument you pass is either given or not; write `{}` or `{}: coalesce(x, default)`",
                     arg.key.name, arg.key.name
                 ));
@@ -737,11 +930,16 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 ArgValue::Wildcard(span) => {
                     self.error("E0302", "`_` cannot be passed as an argument", *span)
                         .label("`_` matches anything, but here a value is needed")
-                        .help = Some(format!("give a value: `{}: \"...\"` or a bound variable", arg.key.name));
+                        .help = Some(format!(
+                        "give a value: `{}: \"...\"` or a bound variable",
+                        arg.key.name
+                    ));
                     ok = false;
                     continue;
                 }
-                ArgValue::Shorthand => self.var_use(&arg.key.name, arg.key.span, role).map(program::Expr::Var),
+                ArgValue::Shorthand => self
+                    .var_use(&arg.key.name, arg.key.span, role)
+                    .map(program::Expr::Var),
                 ArgValue::Expr(e) => {
                     if let (Some(v), Some(params)) = (const_value(e), params)
                         && !self.check_literal_type(arg, &v, params, full)
@@ -766,7 +964,11 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             self.occurrences[s].0 += 1;
             return Some(s);
         }
-        if let Some(t) = self.then_outputs.iter_mut().find(|t| t.vars.iter().any(|v| v == name)) {
+        if let Some(t) = self
+            .then_outputs
+            .iter_mut()
+            .find(|t| t.vars.iter().any(|v| v == name))
+        {
             t.uses.push((name.to_string(), span));
             return None;
         }
@@ -785,7 +987,8 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let d = self.error("E0230", format!("`{name}` is not bound"), span);
         d.primary.message = format!("used in {role}, but nothing before it binds `{name}`");
         d.help = Some(help);
-        self.unbound.push((self.fc.diags.len() - 1, name.to_string()));
+        self.unbound
+            .push((self.fc.diags.len() - 1, name.to_string()));
         None
     }
 
@@ -848,9 +1051,20 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                         (a, usize::MAX) => format!("at least {a}"),
                         (a, b) => format!("{a} to {b}"),
                     };
-                    self.error("E0241", format!("`{}` takes {expected} argument(s), not {}", f.name, args.len()), e.span)
-                        .label("wrong number of arguments")
-                        .help = Some(format!("see the built-in `{}` in the language reference", builtin.name()));
+                    self.error(
+                        "E0241",
+                        format!(
+                            "`{}` takes {expected} argument(s), not {}",
+                            f.name,
+                            args.len()
+                        ),
+                        e.span,
+                    )
+                    .label("wrong number of arguments")
+                    .help = Some(format!(
+                        "see the built-in `{}` in the language reference",
+                        builtin.name()
+                    ));
                     return None;
                 }
                 P::Call(builtin, compiled.into_iter().collect::<Option<Vec<_>>>()?)
@@ -867,14 +1081,22 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         if let Some(a) = spec {
             ok &= self.check_keys(&p.args, &a.params, a.open_params, &full, true, p.args_span);
         }
-        let args = self.call_args(p, &full, spec.map(|a| a.params.as_slice()), "a then argument");
+        let args = self.call_args(
+            p,
+            &full,
+            spec.map(|a| a.params.as_slice()),
+            "a then argument",
+        );
         if let Some(outs) = &p.outputs {
             let vars = match outs {
                 Outputs::List(args, _) => args
                     .iter()
                     .filter_map(|a| match &a.value {
                         ArgValue::Shorthand => Some(a.key.name.clone()),
-                        ArgValue::Expr(ast::Expr { kind: ExprKind::Var(v), .. }) => Some(v.clone()),
+                        ArgValue::Expr(ast::Expr {
+                            kind: ExprKind::Var(v),
+                            ..
+                        }) => Some(v.clone()),
                         _ => None,
                     })
                     .collect(),
@@ -907,7 +1129,10 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             let invocation = self.text(p.span).to_string();
             let mut d = Diagnostic::error(
                 "E0260",
-                format!("a then invocation cannot bind outputs: `{}.{}` has an output pattern", p.concept.name, p.action.name),
+                format!(
+                    "a then invocation cannot bind outputs: `{}.{}` has an output pattern",
+                    p.concept.name, p.action.name
+                ),
                 self.fc.file,
                 out_span,
             )
@@ -919,7 +1144,11 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     format!("`{var}` is used here, but the then output above never binds it"),
                 );
             }
-            let is_last = self.sync.then.last().is_some_and(|last| std::ptr::eq(last, p));
+            let is_last = self
+                .sync
+                .then
+                .last()
+                .is_some_and(|last| std::ptr::eq(last, p));
             d = if is_last && t.uses.is_empty() {
                 let outputs = self.text(out_span);
                 let call = self.text(Span {
@@ -948,13 +1177,32 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
 
     fn split_suggestion(&self, offending: &Pattern) -> String {
         let sync = self.sync;
-        let idx = sync.then.iter().position(|p| std::ptr::eq(p, offending)).unwrap_or(0);
+        let idx = sync
+            .then
+            .iter()
+            .position(|p| std::ptr::eq(p, offending))
+            .unwrap_or(0);
         let when: Vec<&str> = sync.when.iter().map(|p| self.text(p.span)).collect();
-        let steps: Vec<&str> = sync.where_steps.iter().map(|s| self.text(s.span())).collect();
-        let without_outputs = |p: &Pattern| self.text(Span { start: p.span.start, end: p.args_span.end });
-        let mut first_then: Vec<String> = sync.then[..idx].iter().map(|p| self.text(p.span).to_string()).collect();
+        let steps: Vec<&str> = sync
+            .where_steps
+            .iter()
+            .map(|s| self.text(s.span()))
+            .collect();
+        let without_outputs = |p: &Pattern| {
+            self.text(Span {
+                start: p.span.start,
+                end: p.args_span.end,
+            })
+        };
+        let mut first_then: Vec<String> = sync.then[..idx]
+            .iter()
+            .map(|p| self.text(p.span).to_string())
+            .collect();
         first_then.push(without_outputs(offending).to_string());
-        let rest: Vec<String> = sync.then[idx + 1..].iter().map(|p| self.text(p.span).to_string()).collect();
+        let rest: Vec<String> = sync.then[idx + 1..]
+            .iter()
+            .map(|p| self.text(p.span).to_string())
+            .collect();
         let mut second_when: Vec<&str> = when.clone();
         second_when.push(self.text(offending.span));
         let block = |name: &str, when: &[&str], then: &[String]| {
@@ -981,7 +1229,11 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let mut out = block(&sync.name.name, &when, &first_then);
         if !rest.is_empty() {
             out.push('\n');
-            out.push_str(&block(&format!("{}After{action}", sync.name.name), &second_when, &rest));
+            out.push_str(&block(
+                &format!("{}After{action}", sync.name.name),
+                &second_when,
+                &rest,
+            ));
         }
         out
     }
@@ -995,8 +1247,12 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             .iter()
             .map(|p| {
                 let kind = match &p.outputs {
-                    Some(Outputs::List(outs, _)) if outs.iter().any(|a| a.key.name == "error") => OutcomeKind::Error,
-                    Some(Outputs::List(outs, _)) => OutcomeKind::Success { bare: outs.is_empty() },
+                    Some(Outputs::List(outs, _)) if outs.iter().any(|a| a.key.name == "error") => {
+                        OutcomeKind::Error
+                    }
+                    Some(Outputs::List(outs, _)) => OutcomeKind::Success {
+                        bare: outs.is_empty(),
+                    },
                     _ => OutcomeKind::Any,
                 };
                 let literals = p
@@ -1017,12 +1273,22 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             })
             .collect();
         let first_guard = sync.where_steps.iter().find_map(|s| match s {
-            ast::Step::Query { mode: QueryMode::Join, pattern, span } => {
-                Some((Guard::Has(format!("{}.{}", pattern.concept.name, pattern.action.name)), *span))
-            }
-            ast::Step::Query { mode: QueryMode::Not, pattern, span } => {
-                Some((Guard::HasNot(format!("{}.{}", pattern.concept.name, pattern.action.name)), *span))
-            }
+            ast::Step::Query {
+                mode: QueryMode::Join,
+                pattern,
+                span,
+            } => Some((
+                Guard::Has(format!("{}.{}", pattern.concept.name, pattern.action.name)),
+                *span,
+            )),
+            ast::Step::Query {
+                mode: QueryMode::Not,
+                pattern,
+                span,
+            } => Some((
+                Guard::HasNot(format!("{}.{}", pattern.concept.name, pattern.action.name)),
+                *span,
+            )),
             ast::Step::Filter(e) => Some((Guard::Filter(canonical(e)), e.span)),
             _ => None,
         });
@@ -1038,7 +1304,10 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 .iter()
                 .map(|p| (p.concept.name.clone(), p.action.name.clone(), p.span))
                 .collect(),
-            responds: sync.then.iter().any(|p| p.concept.name == REQUESTING && p.action.name == "respond"),
+            responds: sync
+                .then
+                .iter()
+                .any(|p| p.concept.name == REQUESTING && p.action.name == "respond"),
         })
     }
 
@@ -1058,9 +1327,14 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 _ => "use it or remove the step".to_string(),
             };
             self.fc.diags.push(
-                Diagnostic::warning("W0301", format!("`{name}` is bound but never used"), self.fc.file, span)
-                    .with_label("bound here only")
-                    .with_help(help),
+                Diagnostic::warning(
+                    "W0301",
+                    format!("`{name}` is bound but never used"),
+                    self.fc.file,
+                    span,
+                )
+                .with_label("bound here only")
+                .with_help(help),
             );
         }
     }
@@ -1078,7 +1352,8 @@ impl LabelMut for Diagnostic {
         self
     }
     fn also(&mut self, file: FileId, span: Span, message: impl Into<String>) -> &mut Self {
-        self.secondary.push(concord_syntax::Label::new(file, span, message));
+        self.secondary
+            .push(concord_syntax::Label::new(file, span, message));
         self
     }
 }

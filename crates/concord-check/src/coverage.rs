@@ -17,7 +17,11 @@ use crate::check::{OutcomeKind, REQUESTING, Summary};
 
 type Action = (String, String);
 
-pub(crate) fn analyse(summaries: &[Summary], concepts: &HashMap<String, &ConceptSpec>, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn analyse(
+    summaries: &[Summary],
+    concepts: &HashMap<String, &ConceptSpec>,
+    diags: &mut Vec<Diagnostic>,
+) {
     let paths: BTreeSet<String> = summaries
         .iter()
         .flat_map(|s| s.when.iter())
@@ -43,7 +47,11 @@ struct PathAnalysis<'a> {
 }
 
 impl<'a> PathAnalysis<'a> {
-    fn new(path: &'a str, syncs: &'a [Summary], concepts: &'a HashMap<String, &'a ConceptSpec>) -> Self {
+    fn new(
+        path: &'a str,
+        syncs: &'a [Summary],
+        concepts: &'a HashMap<String, &'a ConceptSpec>,
+    ) -> Self {
         let relevant = |s: &Summary| {
             s.when
                 .iter()
@@ -59,7 +67,10 @@ impl<'a> PathAnalysis<'a> {
                 if firing.contains(&i) || !relevant(s) {
                     continue;
                 }
-                if s.when.iter().all(|p| reachable.contains(&(p.concept.clone(), p.action.clone()))) {
+                if s.when
+                    .iter()
+                    .all(|p| reachable.contains(&(p.concept.clone(), p.action.clone())))
+                {
                     firing.push(i);
                     changed = true;
                     for (c, a, _) in &s.then {
@@ -84,7 +95,11 @@ impl<'a> PathAnalysis<'a> {
 
     /// The outcome cases an action has: `false` for success, `true` for error.
     fn cases(&self, action: &Action) -> Vec<bool> {
-        let Some(spec) = self.concepts.get(&action.0).and_then(|c| c.action(&action.1)) else {
+        let Some(spec) = self
+            .concepts
+            .get(&action.0)
+            .and_then(|c| c.action(&action.1))
+        else {
             return Vec::new();
         };
         let mut cases = Vec::new();
@@ -111,7 +126,12 @@ impl<'a> PathAnalysis<'a> {
                 if root {
                     when.iter().all(|p| p.is_request())
                 } else {
-                    when.iter().any(|p| !p.is_request() && p.concept == action.0 && p.action == action.1 && p.matches_case(error))
+                    when.iter().any(|p| {
+                        !p.is_request()
+                            && p.concept == action.0
+                            && p.action == action.1
+                            && p.matches_case(error)
+                    })
                 }
             })
             .collect()
@@ -120,10 +140,12 @@ impl<'a> PathAnalysis<'a> {
     fn covered_by(&self, candidates: &[usize]) -> bool {
         candidates.iter().any(|&i| self.syncs[i].guard.is_none())
             || candidates.iter().any(|&i| {
-                candidates.iter().any(|&j| match (&self.syncs[i].guard, &self.syncs[j].guard) {
-                    (Some(a), Some(b)) => a.complements(b),
-                    _ => false,
-                })
+                candidates
+                    .iter()
+                    .any(|&j| match (&self.syncs[i].guard, &self.syncs[j].guard) {
+                        (Some(a), Some(b)) => a.complements(b),
+                        _ => false,
+                    })
             })
     }
 
@@ -150,7 +172,11 @@ impl<'a> PathAnalysis<'a> {
         if s.responds {
             return true;
         }
-        let thens: Vec<Action> = s.then.iter().map(|(c, a, _)| (c.clone(), a.clone())).collect();
+        let thens: Vec<Action> = s
+            .then
+            .iter()
+            .map(|(c, a, _)| (c.clone(), a.clone()))
+            .collect();
         thens.iter().any(|b| {
             let cases = self.cases(b);
             !cases.is_empty() && cases.into_iter().all(|err| self.answered_event(b, err))
@@ -174,7 +200,11 @@ impl<'a> PathAnalysis<'a> {
         diags: &mut Vec<Diagnostic>,
     ) {
         let matching = self.matching(action, error);
-        let answered: Vec<usize> = matching.iter().copied().filter(|&j| self.answered_sync(j)).collect();
+        let answered: Vec<usize> = matching
+            .iter()
+            .copied()
+            .filter(|&j| self.answered_sync(j))
+            .collect();
         if self.covered_by(&answered) {
             return;
         }
@@ -204,7 +234,11 @@ impl<'a> PathAnalysis<'a> {
     }
 
     fn report_unhandled_request(&mut self, diags: &mut Vec<Diagnostic>) {
-        let Some(s) = self.syncs.iter().find(|s| s.when.iter().any(|p| p.path() == Some(self.path))) else {
+        let Some(s) = self
+            .syncs
+            .iter()
+            .find(|s| s.when.iter().any(|p| p.path() == Some(self.path)))
+        else {
             return;
         };
         let waits: Vec<String> = s
@@ -229,10 +263,21 @@ impl<'a> PathAnalysis<'a> {
     }
 
     fn outcome_words(error: bool) -> &'static str {
-        if error { "returns its error" } else { "succeeds" }
+        if error {
+            "returns its error"
+        } else {
+            "succeeds"
+        }
     }
 
-    fn report_unanswered(&mut self, s: &Summary, b: &Action, error: bool, span: Span, diags: &mut Vec<Diagnostic>) {
+    fn report_unanswered(
+        &mut self,
+        s: &Summary,
+        b: &Action,
+        error: bool,
+        span: Span,
+        diags: &mut Vec<Diagnostic>,
+    ) {
         if !self.reported.insert((b.clone(), error)) {
             return;
         }
@@ -267,7 +312,13 @@ impl<'a> PathAnalysis<'a> {
         );
     }
 
-    fn report_guarded(&mut self, b: &Action, error: bool, answered: &[usize], diags: &mut Vec<Diagnostic>) {
+    fn report_guarded(
+        &mut self,
+        b: &Action,
+        error: bool,
+        answered: &[usize],
+        diags: &mut Vec<Diagnostic>,
+    ) {
         if !self.reported.insert((b.clone(), error)) {
             return;
         }
@@ -304,7 +355,12 @@ impl<'a> PathAnalysis<'a> {
         let firing = self.firing.clone();
         for &i in &firing {
             let s = &self.syncs[i];
-            if !s.responds || !s.when.iter().any(|p| p.is_request() && p.path() == Some(self.path)) {
+            if !s.responds
+                || !s
+                    .when
+                    .iter()
+                    .any(|p| p.is_request() && p.path() == Some(self.path))
+            {
                 continue;
             }
             for p in &s.when {
@@ -312,7 +368,8 @@ impl<'a> PathAnalysis<'a> {
                     continue;
                 }
                 let action: Action = (p.concept.clone(), p.action.clone());
-                if !self.cases(&action).contains(&true) || !self.matching(&action, true).is_empty() {
+                if !self.cases(&action).contains(&true) || !self.matching(&action, true).is_empty()
+                {
                     continue;
                 }
                 if !self.reported.insert((action.clone(), true)) {
@@ -338,7 +395,12 @@ impl<'a> PathAnalysis<'a> {
 
     /// Two syncs that respond to the same outcome of the same actions.
     fn double_responders(&mut self, diags: &mut Vec<Diagnostic>) {
-        let responders: Vec<usize> = self.firing.iter().copied().filter(|&i| self.syncs[i].responds).collect();
+        let responders: Vec<usize> = self
+            .firing
+            .iter()
+            .copied()
+            .filter(|&i| self.syncs[i].responds)
+            .collect();
         let signature = |s: &Summary| {
             let mut sig: Vec<(String, String, Option<bool>)> = s
                 .when
@@ -369,8 +431,11 @@ impl<'a> PathAnalysis<'a> {
                 }
                 let (sa, sb) = (signature(a), signature(b));
                 let same_trigger = sa.len() == sb.len()
-                    && sa.iter().zip(&sb).all(|(x, y)| x.0 == y.0 && x.1 == y.1 && (x.2 == y.2 || x.2.is_none() || y.2.is_none()));
-                let direct = (sa.is_empty() && a.guard.is_none()) || (sb.is_empty() && b.guard.is_none());
+                    && sa.iter().zip(&sb).all(|(x, y)| {
+                        x.0 == y.0 && x.1 == y.1 && (x.2 == y.2 || x.2.is_none() || y.2.is_none())
+                    });
+                let direct =
+                    (sa.is_empty() && a.guard.is_none()) || (sb.is_empty() && b.guard.is_none());
                 if !(same_trigger || direct) {
                     continue;
                 }

@@ -12,9 +12,16 @@ use concord_syntax::{SourceMap, render_all};
 
 fn render_case(path: &Path) -> (String, Vec<&'static str>) {
     let text = std::fs::read_to_string(path).expect("readable case");
-    let name = format!("diagnostics/{}", path.file_name().unwrap().to_string_lossy());
+    let name = format!(
+        "diagnostics/{}",
+        path.file_name().unwrap().to_string_lossy()
+    );
     let mut sources = SourceMap::new();
-    let checked = concord_check::load(&mut sources, vec![(name, String::new(), text)], &support::specs());
+    let checked = concord_check::load(
+        &mut sources,
+        vec![(name, String::new(), text)],
+        &support::specs(),
+    );
     let codes = checked.diagnostics.iter().map(|d| d.code).collect();
     (render_all(&checked.diagnostics, &sources), codes)
 }
@@ -28,7 +35,11 @@ fn every_mistake_has_a_precise_diagnostic() {
         .filter(|p| p.extension().is_some_and(|e| e == "sync"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 30, "the corpus holds at least 30 mistakes, found {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "the corpus holds at least 30 mistakes, found {}",
+        cases.len()
+    );
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
     let mut failures = Vec::new();
     for case in &cases {
@@ -44,7 +55,10 @@ fn every_mistake_has_a_precise_diagnostic() {
         let (rendered, codes) = render_case(case);
         for code in &expect {
             if !codes.contains(&code.as_str()) {
-                failures.push(format!("{}: expected {code}, got {codes:?}\n{rendered}", case.display()));
+                failures.push(format!(
+                    "{}: expected {code}, got {codes:?}\n{rendered}",
+                    case.display()
+                ));
             }
         }
         let snapshot = case.with_extension("stderr");

@@ -59,7 +59,12 @@ pub trait Concept: Send + Sync + 'static {
 
     /// Runs an action. Bad arguments (missing, mistyped, unknown) are error
     /// outcomes, never panics.
-    fn perform<'a>(&'a self, ctx: &'a mut ActionContext, action: &'a str, input: &'a Record) -> BoxFuture<'a, Outcome>;
+    fn perform<'a>(
+        &'a self,
+        ctx: &'a mut ActionContext,
+        action: &'a str,
+        input: &'a Record,
+    ) -> BoxFuture<'a, Outcome>;
 
     /// Runs a query and returns its rows, or a message for a failure that is
     /// the concept's fault (bad arguments, unavailable storage).
@@ -224,7 +229,9 @@ pub fn decode_arg<T: serde::de::DeserializeOwned>(
 ) -> Result<T, String> {
     match input.get(key) {
         None | Some(Value::Null) if !optional => Err(format!("{action}: missing argument `{key}`")),
-        None => T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}")),
+        None => {
+            T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}"))
+        }
         Some(v) => T::deserialize(v).map_err(|e| format!("{action}: argument `{key}`: {e}")),
     }
 }
@@ -291,8 +298,14 @@ mod tests {
         let missing = decode_arg::<String>(&input, "name", false, "A.b").unwrap_err();
         assert_eq!(missing, "A.b: missing argument `name`");
         let mistyped = decode_arg::<i64>(&input, "count", false, "A.b").unwrap_err();
-        assert!(mistyped.starts_with("A.b: argument `count`: invalid type: string \"three\""), "{mistyped}");
-        assert_eq!(decode_arg::<Option<String>>(&input, "name", true, "A.b"), Ok(None));
+        assert!(
+            mistyped.starts_with("A.b: argument `count`: invalid type: string \"three\""),
+            "{mistyped}"
+        );
+        assert_eq!(
+            decode_arg::<Option<String>>(&input, "name", true, "A.b"),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -300,6 +313,9 @@ mod tests {
         let mut input = Record::new();
         input.insert("usr".into(), Value::from("x"));
         let e = reject_unknown_args(&input, &["user"], "S.create").unwrap_err();
-        assert_eq!(e, "S.create: unknown argument `usr`; its parameters are user");
+        assert_eq!(
+            e,
+            "S.create: unknown argument `usr`; its parameters are user"
+        );
     }
 }

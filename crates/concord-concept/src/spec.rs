@@ -126,7 +126,11 @@ impl ActionSpec {
 
     /// `(a, b) | () | (error)`-style description of the outcomes.
     pub fn describe_outcomes(&self) -> String {
-        let mut cases: Vec<String> = self.success.iter().map(|c| format!("({})", c.join(", "))).collect();
+        let mut cases: Vec<String> = self
+            .success
+            .iter()
+            .map(|c| format!("({})", c.join(", ")))
+            .collect();
         if self.error {
             cases.push("(error)".into());
         }

@@ -94,10 +94,16 @@ fn engine(noise_syncs: usize, requesting: Arc<Requesting>) -> Engine {
         .step_quota(10_000);
     let mut text = CHAIN.to_string();
     for k in 0..noise_syncs {
-        text.push_str(&format!("\nsync Noise{k}\nwhen\n    Noise.ping (k: {k}) : ()\nthen\n    Noise.ping (k: -1)\n"));
+        text.push_str(&format!(
+            "\nsync Noise{k}\nwhen\n    Noise.ping (k: {k}) : ()\nthen\n    Noise.ping (k: -1)\n"
+        ));
     }
     let mut sources = SourceMap::new();
-    let checked = concord_check::load(&mut sources, vec![("bench.sync".into(), String::new(), text)], &builder.specs());
+    let checked = concord_check::load(
+        &mut sources,
+        vec![("bench.sync".into(), String::new(), text)],
+        &builder.specs(),
+    );
     let program = checked
         .program
         .unwrap_or_else(|| panic!("{}", render_all(&checked.diagnostics, &sources)));
@@ -105,13 +111,19 @@ fn engine(noise_syncs: usize, requesting: Arc<Requesting>) -> Engine {
 }
 
 fn record(pairs: &[(&str, Value)]) -> Record {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 async fn request(engine: &Engine, requesting: &Requesting, amount: i64) -> usize {
     let input = record(&[("path", "/work".into()), ("amount", amount.into())]);
     let report = engine.run("Requesting", "request", input).await.unwrap();
-    let id = report.records[0].output()["request"].as_str().unwrap().to_string();
+    let id = report.records[0].output()["request"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let answer = requesting.take_response(&id).expect("answered");
     assert_eq!(answer["result"], Value::from(amount * 2));
     report.records.len()
@@ -135,7 +147,12 @@ fn rss_kib() -> u64 {
 }
 
 /// Runs `flows` request chains with up to `concurrency` in flight; returns actions.
-async fn run_chains(engine: &Engine, requesting: &Arc<Requesting>, flows: usize, concurrency: usize) -> usize {
+async fn run_chains(
+    engine: &Engine,
+    requesting: &Arc<Requesting>,
+    flows: usize,
+    concurrency: usize,
+) -> usize {
     let mut done = 0;
     let mut actions = 0;
     while done < flows {
@@ -175,15 +192,30 @@ async fn chain_throughput() {
         let actions = run_chains(&e, &requesting, flows as usize, 64).await;
         concurrent.push(actions as f64 / start.elapsed().as_secs_f64());
     }
-    println!("   one task:              {:>10.0} actions/s ({:.0} flows/s)", median(sequential.clone()), median(sequential) / 3.0);
-    println!("   64 flows in flight:    {:>10.0} actions/s ({:.0} flows/s)", median(concurrent.clone()), median(concurrent) / 3.0);
+    println!(
+        "   one task:              {:>10.0} actions/s ({:.0} flows/s)",
+        median(sequential.clone()),
+        median(sequential) / 3.0
+    );
+    println!(
+        "   64 flows in flight:    {:>10.0} actions/s ({:.0} flows/s)",
+        median(concurrent.clone()),
+        median(concurrent) / 3.0
+    );
 }
 
 async fn per_action(e: &Engine, length: i64, total_actions: i64) -> Duration {
     let flows = total_actions / length;
     let start = Instant::now();
     for _ in 0..flows {
-        let r = e.run("Step", "next", record(&[("n", 1.into()), ("limit", length.into())])).await.unwrap();
+        let r = e
+            .run(
+                "Step",
+                "next",
+                record(&[("n", 1.into()), ("limit", length.into())]),
+            )
+            .await
+            .unwrap();
         debug_assert_eq!(r.records.len() as i64, length);
         debug_assert_eq!(r.status, FlowStatus::Quiescent);
     }
@@ -207,7 +239,8 @@ async fn flow_length() {
         println!("   length {length:>5}: {m:>8.0} ns/action");
         costs.push(m);
     }
-    let ratio = costs.iter().cloned().fold(f64::MIN, f64::max) / costs.iter().cloned().fold(f64::MAX, f64::min);
+    let ratio = costs.iter().cloned().fold(f64::MIN, f64::max)
+        / costs.iter().cloned().fold(f64::MAX, f64::min);
     println!("   max/min ratio: {ratio:.2} (target <= 1.30)");
 }
 
@@ -239,14 +272,24 @@ async fn memory() {
     let after_1m = rss_kib();
     println!("   after 10k flows: {:>8} KiB", after_10k);
     println!("   after 1M flows:  {:>8} KiB", after_1m);
-    println!("   ratio: {:.2} (target <= 1.50); pending requests left: {}", after_1m as f64 / after_10k as f64, requesting.pending_count());
+    println!(
+        "   ratio: {:.2} (target <= 1.50); pending requests left: {}",
+        after_1m as f64 / after_10k as f64,
+        requesting.pending_count()
+    );
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects sections.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async {
         if wants("memory") {
             // First, so that other sections' allocations do not blur it.

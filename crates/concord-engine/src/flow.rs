@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use concord_check::program::{FieldMatch, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
-use concord_concept::{ActionContext, BoxFuture, FlowId, Outcome, QueryContext, Record, RecordId, Value};
+use concord_concept::{
+    ActionContext, BoxFuture, FlowId, Outcome, QueryContext, Record, RecordId, Value,
+};
 
 use crate::record::{ActionRecord, Json};
 use crate::value::{Frame, eval, json_eq};
@@ -83,7 +85,11 @@ enum Work {
     },
     /// Evaluate the syncs of `record`'s action starting at `next` in the
     /// action's sync list.
-    Syncs { record: u32, next: usize, depth: u32 },
+    Syncs {
+        record: u32,
+        next: usize,
+        depth: u32,
+    },
 }
 
 struct Flow {
@@ -95,7 +101,13 @@ struct Flow {
     errors: Vec<FlowError>,
 }
 
-pub(crate) async fn run(inner: &Inner, table: Arc<SyncTable>, id: FlowId, action: ActionId, input: Record) -> FlowReport {
+pub(crate) async fn run(
+    inner: &Inner,
+    table: Arc<SyncTable>,
+    id: FlowId,
+    action: ActionId,
+    input: Record,
+) -> FlowReport {
     let mut flow = Flow {
         id,
         records: Vec::new(),
@@ -144,7 +156,11 @@ pub(crate) async fn run(inner: &Inner, table: Arc<SyncTable>, id: FlowId, action
                     });
                 }
             }
-            Work::Syncs { record, next, depth } => {
+            Work::Syncs {
+                record,
+                next,
+                depth,
+            } => {
                 let entries = &table.by_action[flow.actions[record as usize]];
                 let sync = entries[next].0;
                 let end = entries[next..]
@@ -153,9 +169,14 @@ pub(crate) async fn run(inner: &Inner, table: Arc<SyncTable>, id: FlowId, action
                     .map_or(entries.len(), |n| next + n);
                 let positions: Vec<usize> = entries[next..end].iter().map(|&(_, p)| p).collect();
                 if end < entries.len() {
-                    stack.push(Work::Syncs { record, next: end, depth });
+                    stack.push(Work::Syncs {
+                        record,
+                        next: end,
+                        depth,
+                    });
                 }
-                let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
+                let invocations =
+                    evaluate(inner, &table, &mut flow, sync, record, &positions).await;
                 for (action, input, matched) in invocations.into_iter().rev() {
                     stack.push(Work::Invoke {
                         action,
@@ -200,7 +221,10 @@ async fn perform(
                 info.concept_name,
                 info.name
             );
-            Outcome::Error(format!("internal error in {}.{}", info.concept_name, info.name))
+            Outcome::Error(format!(
+                "internal error in {}.{}",
+                info.concept_name, info.name
+            ))
         }
     };
     let sync_name = cause.as_ref().map(|c| table.syncs[c.sync].name.clone());
@@ -214,7 +238,12 @@ async fn perform(
         sync: sync_name,
         matched: cause
             .as_ref()
-            .map(|c| c.matched.iter().map(|&i| flow.records[i as usize].id).collect())
+            .map(|c| {
+                c.matched
+                    .iter()
+                    .map(|&i| flow.records[i as usize].id)
+                    .collect()
+            })
             .unwrap_or_default(),
         started_at,
         completed_at: SystemTime::now(),
@@ -246,7 +275,11 @@ fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<S
     let mut current = cause;
     while let Some(c) = current {
         if let Some(first) = chain.iter().position(|&s| s == c.sync) {
-            let mut cycle: Vec<String> = chain[first..].iter().rev().map(|&s| table.syncs[s].name.to_string()).collect();
+            let mut cycle: Vec<String> = chain[first..]
+                .iter()
+                .rev()
+                .map(|&s| table.syncs[s].name.to_string())
+                .collect();
             cycle.push(cycle[0].clone());
             return cycle;
         }
@@ -258,7 +291,11 @@ fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<S
             .and_then(|&i| flow.causes.get(i as usize))
             .and_then(Option::as_ref);
     }
-    chain.iter().rev().map(|&s| table.syncs[s].name.to_string()).collect()
+    chain
+        .iter()
+        .rev()
+        .map(|&s| table.syncs[s].name.to_string())
+        .collect()
 }
 
 type Invocation = (ActionId, Record, Vec<u32>);
@@ -279,7 +316,16 @@ async fn evaluate(
     let mut matches: Vec<(Frame, Vec<u32>)> = Vec::new();
     for &pos in positions {
         let mut chosen = Vec::with_capacity(s.when.len());
-        enumerate(flow, loaded, record, pos, 0, vec![None; s.vars.len()], &mut chosen, &mut matches);
+        enumerate(
+            flow,
+            loaded,
+            record,
+            pos,
+            0,
+            vec![None; s.vars.len()],
+            &mut chosen,
+            &mut matches,
+        );
     }
     if matches.is_empty() {
         return Vec::new();
@@ -294,11 +340,24 @@ async fn evaluate(
         provenance.push(matched);
     }
     let mut errors = Vec::new();
-    let frames = run_steps(inner, flow.id, &s.steps, frames, &s.vars, &loaded.name, &mut errors).await;
+    let frames = run_steps(
+        inner,
+        flow.id,
+        &s.steps,
+        frames,
+        &s.vars,
+        &loaded.name,
+        &mut errors,
+    )
+    .await;
     flow.errors.extend(errors);
     let mut out = Vec::new();
     for frame in frames {
-        let which = frame.last().and_then(|v| v.as_ref()).and_then(Value::as_u64).unwrap_or(0) as usize;
+        let which = frame
+            .last()
+            .and_then(|v| v.as_ref())
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
         for (inv, &action) in s.then.iter().zip(&loaded.then_actions) {
             let mut input = Record::new();
             let mut failed = None;
@@ -308,13 +367,20 @@ async fn evaluate(
                         input.insert(key.clone(), v);
                     }
                     Err(msg) => {
-                        failed = Some(format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action));
+                        failed = Some(format!(
+                            "argument `{key}` of {}.{}: {msg}",
+                            inv.concept, inv.action
+                        ));
                         break;
                     }
                 }
             }
             match failed {
-                None => out.push((action, input, provenance.get(which).cloned().unwrap_or_default())),
+                None => out.push((
+                    action,
+                    input,
+                    provenance.get(which).cloned().unwrap_or_default(),
+                )),
                 Some(message) => report(flow, &loaded.name, message),
             }
         }
@@ -374,12 +440,18 @@ fn enumerate(
 }
 
 fn unify(p: &WhenPattern, r: &ActionRecord, frame: &mut Frame) -> bool {
-    if !p.inputs.iter().all(|m| match_field(m, r.input.get(&m.key), frame)) {
+    if !p
+        .inputs
+        .iter()
+        .all(|m| match_field(m, r.input.get(&m.key), frame))
+    {
         return false;
     }
     match (&p.outcome, &r.outcome) {
         (OutcomeMatch::Any, _) => true,
-        (OutcomeMatch::Success(ms), Outcome::Success(out)) => ms.iter().all(|m| match_field(m, out.get(&m.key), frame)),
+        (OutcomeMatch::Success(ms), Outcome::Success(out)) => {
+            ms.iter().all(|m| match_field(m, out.get(&m.key), frame))
+        }
         (OutcomeMatch::Error(ms), Outcome::Error(e)) => {
             let v = Value::String(e.clone());
             ms.iter().all(|m| match_field(m, Some(&v), frame))
@@ -439,7 +511,10 @@ fn run_steps<'a>(
                         match eval(e, &f, vars) {
                             Ok(Value::Bool(true)) => next.push(f),
                             Ok(Value::Bool(false)) => {}
-                            Ok(other) => fail(errors, format!("a where filter must be true or false, got {other}")),
+                            Ok(other) => fail(
+                                errors,
+                                format!("a where filter must be true or false, got {other}"),
+                            ),
                             Err(m) => fail(errors, format!("where filter: {m}")),
                         }
                     }
@@ -476,7 +551,10 @@ fn run_steps<'a>(
                                     input.insert(k.clone(), v);
                                 }
                                 Err(m) => {
-                                    fail(errors, format!("argument `{k}` of {concept}.{query}: {m}"));
+                                    fail(
+                                        errors,
+                                        format!("argument `{k}` of {concept}.{query}: {m}"),
+                                    );
                                     continue 'frames;
                                 }
                             }
@@ -511,7 +589,10 @@ fn run_steps<'a>(
                             }
                             _ => {
                                 for row in &rows {
-                                    if let Some(missing) = outputs.iter().find(|m| !m.optional && !row.contains_key(&m.key)) {
+                                    if let Some(missing) = outputs
+                                        .iter()
+                                        .find(|m| !m.optional && !row.contains_key(&m.key))
+                                    {
                                         fail(
                                             errors,
                                             format!(
@@ -523,7 +604,10 @@ fn run_steps<'a>(
                                         continue;
                                     }
                                     let mut g = f.clone();
-                                    if outputs.iter().all(|m| match_field(m, row.get(&m.key), &mut g)) {
+                                    if outputs
+                                        .iter()
+                                        .all(|m| match_field(m, row.get(&m.key), &mut g))
+                                    {
                                         next.push(g);
                                     }
                                 }
@@ -531,9 +615,15 @@ fn run_steps<'a>(
                         }
                     }
                 }
-                Step::Collect { element, slot, steps } => {
+                Step::Collect {
+                    element,
+                    slot,
+                    steps,
+                } => {
                     for mut f in frames {
-                        let inner_frames = run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors).await;
+                        let inner_frames =
+                            run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors)
+                                .await;
                         let mut items = Vec::with_capacity(inner_frames.len());
                         for g in &inner_frames {
                             match eval(element, g, vars) {

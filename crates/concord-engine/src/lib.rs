@@ -34,7 +34,9 @@ pub enum EngineError {
     DuplicateConcept(String),
     /// A program names a concept or action that is not registered (the
     /// program was checked against other concepts).
-    #[error("sync `{sync}` refers to `{name}`, which is not registered; check the syncs against these concepts")]
+    #[error(
+        "sync `{sync}` refers to `{name}`, which is not registered; check the syncs against these concepts"
+    )]
     UnknownInProgram {
         /// The sync.
         sync: String,
@@ -109,7 +111,11 @@ impl EngineBuilder {
         let mut sensitive = HashSet::new();
         for (ci, c) in self.concepts.iter().enumerate() {
             let spec = c.spec();
-            let params = spec.actions.iter().flat_map(|a| &a.params).chain(spec.queries.iter().flat_map(|q| &q.params));
+            let params = spec
+                .actions
+                .iter()
+                .flat_map(|a| &a.params)
+                .chain(spec.queries.iter().flat_map(|q| &q.params));
             sensitive.extend(params.filter(|p| p.sensitive).map(|p| p.name.clone()));
             if concept_index.insert(spec.name.clone(), ci).is_some() {
                 return Err(EngineError::DuplicateConcept(spec.name));
@@ -137,7 +143,9 @@ impl EngineBuilder {
         };
         let table = inner.compile(program)?;
         inner.syncs = RwLock::new(Arc::new(table));
-        Ok(Engine { inner: Arc::new(inner) })
+        Ok(Engine {
+            inner: Arc::new(inner),
+        })
     }
 }
 
@@ -222,7 +230,11 @@ impl Inner {
         Ok(table)
     }
 
-    fn check_queries(&self, sync: &str, step: &concord_check::program::Step) -> Result<(), EngineError> {
+    fn check_queries(
+        &self,
+        sync: &str,
+        step: &concord_check::program::Step,
+    ) -> Result<(), EngineError> {
         use concord_check::program::Step;
         match step {
             Step::Query { concept, query, .. } => {
@@ -238,7 +250,9 @@ impl Inner {
                 }
                 Ok(())
             }
-            Step::Collect { steps, .. } => steps.iter().try_for_each(|s| self.check_queries(sync, s)),
+            Step::Collect { steps, .. } => {
+                steps.iter().try_for_each(|s| self.check_queries(sync, s))
+            }
             _ => Ok(()),
         }
     }
@@ -253,7 +267,12 @@ pub struct Engine {
 impl Engine {
     /// Starts a flow with an external invocation and runs it to quiescence
     /// (or until it exceeds the step quota).
-    pub async fn run(&self, concept: &str, action: &str, input: Record) -> Result<FlowReport, EngineError> {
+    pub async fn run(
+        &self,
+        concept: &str,
+        action: &str,
+        input: Record,
+    ) -> Result<FlowReport, EngineError> {
         let id = self
             .inner
             .action_index
@@ -265,7 +284,12 @@ impl Engine {
     }
 
     /// Like [`Engine::run`], on its own task, so that flows run concurrently.
-    pub fn spawn(&self, concept: &str, action: &str, input: Record) -> tokio::task::JoinHandle<Result<FlowReport, EngineError>> {
+    pub fn spawn(
+        &self,
+        concept: &str,
+        action: &str,
+        input: Record,
+    ) -> tokio::task::JoinHandle<Result<FlowReport, EngineError>> {
         let engine = self.clone();
         let (concept, action) = (concept.to_string(), action.to_string());
         tokio::spawn(async move { engine.run(&concept, &action, input).await })
@@ -284,7 +308,11 @@ impl Engine {
 
     /// Names of the syncs in force, in load order.
     pub fn sync_names(&self) -> Vec<String> {
-        self.sync_table().syncs.iter().map(|s| s.name.to_string()).collect()
+        self.sync_table()
+            .syncs
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect()
     }
 
     /// Keys whose values are secrets (some concept marks a parameter of that

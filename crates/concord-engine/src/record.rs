@@ -48,8 +48,14 @@ impl ActionRecord {
 impl ActionRecord {
     /// `Concept.action {input} => {output}`, the trace line format, with the
     /// values of `sensitive` keys replaced by `"<redacted>"`.
-    pub fn display_redacted<'a>(&'a self, sensitive: &'a HashSet<String>) -> impl fmt::Display + 'a {
-        TraceLine { record: self, sensitive }
+    pub fn display_redacted<'a>(
+        &'a self,
+        sensitive: &'a HashSet<String>,
+    ) -> impl fmt::Display + 'a {
+        TraceLine {
+            record: self,
+            sensitive,
+        }
     }
 }
 
@@ -61,7 +67,14 @@ struct TraceLine<'a> {
 impl fmt::Display for TraceLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.record;
-        write!(f, "{}.{} {} => {}", r.concept, r.action, Json(&r.input, self.sensitive), Json(&r.output(), self.sensitive))
+        write!(
+            f,
+            "{}.{} {} => {}",
+            r.concept,
+            r.action,
+            Json(&r.input, self.sensitive),
+            Json(&r.output(), self.sensitive)
+        )
     }
 }
 
@@ -78,7 +91,11 @@ impl fmt::Display for Json<'_> {
                 .0
                 .iter()
                 .map(|(k, v)| {
-                    let v = if self.1.contains(k) { serde_json::Value::from(REDACTED) } else { v.clone() };
+                    let v = if self.1.contains(k) {
+                        serde_json::Value::from(REDACTED)
+                    } else {
+                        v.clone()
+                    };
                     (k.clone(), v)
                 })
                 .collect();

@@ -11,9 +11,13 @@ pub type Frame = Vec<Option<Value>>;
 pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => num_eq(x, y),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -68,7 +72,10 @@ fn arith(op: BinOp, a: &Number, b: &Number) -> Result<Value, String> {
             return Ok(Value::from(r));
         }
     }
-    let (x, y) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
+    let (x, y) = (
+        a.as_f64().unwrap_or(f64::NAN),
+        b.as_f64().unwrap_or(f64::NAN),
+    );
     match op {
         BinOp::Add => number(x + y),
         BinOp::Sub => number(x - y),
@@ -117,7 +124,12 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
         Expr::Field(b, f) => match eval(b, frame, vars)? {
             Value::Object(mut m) => m.remove(f).unwrap_or(Value::Null),
             Value::Null => Value::Null,
-            other => return Err(format!("cannot read field `{f}` of a {}", type_name(&other))),
+            other => {
+                return Err(format!(
+                    "cannot read field `{f}` of a {}",
+                    type_name(&other)
+                ));
+            }
         },
         Expr::Object(fields) => {
             let mut m = serde_json::Map::new();
@@ -126,7 +138,12 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
             }
             Value::Object(m)
         }
-        Expr::List(items) => Value::Array(items.iter().map(|i| eval(i, frame, vars)).collect::<Result<_, _>>()?),
+        Expr::List(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| eval(i, frame, vars))
+                .collect::<Result<_, _>>()?,
+        ),
         Expr::Not(b) => Value::Bool(!as_bool(&eval(b, frame, vars)?, "`!`")?),
         Expr::Neg(b) => match eval(b, frame, vars)? {
             Value::Number(n) => match n.as_i64() {
@@ -137,7 +154,10 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
         },
         Expr::Binary(op, a, b) => binary(*op, a, b, frame, vars)?,
         Expr::Call(f, args) => {
-            let args: Vec<Value> = args.iter().map(|a| eval(a, frame, vars)).collect::<Result<_, _>>()?;
+            let args: Vec<Value> = args
+                .iter()
+                .map(|a| eval(a, frame, vars))
+                .collect::<Result<_, _>>()?;
             call(*f, args)?
         }
     })
@@ -171,15 +191,30 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
         BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Value::Bool(compare(op, &x, &y)?),
         BinOp::Add => match (&x, &y) {
             (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
-            (Value::Array(m), Value::Array(n)) => Value::Array(m.iter().chain(n).cloned().collect()),
+            (Value::Array(m), Value::Array(n)) => {
+                Value::Array(m.iter().chain(n).cloned().collect())
+            }
             (Value::String(_), _) | (_, Value::String(_)) => {
                 Value::String(format!("{}{}", display_string(&x), display_string(&y)))
             }
-            _ => return Err(format!("`+` cannot add a {} and a {}", type_name(&x), type_name(&y))),
+            _ => {
+                return Err(format!(
+                    "`+` cannot add a {} and a {}",
+                    type_name(&x),
+                    type_name(&y)
+                ));
+            }
         },
         _ => match (&x, &y) {
             (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
-            _ => return Err(format!("`{}` needs two numbers, got a {} and a {}", op.symbol(), type_name(&x), type_name(&y))),
+            _ => {
+                return Err(format!(
+                    "`{}` needs two numbers, got a {} and a {}",
+                    op.symbol(),
+                    type_name(&x),
+                    type_name(&y)
+                ));
+            }
         },
     })
 }
@@ -201,7 +236,12 @@ fn call(f: Builtin, mut args: Vec<Value>) -> Result<Value, String> {
             Value::String(s) => Value::from(s.chars().count()),
             Value::Array(a) => Value::from(a.len()),
             Value::Object(o) => Value::from(o.len()),
-            other => return Err(format!("`len` needs a string, list or object, got a {}", type_name(other))),
+            other => {
+                return Err(format!(
+                    "`len` needs a string, list or object, got a {}",
+                    type_name(other)
+                ));
+            }
         },
         Builtin::Lower => Value::String(string_arg(&args[0])?.to_lowercase()),
         Builtin::Upper => Value::String(string_arg(&args[0])?.to_uppercase()),
@@ -210,7 +250,12 @@ fn call(f: Builtin, mut args: Vec<Value>) -> Result<Value, String> {
         Builtin::Contains => match (&args[0], &args[1]) {
             (Value::String(s), Value::String(n)) => Value::Bool(s.contains(n.as_str())),
             (Value::Array(items), x) => Value::Bool(items.iter().any(|i| json_eq(i, x))),
-            (other, _) => return Err(format!("`contains` needs a list or a string, got a {}", type_name(other))),
+            (other, _) => {
+                return Err(format!(
+                    "`contains` needs a list or a string, got a {}",
+                    type_name(other)
+                ));
+            }
         },
         Builtin::ToString => Value::String(display_string(&args[0])),
     })
@@ -224,7 +269,10 @@ mod tests {
     #[test]
     fn numbers_compare_by_value_and_objects_by_content() {
         assert!(json_eq(&json!(1), &json!(1.0)));
-        assert!(json_eq(&json!({"a": 1, "b": [1, 2]}), &json!({"b": [1, 2], "a": 1})));
+        assert!(json_eq(
+            &json!({"a": 1, "b": [1, 2]}),
+            &json!({"b": [1, 2], "a": 1})
+        ));
         assert!(!json_eq(&json!({"a": null}), &json!({})));
         assert!(!json_eq(&json!([1, 2]), &json!([2, 1])));
     }
@@ -234,10 +282,23 @@ mod tests {
         let f: Frame = vec![Some(json!("x")), Some(json!(3))];
         let vars = vec!["t".to_string(), "n".to_string()];
         let add = |a: Expr, b: Expr| Expr::Binary(BinOp::Add, Box::new(a), Box::new(b));
-        assert_eq!(eval(&add(Expr::Var(0), Expr::Lit(json!(":a"))), &f, &vars), Ok(json!("x:a")));
-        assert_eq!(eval(&add(Expr::Lit(json!("v:")), Expr::Var(1)), &f, &vars), Ok(json!("v:3")));
-        assert_eq!(eval(&add(Expr::Var(1), Expr::Lit(json!(0.5))), &f, &vars), Ok(json!(3.5)));
-        let div = Expr::Binary(BinOp::Div, Box::new(Expr::Var(1)), Box::new(Expr::Lit(json!(0))));
+        assert_eq!(
+            eval(&add(Expr::Var(0), Expr::Lit(json!(":a"))), &f, &vars),
+            Ok(json!("x:a"))
+        );
+        assert_eq!(
+            eval(&add(Expr::Lit(json!("v:")), Expr::Var(1)), &f, &vars),
+            Ok(json!("v:3"))
+        );
+        assert_eq!(
+            eval(&add(Expr::Var(1), Expr::Lit(json!(0.5))), &f, &vars),
+            Ok(json!(3.5))
+        );
+        let div = Expr::Binary(
+            BinOp::Div,
+            Box::new(Expr::Var(1)),
+            Box::new(Expr::Lit(json!(0))),
+        );
         assert_eq!(eval(&div, &f, &vars), Err("division by zero".to_string()));
     }
 
@@ -245,17 +306,43 @@ mod tests {
     fn field_access_on_null_is_null_but_on_numbers_an_error() {
         let f: Frame = vec![Some(Value::Null), Some(json!(3))];
         let vars = vec!["u".to_string(), "n".to_string()];
-        assert_eq!(eval(&Expr::Field(Box::new(Expr::Var(0)), "email".into()), &f, &vars), Ok(Value::Null));
-        assert!(eval(&Expr::Field(Box::new(Expr::Var(1)), "email".into()), &f, &vars).is_err());
+        assert_eq!(
+            eval(
+                &Expr::Field(Box::new(Expr::Var(0)), "email".into()),
+                &f,
+                &vars
+            ),
+            Ok(Value::Null)
+        );
+        assert!(
+            eval(
+                &Expr::Field(Box::new(Expr::Var(1)), "email".into()),
+                &f,
+                &vars
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn builtins() {
         let f: Frame = vec![];
-        let c = |b, args: Vec<Value>| eval(&Expr::Call(b, args.into_iter().map(Expr::Lit).collect()), &f, &[]);
+        let c = |b, args: Vec<Value>| {
+            eval(
+                &Expr::Call(b, args.into_iter().map(Expr::Lit).collect()),
+                &f,
+                &[],
+            )
+        };
         assert_eq!(c(Builtin::Len, vec![json!("héllo")]), Ok(json!(5)));
-        assert_eq!(c(Builtin::Coalesce, vec![Value::Null, json!(2)]), Ok(json!(2)));
-        assert_eq!(c(Builtin::Contains, vec![json!(["a", "b"]), json!("b")]), Ok(json!(true)));
+        assert_eq!(
+            c(Builtin::Coalesce, vec![Value::Null, json!(2)]),
+            Ok(json!(2))
+        );
+        assert_eq!(
+            c(Builtin::Contains, vec![json!(["a", "b"]), json!("b")]),
+            Ok(json!(true))
+        );
         assert_eq!(c(Builtin::Lower, vec![json!("AbC")]), Ok(json!("abc")));
         assert_eq!(c(Builtin::ToString, vec![json!(12)]), Ok(json!("12")));
         assert!(c(Builtin::Upper, vec![json!(1)]).is_err());

@@ -77,7 +77,12 @@ struct Item {
 #[concept(crate = concord_concept)]
 impl List {
     pub fn _items(&self) -> Vec<Item> {
-        self.items.lock().unwrap().iter().map(|v| Item { value: v.clone() }).collect()
+        self.items
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|v| Item { value: v.clone() })
+            .collect()
     }
 
     pub async fn _items_async(&self) -> Vec<Item> {
@@ -113,7 +118,9 @@ impl Recorder {
     /// Rows only for tags starting with "bio".
     pub fn _bio(&self, tag: String) -> Vec<Profile> {
         if tag.starts_with("bio") {
-            vec![Profile { bio: format!("about {tag}") }]
+            vec![Profile {
+                bio: format!("about {tag}"),
+            }]
         } else {
             Vec::new()
         }
@@ -127,7 +134,11 @@ struct Risky;
 impl Risky {
     /// Succeeds unless `fail` is true.
     pub fn attempt(&self, fail: bool) -> Result<(), String> {
-        if fail { Err("it failed".into()) } else { Ok(()) }
+        if fail {
+            Err("it failed".into())
+        } else {
+            Ok(())
+        }
     }
 
     pub fn explode(&self) {
@@ -177,7 +188,9 @@ fn world_with(syncs: &str, configure: impl FnOnce(EngineBuilder) -> EngineBuilde
         &builder.specs(),
     );
     let rendered = render_all(&checked.diagnostics, &sources);
-    let program = checked.program.unwrap_or_else(|| panic!("syncs do not check:\n{rendered}"));
+    let program = checked
+        .program
+        .unwrap_or_else(|| panic!("syncs do not check:\n{rendered}"));
     World {
         counter,
         notification,
@@ -192,7 +205,10 @@ fn rec(pairs: Value) -> Record {
 }
 
 async fn click(w: &World, kind: &str) -> FlowReport {
-    w.engine.run("Button", "clicked", rec(json!({ "kind": kind }))).await.unwrap()
+    w.engine
+        .run("Button", "clicked", rec(json!({ "kind": kind })))
+        .await
+        .unwrap()
 }
 
 const REFERENCE_SYNCS: &str = r#"
@@ -266,7 +282,10 @@ async fn a_click_increments_the_counter_exactly_once() {
     let w = world(REFERENCE_SYNCS);
     let report = click(&w, "inc").await;
     assert_eq!(*w.counter.count.lock().unwrap(), 1);
-    assert_eq!(report.action_names(), ["Button.clicked", "Counter.increment"]);
+    assert_eq!(
+        report.action_names(),
+        ["Button.clicked", "Counter.increment"]
+    );
     assert_eq!(report.status, FlowStatus::Quiescent);
     assert_eq!(report.records[1].sync.as_deref(), Some("ButtonIncrements"));
     assert_eq!(report.records[1].matched, vec![report.records[0].id]);
@@ -288,7 +307,10 @@ async fn notify_at_3_fires_once_across_three_flows_and_never_across_flows() {
         .collect();
     assert_eq!(notified, [0, 0, 1, 0, 0], "only the third flow notifies");
     for r in &reports {
-        assert!(r.records.iter().all(|rec| rec.flow == r.flow), "records never leak across flows");
+        assert!(
+            r.records.iter().all(|rec| rec.flow == r.flow),
+            "records never leak across flows"
+        );
     }
 }
 
@@ -310,7 +332,10 @@ async fn a_query_fans_out_one_action_per_row_sync_and_async() {
 #[tokio::test]
 async fn a_pair_pattern_records_exactly_x_xa_xdone() {
     let w = world(REFERENCE_SYNCS);
-    w.engine.run("Recorder", "record", rec(json!({"tag": "x"}))).await.unwrap();
+    w.engine
+        .run("Recorder", "record", rec(json!({"tag": "x"})))
+        .await
+        .unwrap();
     assert_eq!(*w.recorder.tags.lock().unwrap(), ["x", "x:a", "x:done"]);
 }
 
@@ -323,7 +348,11 @@ async fn where_filters_prevent_extra_thens() {
     }
     // Recording a tag with a colon passes through ChainRecordA's filter
     // without firing it.
-    let r = w.engine.run("Recorder", "record", rec(json!({"tag": "y:z"}))).await.unwrap();
+    let r = w
+        .engine
+        .run("Recorder", "record", rec(json!({"tag": "y:z"})))
+        .await
+        .unwrap();
     assert_eq!(r.action_names(), ["Recorder.record"]);
 }
 
@@ -406,11 +435,28 @@ then
 #[tokio::test]
 async fn success_patterns_do_not_match_errors() {
     let w = world(DEPARTURE_SYNCS);
-    w.engine.run("Risky", "attempt", rec(json!({"fail": true}))).await.unwrap();
-    assert_eq!(*w.notification.sent.lock().unwrap(), ["it failed"], "only OnError fires on failure");
-    w.engine.run("Risky", "attempt", rec(json!({"fail": false}))).await.unwrap();
-    assert_eq!(*w.notification.sent.lock().unwrap(), ["it failed", "success"]);
-    assert_eq!(*w.recorder.tags.lock().unwrap(), ["any", "any"], "`: *` matches both outcomes");
+    w.engine
+        .run("Risky", "attempt", rec(json!({"fail": true})))
+        .await
+        .unwrap();
+    assert_eq!(
+        *w.notification.sent.lock().unwrap(),
+        ["it failed"],
+        "only OnError fires on failure"
+    );
+    w.engine
+        .run("Risky", "attempt", rec(json!({"fail": false})))
+        .await
+        .unwrap();
+    assert_eq!(
+        *w.notification.sent.lock().unwrap(),
+        ["it failed", "success"]
+    );
+    assert_eq!(
+        *w.recorder.tags.lock().unwrap(),
+        ["any", "any"],
+        "`: *` matches both outcomes"
+    );
 }
 
 #[tokio::test]
@@ -418,8 +464,17 @@ async fn a_second_record_of_the_same_action_pairs_again() {
     let w = world(DEPARTURE_SYNCS);
     let r = click(&w, "twice").await;
     let sent = w.notification.sent.lock().unwrap().clone();
-    assert!(sent.contains(&"r1".to_string()) && sent.contains(&"r2".to_string()), "{sent:?}");
-    assert_eq!(r.records_of("Notification", "notify").iter().filter(|n| n.sync.as_deref() == Some("PairAgain")).count(), 2);
+    assert!(
+        sent.contains(&"r1".to_string()) && sent.contains(&"r2".to_string()),
+        "{sent:?}"
+    );
+    assert_eq!(
+        r.records_of("Notification", "notify")
+            .iter()
+            .filter(|n| n.sync.as_deref() == Some("PairAgain"))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -440,7 +495,10 @@ async fn an_optional_query_binds_null_and_not_keeps_only_empty() {
     let w = world(DEPARTURE_SYNCS);
     click(&w, "bio-1").await;
     click(&w, "plain").await;
-    assert_eq!(*w.notification.sent.lock().unwrap(), ["about bio-1", "null"]);
+    assert_eq!(
+        *w.notification.sent.lock().unwrap(),
+        ["about bio-1", "null"]
+    );
     assert_eq!(*w.recorder.tags.lock().unwrap(), ["no bio for plain"]);
 }
 
@@ -474,21 +532,46 @@ then
 #[tokio::test]
 async fn a_panicking_action_becomes_an_error_outcome() {
     let w = world("sync Nothing\nwhen\n    Ping.ping () : ()\nthen\n    Ping.pong ()\n");
-    let r = w.engine.run("Risky", "explode", Record::new()).await.unwrap();
-    assert_eq!(r.records[0].outcome, Outcome::Error("internal error in Risky.explode".into()));
+    let r = w
+        .engine
+        .run("Risky", "explode", Record::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        r.records[0].outcome,
+        Outcome::Error("internal error in Risky.explode".into())
+    );
 }
 
 #[tokio::test]
 async fn missing_and_mistyped_arguments_are_error_outcomes() {
     let w = world("sync Nothing\nwhen\n    Ping.ping () : ()\nthen\n    Ping.pong ()\n");
-    let r = w.engine.run("Risky", "attempt", Record::new()).await.unwrap();
-    assert_eq!(r.records[0].outcome, Outcome::Error("Risky.attempt: missing argument `fail`".into()));
-    let r = w.engine.run("Risky", "attempt", rec(json!({"fail": "yes"}))).await.unwrap();
+    let r = w
+        .engine
+        .run("Risky", "attempt", Record::new())
+        .await
+        .unwrap();
     assert_eq!(
         r.records[0].outcome,
-        Outcome::Error("Risky.attempt: argument `fail`: invalid type: string \"yes\", expected a boolean".into())
+        Outcome::Error("Risky.attempt: missing argument `fail`".into())
     );
-    let r = w.engine.run("Risky", "attempt", rec(json!({"fail": false, "extra": 1}))).await.unwrap();
+    let r = w
+        .engine
+        .run("Risky", "attempt", rec(json!({"fail": "yes"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.records[0].outcome,
+        Outcome::Error(
+            "Risky.attempt: argument `fail`: invalid type: string \"yes\", expected a boolean"
+                .into()
+        )
+    );
+    let r = w
+        .engine
+        .run("Risky", "attempt", rec(json!({"fail": false, "extra": 1})))
+        .await
+        .unwrap();
     assert_eq!(
         r.records[0].outcome,
         Outcome::Error("Risky.attempt: unknown argument `extra`; its parameters are fail".into())
@@ -500,7 +583,10 @@ async fn missing_and_mistyped_arguments_are_error_outcomes() {
 async fn flows_run_concurrently_and_stay_separate() {
     let w = world(REFERENCE_SYNCS);
     let handles: Vec<_> = (0..200)
-        .map(|_| w.engine.spawn("Button", "clicked", rec(json!({"kind": "inc"}))))
+        .map(|_| {
+            w.engine
+                .spawn("Button", "clicked", rec(json!({"kind": "inc"})))
+        })
         .collect();
     for h in handles {
         let r = h.await.unwrap().unwrap();
@@ -559,9 +645,13 @@ fn redact_ids(text: &str) -> String {
     while i < chars.len() {
         let candidate: String = chars[i..chars.len().min(i + 36)].iter().collect();
         let shape = candidate.len() == 36
-            && candidate
-                .char_indices()
-                .all(|(k, c)| if [8, 13, 18, 23].contains(&k) { c == '-' } else { is_hex(c) });
+            && candidate.char_indices().all(|(k, c)| {
+                if [8, 13, 18, 23].contains(&k) {
+                    c == '-'
+                } else {
+                    is_hex(c)
+                }
+            });
         if shape {
             out.push_str("<id>");
             i += 36;
@@ -585,7 +675,9 @@ fn each_completed_action_prints_one_trace_line_with_its_sync() {
         .with_target(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         rt.block_on(async {
             click(&w, "inc").await;
             click(&w, "fanout-plain").await;

@@ -22,8 +22,8 @@ use quote::{format_ident, quote};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, Data, DeriveInput, Expr, ExprLit, FnArg, Ident, ImplItem, ItemImpl, Lit, Meta, Pat, Path, ReturnType,
-    Token, Type, Visibility, parse_macro_input,
+    Attribute, Data, DeriveInput, Expr, ExprLit, FnArg, Ident, ImplItem, ItemImpl, Lit, Meta, Pat,
+    Path, ReturnType, Token, Type, Visibility, parse_macro_input,
 };
 
 /// Implements `Concept` for the type of an `impl` block. See the crate docs.
@@ -74,7 +74,9 @@ fn doc_of(attrs: &[Attribute]) -> String {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value()),
                 _ => None,
             },
             _ => None,
@@ -91,7 +93,10 @@ fn crate_path(metas: &Punctuated<Meta, Token![,]>) -> syn::Result<Path> {
         {
             return match &nv.value {
                 Expr::Path(p) => Ok(p.path.clone()),
-                other => Err(syn::Error::new(other.span(), "expected a path, e.g. `crate = concord_concept`")),
+                other => Err(syn::Error::new(
+                    other.span(),
+                    "expected a path, e.g. `crate = concord_concept`",
+                )),
             };
         }
     }
@@ -130,7 +135,8 @@ fn param_type(ty: &Type, krate: &Path) -> (TokenStream2, bool) {
     }
     let variant = match name.as_str() {
         "String" | "str" => quote!(String),
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
+        | "usize" => {
             quote!(Integer)
         }
         "f32" | "f64" => quote!(Number),
@@ -143,7 +149,9 @@ fn param_type(ty: &Type, krate: &Path) -> (TokenStream2, bool) {
 }
 
 enum ParamRole {
-    Context { mutable: bool },
+    Context {
+        mutable: bool,
+    },
     Rest,
     Arg {
         key: String,
@@ -153,22 +161,40 @@ enum ParamRole {
     },
 }
 
-fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::Result<TokenStream2> {
+fn expand_concept(
+    args: Punctuated<Meta, Token![,]>,
+    mut imp: ItemImpl,
+) -> syn::Result<TokenStream2> {
     let krate = crate_path(&args)?;
     let self_ty = imp.self_ty.clone();
     let mut concept_name = last_segment(&self_ty)
         .map(|(i, _)| i.to_string())
-        .ok_or_else(|| syn::Error::new(self_ty.span(), "#[concept] needs an impl block for a named type"))?;
+        .ok_or_else(|| {
+            syn::Error::new(
+                self_ty.span(),
+                "#[concept] needs an impl block for a named type",
+            )
+        })?;
     for m in &args {
         if let Meta::NameValue(nv) = m
             && nv.path.is_ident("name")
         {
             match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => concept_name = s.value(),
-                other => return Err(syn::Error::new(other.span(), "expected a string, e.g. `name = \"Sessioning\"`")),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => concept_name = s.value(),
+                other => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "expected a string, e.g. `name = \"Sessioning\"`",
+                    ));
+                }
             }
         } else if !m.path().is_ident("crate") {
-            return Err(syn::Error::new(m.span(), "unknown option; expected `name = \"...\"` or `crate = path`"));
+            return Err(syn::Error::new(
+                m.span(),
+                "unknown option; expected `name = \"...\"` or `crate = path`",
+            ));
         }
     }
     let concept_doc = doc_of(&imp.attrs);
@@ -221,7 +247,10 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                 continue;
             }
             let Pat::Ident(pi) = &*pt.pat else {
-                return Err(syn::Error::new(pt.pat.span(), "parameters must be plain names: they become argument names"));
+                return Err(syn::Error::new(
+                    pt.pat.span(),
+                    "parameters must be plain names: they become argument names",
+                ));
             };
             let (_, optional) = param_type(&pt.ty, &krate);
             roles.push(ParamRole::Arg {
@@ -264,9 +293,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         let mut call_args = Vec::new();
         if !open {
             decode.push(quote! {
-                if let Err(e) = #krate::reject_unknown_args(input, &[#(#keys),*], #full) {
-                    return Err(e);
-                }
+                #krate::reject_unknown_args(input, &[#(#keys),*], #full)?;
             });
         }
         for (i, role) in roles.iter().enumerate() {
@@ -274,9 +301,16 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
             match role {
                 ParamRole::Context { mutable } => {
                     if is_query && *mutable {
-                        return Err(syn::Error::new(f.sig.span(), "queries receive `&QueryContext`"));
+                        return Err(syn::Error::new(
+                            f.sig.span(),
+                            "queries receive `&QueryContext`",
+                        ));
                     }
-                    call_args.push(if *mutable { quote!(&mut *ctx) } else { quote!(&*ctx) });
+                    call_args.push(if *mutable {
+                        quote!(&mut *ctx)
+                    } else {
+                        quote!(&*ctx)
+                    });
                 }
                 ParamRole::Rest => {
                     decode.push(quote! {
@@ -288,7 +322,9 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     });
                     call_args.push(quote!(#var));
                 }
-                ParamRole::Arg { key, optional, ty, .. } => {
+                ParamRole::Arg {
+                    key, optional, ty, ..
+                } => {
                     decode.push(quote! {
                         let #var: #ty = #krate::decode_arg(input, #key, #optional, #full)?;
                     });
@@ -461,7 +497,10 @@ fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {
             )
         }
         Data::Union(u) => {
-            return Err(syn::Error::new(u.union_token.span(), "Outputs cannot be derived for unions"));
+            return Err(syn::Error::new(
+                u.union_token.span(),
+                "Outputs cannot be derived for unions",
+            ));
         }
     };
     Ok(quote! {

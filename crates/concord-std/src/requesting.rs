@@ -34,7 +34,12 @@ pub struct Requesting {
 #[concord_macros::concept(crate = concord_concept)]
 impl Requesting {
     /// A request arrives at `path` with any further fields.
-    pub fn request(&self, ctx: &mut ActionContext, path: String, #[rest] fields: Record) -> RequestOut {
+    pub fn request(
+        &self,
+        ctx: &mut ActionContext,
+        path: String,
+        #[rest] fields: Record,
+    ) -> RequestOut {
         let _ = (path, fields);
         let request = ctx.fresh_id();
         self.lock().insert(request.clone(), Pending::default());
@@ -46,7 +51,9 @@ impl Requesting {
         let mut pending = self.lock();
         match pending.get_mut(&request) {
             None => Err(format!("no pending request `{request}`")),
-            Some(p) if p.response.is_some() => Err(format!("request `{request}` was already answered")),
+            Some(p) if p.response.is_some() => {
+                Err(format!("request `{request}` was already answered"))
+            }
             Some(p) => {
                 p.response = Some(fields);
                 Ok(())
@@ -66,7 +73,11 @@ impl Requesting {
     pub fn take_response(&self, request: &str) -> Option<Record> {
         let mut pending = self.lock();
         let answered = pending.get(request).is_some_and(|p| p.response.is_some());
-        if answered { pending.remove(request).and_then(|p| p.response) } else { None }
+        if answered {
+            pending.remove(request).and_then(|p| p.response)
+        } else {
+            None
+        }
     }
 
     /// Forgets a request whether or not it was answered (its flow is over).
@@ -92,7 +103,10 @@ mod tests {
     use concord_concept::{Concept, FlowId, Outcome, RecordId, Value};
 
     fn fields(pairs: &[(&str, Value)]) -> Record {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[tokio::test]
@@ -100,13 +114,24 @@ mod tests {
         let r = Requesting::new();
         let mut ctx = ActionContext::new(FlowId::fresh(), RecordId::fresh());
         let input = fields(&[("path", "/x".into()), ("name", "ada".into())]);
-        let Outcome::Success(out) = r.perform(&mut ctx, "request", &input).await else { panic!() };
+        let Outcome::Success(out) = r.perform(&mut ctx, "request", &input).await else {
+            panic!()
+        };
         let id = out["request"].as_str().unwrap().to_string();
         let respond = fields(&[("request", id.clone().into()), ("greeting", "hi".into())]);
-        assert_eq!(r.perform(&mut ctx, "respond", &respond).await, Outcome::Success(Record::new()));
+        assert_eq!(
+            r.perform(&mut ctx, "respond", &respond).await,
+            Outcome::Success(Record::new())
+        );
         let again = r.perform(&mut ctx, "respond", &respond).await;
-        assert_eq!(again, Outcome::Error(format!("request `{id}` was already answered")));
-        assert_eq!(r.take_response(&id), Some(fields(&[("greeting", "hi".into())])));
+        assert_eq!(
+            again,
+            Outcome::Error(format!("request `{id}` was already answered"))
+        );
+        assert_eq!(
+            r.take_response(&id),
+            Some(fields(&[("greeting", "hi".into())]))
+        );
         assert_eq!(r.pending_count(), 0);
     }
 

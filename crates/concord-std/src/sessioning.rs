@@ -79,7 +79,9 @@ impl Sessioning {
     pub fn _get_user(&self, session: String) -> Vec<UserRow> {
         let mut sessions = self.lock();
         match sessions.get(&session) {
-            Some(s) if s.expires_at > Instant::now() => vec![UserRow { user: s.user.clone() }],
+            Some(s) if s.expires_at > Instant::now() => vec![UserRow {
+                user: s.user.clone(),
+            }],
             Some(_) => {
                 sessions.remove(&session);
                 Vec::new()
@@ -120,7 +122,8 @@ fn fresh_token() -> String {
     let mut bytes = [0u8; 32];
     // Without an OS random source no secure token can exist; the engine turns
     // this panic into the action's error outcome.
-    getrandom::fill(&mut bytes).expect("the operating system's random number generator is unavailable");
+    getrandom::fill(&mut bytes)
+        .expect("the operating system's random number generator is unavailable");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -60,7 +60,12 @@ impl Diagnostic {
     }
 
     /// A warning at `span`.
-    pub fn warning(code: &'static str, message: impl Into<String>, file: FileId, span: Span) -> Self {
+    pub fn warning(
+        code: &'static str,
+        message: impl Into<String>,
+        file: FileId,
+        span: Span,
+    ) -> Self {
         Self::new(Severity::Warning, code, message, file, span)
     }
 
@@ -158,8 +163,14 @@ impl Diagnostic {
             }
             let line_chars = text.chars().count();
             let start_col = c - 1;
-            let span_chars = f.slice(label.span).chars().take_while(|&ch| ch != '\n').count();
-            let len = span_chars.max(1).min(line_chars.saturating_sub(start_col).max(1));
+            let span_chars = f
+                .slice(label.span)
+                .chars()
+                .take_while(|&ch| ch != '\n')
+                .count();
+            let len = span_chars
+                .max(1)
+                .min(line_chars.saturating_sub(start_col).max(1));
             let underline: String = std::iter::repeat_n(mark, len).collect();
             let msg = if label.message.is_empty() {
                 String::new()

@@ -99,7 +99,6 @@ impl Parser<'_> {
         matches!(self.peek(), Tok::Ident(s) if s == word)
     }
 
-
     fn at_line_end(&self) -> bool {
         matches!(self.peek(), Tok::Newline | Tok::Eof)
     }
@@ -118,9 +117,15 @@ impl Parser<'_> {
         }
     }
 
-    fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span) -> &mut Diagnostic {
+    fn error(
+        &mut self,
+        code: &'static str,
+        message: impl Into<String>,
+        span: Span,
+    ) -> &mut Diagnostic {
         self.errors += 1;
-        self.diags.push(Diagnostic::error(code, message, self.file, span));
+        self.diags
+            .push(Diagnostic::error(code, message, self.file, span));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
     }
@@ -129,12 +134,16 @@ impl Parser<'_> {
     /// line before: a second error there is almost always a consequence of
     /// the first (an unclosed string or parenthesis).
     fn follows_recent_error(&self, span: Span) -> bool {
-        let line = |offset: u32| self.text.get(..offset as usize).map_or(0, |t| t.matches('\n').count());
+        let line = |offset: u32| {
+            self.text
+                .get(..offset as usize)
+                .map_or(0, |t| t.matches('\n').count())
+        };
         let here = line(span.start);
-        self.diags
-            .iter()
-            .filter(|d| d.is_error())
-            .any(|d| here.saturating_sub(line(d.primary.span.start)) <= 1 && d.primary.span.start <= span.start)
+        self.diags.iter().filter(|d| d.is_error()).any(|d| {
+            here.saturating_sub(line(d.primary.span.start)) <= 1
+                && d.primary.span.start <= span.start
+        })
     }
 
     fn unexpected(&mut self, expected: &str, help: &str) {
@@ -144,7 +153,11 @@ impl Parser<'_> {
             // Still counts as an error for recovery; it is just not shown.
             return;
         }
-        let d = self.error("E0100", format!("expected {expected}, found {}", t.tok.describe()), t.span);
+        let d = self.error(
+            "E0100",
+            format!("expected {expected}, found {}", t.tok.describe()),
+            t.span,
+        );
         d.primary.message = format!("expected {expected}");
         if !help.is_empty() {
             d.help = Some(help.to_string());
@@ -176,8 +189,9 @@ impl Parser<'_> {
     fn enter(&mut self, span: Span) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            self.error("E0109", "nested too deeply", span)
-                .help = Some(format!("split this into `let` steps; at most {MAX_DEPTH} levels of nesting are allowed"));
+            self.error("E0109", "nested too deeply", span).help = Some(format!(
+                "split this into `let` steps; at most {MAX_DEPTH} levels of nesting are allowed"
+            ));
             return Err(());
         }
         Ok(())
@@ -197,7 +211,10 @@ impl Parser<'_> {
                 Tok::Eof => break,
                 Tok::Ident(s) if s == "sync" => file.syncs.push(self.sync()),
                 _ => {
-                    self.unexpected("`sync`", "every synchronization starts with `sync Name` on its own line");
+                    self.unexpected(
+                        "`sync`",
+                        "every synchronization starts with `sync Name` on its own line",
+                    );
                     // Skip to the next line that starts with `sync`.
                     loop {
                         self.skip_line();
@@ -221,7 +238,10 @@ impl Parser<'_> {
                 Ident { name, span }
             }
             _ => {
-                self.unexpected("a sync name", "name the sync after what it does, e.g. `sync LoginResponseSuccess`");
+                self.unexpected(
+                    "a sync name",
+                    "name the sync after what it does, e.g. `sync LoginResponseSuccess`",
+                );
                 Ident {
                     name: String::new(),
                     span: sync_span,
@@ -262,8 +282,8 @@ impl Parser<'_> {
                             .help = Some("list all patterns under the first `when`".into());
                     }
                     if clause == Clause::Where || clause == Clause::Then {
-                        self.error("E0103", "`when` must come first", t.span)
-                            .help = Some("the order is: when, where (optional), then".into());
+                        self.error("E0103", "`when` must come first", t.span).help =
+                            Some("the order is: when, where (optional), then".into());
                     }
                     seen_when = true;
                     sync.when_span = t.span;
@@ -272,8 +292,12 @@ impl Parser<'_> {
                 Tok::Ident(k) if k == "where" => {
                     self.bump();
                     if !seen_when || clause == Clause::Then || seen_where {
-                        self.error("E0103", "`where` must come between `when` and `then`, once", t.span)
-                            .help = Some("the order is: when, where (optional), then".into());
+                        self.error(
+                            "E0103",
+                            "`where` must come between `when` and `then`, once",
+                            t.span,
+                        )
+                        .help = Some("the order is: when, where (optional), then".into());
                     }
                     seen_where = true;
                     clause = Clause::Where;
@@ -292,11 +316,16 @@ impl Parser<'_> {
                 }
                 _ => match clause {
                     Clause::None => {
-                        self.unexpected("`when`", "a sync's body starts with `when` and its patterns");
+                        self.unexpected(
+                            "`when`",
+                            "a sync's body starts with `when` and its patterns",
+                        );
                         self.skip_line();
                     }
                     Clause::When => {
-                        if let Ok(p) = self.pattern_line("a when pattern `Concept.action (...) : (...)`") {
+                        if let Ok(p) =
+                            self.pattern_line("a when pattern `Concept.action (...) : (...)`")
+                        {
                             sync.when.push(p);
                         }
                     }
@@ -316,27 +345,45 @@ impl Parser<'_> {
         }
         sync.span = sync_span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
         let recovered = self.errors > errors_before
-            || self.lex_errors.iter().any(|e| e.start >= sync.span.start && e.start <= sync.span.end);
+            || self
+                .lex_errors
+                .iter()
+                .any(|e| e.start >= sync.span.start && e.start <= sync.span.end);
         sync.recovered = recovered;
         if recovered {
             // The clauses below are incomplete because of the errors already
             // reported; saying so again would only add noise.
         } else if !seen_when {
-            self.error("E0104", format!("sync `{}` has no `when` clause", sync.name.name), sync.name.span)
-                .help = Some("add `when` followed by the action patterns that trigger this sync".into());
+            self.error(
+                "E0104",
+                format!("sync `{}` has no `when` clause", sync.name.name),
+                sync.name.span,
+            )
+            .help =
+                Some("add `when` followed by the action patterns that trigger this sync".into());
         } else if sync.when.is_empty() {
             self.error("E0104", "`when` clause has no patterns", sync.when_span)
-                .help = Some("add at least one pattern, e.g. `Requesting.request (path: \"/x\") : (request)`".into());
+                .help = Some(
+                "add at least one pattern, e.g. `Requesting.request (path: \"/x\") : (request)`"
+                    .into(),
+            );
         }
         if !recovered {
             match sync.then_span {
                 None => {
-                    self.error("E0105", format!("sync `{}` has no `then` clause", sync.name.name), sync.name.span)
-                        .help = Some("add `then` followed by the actions this sync invokes".into());
+                    self.error(
+                        "E0105",
+                        format!("sync `{}` has no `then` clause", sync.name.name),
+                        sync.name.span,
+                    )
+                    .help = Some("add `then` followed by the actions this sync invokes".into());
                 }
                 Some(span) if sync.then.is_empty() => {
                     self.error("E0105", "`then` clause has no invocations", span)
-                        .help = Some("add at least one invocation, e.g. `Requesting.respond (request, ...)`".into());
+                        .help = Some(
+                        "add at least one invocation, e.g. `Requesting.respond (request, ...)`"
+                            .into(),
+                    );
                 }
                 _ => {}
             }
@@ -354,8 +401,12 @@ impl Parser<'_> {
                 self.skip_line();
                 return;
             }
-            self.error("E0106", format!("unexpected {} after {what}", t.tok.describe()), t.span)
-                .help = Some("write one pattern, step or invocation per line".into());
+            self.error(
+                "E0106",
+                format!("unexpected {} after {what}", t.tok.describe()),
+                t.span,
+            )
+            .help = Some("write one pattern, step or invocation per line".into());
             self.skip_line();
         }
     }
@@ -394,7 +445,10 @@ impl Parser<'_> {
         if open.tok != Tok::LParen {
             self.unexpected(
                 "`(`",
-                &format!("write `{}.{} ()` even when there are no arguments", concept.name, action.name),
+                &format!(
+                    "write `{}.{} ()` even when there are no arguments",
+                    concept.name, action.name
+                ),
             );
             return Err(());
         }
@@ -418,7 +472,9 @@ impl Parser<'_> {
         } else {
             None
         };
-        let span = concept.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+        let span = concept
+            .span
+            .to(Span::new(self.prev_end as usize, self.prev_end as usize));
         Ok(Pattern {
             concept,
             action,
@@ -476,7 +532,9 @@ impl Parser<'_> {
         } else {
             ArgValue::Shorthand
         };
-        let span = key.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+        let span = key
+            .span
+            .to(Span::new(self.prev_end as usize, self.prev_end as usize));
         Ok(Arg {
             key,
             optional,
@@ -515,11 +573,18 @@ impl Parser<'_> {
             self.bump();
             let pattern = self.pattern("a query `Concept._query (...)`")?;
             let span = start.to(pattern.span);
-            return Ok(Step::Query { mode, pattern, span });
+            return Ok(Step::Query {
+                mode,
+                pattern,
+                span,
+            });
         }
         if self.at_ident("let") {
             self.bump();
-            let name = self.ident("a variable name after `let`", "write `let name = expression`")?;
+            let name = self.ident(
+                "a variable name after `let`",
+                "write `let name = expression`",
+            )?;
             self.expect(Tok::Assign, "`=`", "write `let name = expression`")?;
             let value = self.expr()?;
             let span = start.to(value.span);
@@ -549,8 +614,15 @@ impl Parser<'_> {
             return Err(());
         }
         self.bump();
-        let name = self.ident("a variable name after `as`", "write `collect { field, ... } as name { steps }`")?;
-        self.expect(Tok::LBrace, "`{`", "the nested steps go in braces: `collect e as name { ... }`")?;
+        let name = self.ident(
+            "a variable name after `as`",
+            "write `collect { field, ... } as name { steps }`",
+        )?;
+        self.expect(
+            Tok::LBrace,
+            "`{`",
+            "the nested steps go in braces: `collect e as name { ... }`",
+        )?;
         self.enter(start)?;
         let saved_group = self.group_depth;
         self.group_depth = 0;
@@ -564,13 +636,13 @@ impl Parser<'_> {
                     break Ok(());
                 }
                 Tok::Eof => {
-                    self.error("E0107", "unclosed `collect` block", start)
-                        .help = Some("add `}` after the nested steps".into());
+                    self.error("E0107", "unclosed `collect` block", start).help =
+                        Some("add `}` after the nested steps".into());
                     break Err(());
                 }
                 Tok::Ident(k) if CLAUSE_KEYWORDS.contains(&k.as_str()) => {
-                    self.error("E0107", "unclosed `collect` block", start)
-                        .help = Some(format!("add `}}` before `{k}`"));
+                    self.error("E0107", "unclosed `collect` block", start).help =
+                        Some(format!("add `}}` before `{k}`"));
                     break Err(());
                 }
                 _ => {
@@ -668,7 +740,10 @@ impl Parser<'_> {
         let mut e = self.primary()?;
         while *self.peek() == Tok::Dot {
             self.bump();
-            let field = self.ident("a field name after `.`", "field access looks like `user.email`")?;
+            let field = self.ident(
+                "a field name after `.`",
+                "field access looks like `user.email`",
+            )?;
             let span = e.span.to(field.span);
             e = Expr {
                 kind: ExprKind::Field(Box::new(e), field),
@@ -689,16 +764,20 @@ impl Parser<'_> {
             Tok::Ident(s) if s == "false" => lit(Lit::Bool(false)),
             Tok::Ident(s) if s == "null" => lit(Lit::Null),
             Tok::Ident(s) if s == "_" => {
-                self.error("E0108", "`_` is not a value", t.span)
-                    .help = Some("`_` may only stand for a whole argument, as in `key: _`".into());
+                self.error("E0108", "`_` is not a value", t.span).help =
+                    Some("`_` may only stand for a whole argument, as in `key: _`".into());
                 return Err(());
             }
             Tok::Ident(s) => {
                 let name = s.clone();
                 self.bump();
-                if *self.peek() == Tok::LParen && self.toks.get(self.pos).map(|t| &t.tok) == Some(&Tok::LParen) {
+                if *self.peek() == Tok::LParen
+                    && self.toks.get(self.pos).map(|t| &t.tok) == Some(&Tok::LParen)
+                {
                     let args = self.group(Tok::RParen, "`)`", |p| p.expr())?;
-                    let span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                    let span = t
+                        .span
+                        .to(Span::new(self.prev_end as usize, self.prev_end as usize));
                     return Ok(Expr {
                         kind: ExprKind::Call(Ident { name, span: t.span }, args),
                         span,
@@ -713,15 +792,22 @@ impl Parser<'_> {
                 self.bump();
                 self.group_depth += 1;
                 let inner = self.expr();
-                let close = inner.and_then(|e| self.expect(Tok::RParen, "`)`", "close the parenthesis").map(|_| e));
+                let close = inner.and_then(|e| {
+                    self.expect(Tok::RParen, "`)`", "close the parenthesis")
+                        .map(|_| e)
+                });
                 self.group_depth -= 1;
                 let mut e = close?;
-                e.span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                e.span = t
+                    .span
+                    .to(Span::new(self.prev_end as usize, self.prev_end as usize));
                 return Ok(e);
             }
             Tok::LBracket => {
                 let items = self.group(Tok::RBracket, "`]`", |p| p.expr())?;
-                let span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                let span = t
+                    .span
+                    .to(Span::new(self.prev_end as usize, self.prev_end as usize));
                 return Ok(Expr {
                     kind: ExprKind::List(items),
                     span,
@@ -729,7 +815,9 @@ impl Parser<'_> {
             }
             Tok::LBrace => {
                 let fields = self.group(Tok::RBrace, "`}`", |p| p.object_field())?;
-                let span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                let span = t
+                    .span
+                    .to(Span::new(self.prev_end as usize, self.prev_end as usize));
                 return Ok(Expr {
                     kind: ExprKind::Object(fields),
                     span,
@@ -769,7 +857,12 @@ impl Parser<'_> {
     }
 
     /// A comma-separated group opened by the current token.
-    fn group<T>(&mut self, close: Tok, close_text: &str, mut item: impl FnMut(&mut Self) -> PResult<T>) -> PResult<Vec<T>> {
+    fn group<T>(
+        &mut self,
+        close: Tok,
+        close_text: &str,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
         let open = self.bump().span;
         self.enter(open)?;
         self.group_depth += 1;
@@ -783,7 +876,10 @@ impl Parser<'_> {
                 if *self.peek() == Tok::Comma {
                     self.bump();
                 } else if *self.peek() != close {
-                    self.unexpected(&format!("`,` or {close_text}"), "separate items with commas");
+                    self.unexpected(
+                        &format!("`,` or {close_text}"),
+                        "separate items with commas",
+                    );
                     return Err(());
                 }
             }
@@ -814,16 +910,34 @@ mod tests {
         let s = &f.syncs[0];
         assert_eq!(s.name.name, "S");
         let p = &s.when[0];
-        assert_eq!((p.concept.name.as_str(), p.action.name.as_str()), ("A", "b"));
+        assert_eq!(
+            (p.concept.name.as_str(), p.action.name.as_str()),
+            ("A", "b")
+        );
         assert_eq!(p.args.len(), 4);
         assert!(matches!(p.args[0].value, ArgValue::Shorthand));
-        assert!(matches!(&p.args[1].value, ArgValue::Expr(Expr { kind: ExprKind::Lit(Lit::Int(1)), .. })));
+        assert!(matches!(
+            &p.args[1].value,
+            ArgValue::Expr(Expr {
+                kind: ExprKind::Lit(Lit::Int(1)),
+                ..
+            })
+        ));
         assert!(p.args[2].optional);
         assert!(matches!(p.args[3].value, ArgValue::Wildcard(_)));
         assert!(matches!(&p.outputs, Some(Outputs::List(o, _)) if o.len() == 1));
-        assert!(matches!(&s.where_steps[0], Step::Query { mode: QueryMode::Join, .. }));
+        assert!(matches!(
+            &s.where_steps[0],
+            Step::Query {
+                mode: QueryMode::Join,
+                ..
+            }
+        ));
         match &s.where_steps[1] {
-            Step::Filter(Expr { kind: ExprKind::Binary(BinOp::Gt, _, rhs), .. }) => {
+            Step::Filter(Expr {
+                kind: ExprKind::Binary(BinOp::Gt, _, rhs),
+                ..
+            }) => {
                 assert_eq!(rhs.kind, ExprKind::Lit(Lit::Int(-3)));
             }
             other => panic!("{other:?}"),
@@ -838,24 +952,45 @@ mod tests {
         );
         let s = &f.syncs[0];
         assert!(matches!(s.when[0].outputs, Some(Outputs::Any(_))));
-        assert!(matches!(&s.where_steps[0], Step::Query { mode: QueryMode::Optional, .. }));
-        assert!(matches!(&s.where_steps[1], Step::Query { mode: QueryMode::Not, .. }));
+        assert!(matches!(
+            &s.where_steps[0],
+            Step::Query {
+                mode: QueryMode::Optional,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &s.where_steps[1],
+            Step::Query {
+                mode: QueryMode::Not,
+                ..
+            }
+        ));
         assert!(matches!(&s.where_steps[2], Step::Let { .. }));
         assert!(matches!(&s.where_steps[3], Step::Collect { steps, .. } if steps.len() == 1));
     }
 
     #[test]
     fn precedence_and_multi_line_arguments() {
-        let f = parse_ok("sync S\nwhen\n    A.b (\n        x,\n        y\n    ) : ()\nwhere\n    a || b && c == 1 + 2 * 3\nthen\n    D.e ()\n");
-        let Step::Filter(e) = &f.syncs[0].where_steps[0] else { panic!() };
-        let ExprKind::Binary(BinOp::Or, _, rhs) = &e.kind else { panic!("{e:?}") };
+        let f = parse_ok(
+            "sync S\nwhen\n    A.b (\n        x,\n        y\n    ) : ()\nwhere\n    a || b && c == 1 + 2 * 3\nthen\n    D.e ()\n",
+        );
+        let Step::Filter(e) = &f.syncs[0].where_steps[0] else {
+            panic!()
+        };
+        let ExprKind::Binary(BinOp::Or, _, rhs) = &e.kind else {
+            panic!("{e:?}")
+        };
         assert!(matches!(rhs.kind, ExprKind::Binary(BinOp::And, _, _)));
         assert_eq!(f.syncs[0].when[0].args.len(), 2);
     }
 
     #[test]
     fn recovers_at_the_next_sync() {
-        let (f, diags) = parse(FileId(0), "sync A\nwhen\n    X.y ( : ()\nthen\n    X.y ()\n\nsync B\nwhen\n    X.y () : ()\nthen\n    X.y ()\n");
+        let (f, diags) = parse(
+            FileId(0),
+            "sync A\nwhen\n    X.y ( : ()\nthen\n    X.y ()\n\nsync B\nwhen\n    X.y () : ()\nthen\n    X.y ()\n",
+        );
         assert_eq!(diags.len(), 1, "{diags:#?}");
         assert_eq!(f.syncs.len(), 2);
         assert!(f.syncs[0].recovered);

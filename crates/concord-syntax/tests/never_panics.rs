@@ -26,10 +26,63 @@ then
 "#;
 
 const VOCABULARY: &[&str] = &[
-    "sync", "when", "where", "then", "let", "collect", "as", "optional", "not", "Requesting", ".", "request",
-    "(", ")", "{", "}", "[", "]", ",", ":", "?", "=", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!", "+", "-",
-    "*", "/", "_", "x", "\"s\"", "\"", "42", "3.5", "1e", "true", "null", "\n", "\n", " ", "#c\n", "&", "|", "'",
-    "é", "\u{0}", "\t", "\r\n", "len(", "9999999999999999999999",
+    "sync",
+    "when",
+    "where",
+    "then",
+    "let",
+    "collect",
+    "as",
+    "optional",
+    "not",
+    "Requesting",
+    ".",
+    "request",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "?",
+    "=",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "&&",
+    "||",
+    "!",
+    "+",
+    "-",
+    "*",
+    "/",
+    "_",
+    "x",
+    "\"s\"",
+    "\"",
+    "42",
+    "3.5",
+    "1e",
+    "true",
+    "null",
+    "\n",
+    "\n",
+    " ",
+    "#c\n",
+    "&",
+    "|",
+    "'",
+    "é",
+    "\u{0}",
+    "\t",
+    "\r\n",
+    "len(",
+    "9999999999999999999999",
 ];
 
 struct Rng(u64);
@@ -52,8 +105,14 @@ fn check(text: &str) {
     let (_, diags) = parse(file, text);
     for d in &diags {
         for label in std::iter::once(&d.primary).chain(&d.secondary) {
-            assert!(label.span.start <= label.span.end, "inverted span in {d:?} for {text:?}");
-            assert!(label.span.end as usize <= text.len(), "span past the end in {d:?} for {text:?}");
+            assert!(
+                label.span.start <= label.span.end,
+                "inverted span in {d:?} for {text:?}"
+            );
+            assert!(
+                label.span.end as usize <= text.len(),
+                "span past the end in {d:?} for {text:?}"
+            );
             assert_eq!(label.file, FileId(0));
         }
         // Rendering must not panic either.
@@ -62,7 +121,10 @@ fn check(text: &str) {
 }
 
 fn cases() -> usize {
-    std::env::var("CONCORD_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3_000)
+    std::env::var("CONCORD_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000)
 }
 
 #[test]
@@ -80,7 +142,10 @@ fn token_soup() {
     let mut rng = Rng(0xdead_beef_cafe_f00d);
     for _ in 0..cases() {
         let n = rng.below(80);
-        let text: String = (0..n).map(|_| VOCABULARY[rng.below(VOCABULARY.len())]).collect::<Vec<_>>().join(" ");
+        let text: String = (0..n)
+            .map(|_| VOCABULARY[rng.below(VOCABULARY.len())])
+            .collect::<Vec<_>>()
+            .join(" ");
         check(&text);
     }
 }
@@ -121,7 +186,8 @@ fn mutations_of_a_valid_file() {
 fn pathological_nesting_is_an_error_not_a_stack_overflow() {
     for open in ["(", "[", "{a:", "!", "-", "collect x as y {\n"] {
         let deep = open.repeat(100_000);
-        let text = format!("sync S\nwhen\n    A.b () : ()\nwhere\n    let x = {deep}\nthen\n    A.b ()\n");
+        let text =
+            format!("sync S\nwhen\n    A.b () : ()\nwhere\n    let x = {deep}\nthen\n    A.b ()\n");
         let (_, diags) = parse(FileId(0), &text);
         assert!(diags.iter().any(|d| d.is_error()), "{open}");
         check(&text);

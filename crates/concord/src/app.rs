@@ -137,14 +137,20 @@ impl App {
         let args: Vec<String> = std::env::args().skip(1).collect();
         match args.first().map(String::as_str) {
             Some("check") => {
-                let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
+                let dir = args
+                    .get(1)
+                    .map_or_else(|| self.syncs.clone(), PathBuf::from);
                 match self.check(&dir) {
                     Ok(report) => {
                         eprint!("{}", report.rendered);
                         if report.errors > 0 {
                             ExitCode::FAILURE
                         } else {
-                            eprintln!("{}: {} file(s) checked, no errors", dir.display(), report.files);
+                            eprintln!(
+                                "{}: {} file(s) checked, no errors",
+                                dir.display(),
+                                report.files
+                            );
                             ExitCode::SUCCESS
                         }
                     }
@@ -155,9 +161,14 @@ impl App {
                 }
             }
             Some("help" | "--help" | "-h") => {
-                println!("usage: {} [check [DIR]]", std::env::args().next().unwrap_or_default());
+                println!(
+                    "usage: {} [check [DIR]]",
+                    std::env::args().next().unwrap_or_default()
+                );
                 println!("  (no command)  load the app and run it");
-                println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
+                println!(
+                    "  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit"
+                );
                 ExitCode::SUCCESS
             }
             Some(other) => {
@@ -174,7 +185,10 @@ impl App {
         }
     }
 
-    fn check_dir(&self, dir: &Path) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
+    fn check_dir(
+        &self,
+        dir: &Path,
+    ) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
         let mut files = Vec::new();
         collect_sync_files(dir, dir, &mut files)?;
         files.sort();
@@ -195,7 +209,11 @@ impl App {
 
 /// Finds `*.sync` files under `dir`; the module path is the relative path
 /// without extension, with dots (`api/users.sync` → `api.users`).
-fn collect_sync_files(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), LoadError> {
+fn collect_sync_files(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(PathBuf, String)>,
+) -> Result<(), LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
@@ -232,9 +250,13 @@ pub fn init_tracing() {
     let json = std::env::var("CONCORD_LOG_FORMAT").is_ok_and(|f| f == "json");
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
-        registry.with(tracing_subscriber::fmt::layer().json()).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().json())
+            .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer().with_target(false)).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .try_init()
     };
     // Already initialised (e.g. by a test harness): keep that subscriber.
     let _ = result;
@@ -260,7 +282,13 @@ mod tests {
 
     #[test]
     fn a_missing_directory_is_a_clear_error() {
-        let err = App::new().check(Path::new("/nonexistent/syncs")).unwrap_err();
-        assert!(err.to_string().starts_with("cannot read /nonexistent/syncs"), "{err}");
+        let err = App::new()
+            .check(Path::new("/nonexistent/syncs"))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot read /nonexistent/syncs"),
+            "{err}"
+        );
     }
 }

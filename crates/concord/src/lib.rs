@@ -33,7 +33,8 @@ mod app;
 pub use app::{App, CheckReport, LoadError, init_tracing};
 pub use concord_concept::*;
 pub use concord_engine::{
-    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MemoryLog,
+    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus,
+    MemoryLog,
 };
 pub use concord_macros::{Outputs, concept};
 

@@ -19,15 +19,31 @@ async fn main() -> ExitCode {
 
 async fn demo(engine: Engine, requesting: Arc<Requesting>) -> ExitCode {
     let steps = [
-        ("/auth/register", json!({"username": "ada", "password": "correct horse"})),
-        ("/auth/register", json!({"username": "ada", "password": "another one"})),
-        ("/auth/login", json!({"username": "ada", "password": "wrong password"})),
-        ("/auth/login", json!({"username": "ada", "password": "correct horse"})),
+        (
+            "/auth/register",
+            json!({"username": "ada", "password": "correct horse"}),
+        ),
+        (
+            "/auth/register",
+            json!({"username": "ada", "password": "another one"}),
+        ),
+        (
+            "/auth/login",
+            json!({"username": "ada", "password": "wrong password"}),
+        ),
+        (
+            "/auth/login",
+            json!({"username": "ada", "password": "correct horse"}),
+        ),
     ];
     let mut session = None;
     for (path, fields) in steps {
         let answer = auth::request(&engine, &requesting, path, fields.clone()).await;
-        println!("{path} {{username: {}, password: ...}} -> {}", fields["username"], show(&answer));
+        println!(
+            "{path} {{username: {}, password: ...}} -> {}",
+            fields["username"],
+            show(&answer)
+        );
         if let Some(s) = answer.as_ref().and_then(|a| a.get("session")) {
             session = Some(s.clone());
         }

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use concord::{ActionContext, Outputs, concept};
 
 /// Output of `register` and `authenticate`.
@@ -56,7 +56,9 @@ impl Profile {
             return Err("username must not be empty".into());
         }
         if password.chars().count() < MIN_PASSWORD {
-            return Err(format!("password must have at least {MIN_PASSWORD} characters"));
+            return Err(format!(
+                "password must have at least {MIN_PASSWORD} characters"
+            ));
         }
         if self.lock().contains_key(&username) {
             return Err(format!("username `{username}` is taken"));
@@ -80,7 +82,11 @@ impl Profile {
     }
 
     /// Checks a username and password.
-    pub async fn authenticate(&self, username: String, #[sensitive] password: String) -> Result<UserOut, String> {
+    pub async fn authenticate(
+        &self,
+        username: String,
+        #[sensitive] password: String,
+    ) -> Result<UserOut, String> {
         let account = self.lock().get(&username).cloned();
         let Some(account) = account else {
             return Err("invalid username or password".into());
@@ -97,7 +103,9 @@ impl Profile {
         self.lock()
             .iter()
             .filter(|(_, a)| a.id == user)
-            .map(|(name, _)| UsernameRow { username: name.clone() })
+            .map(|(name, _)| UsernameRow {
+                username: name.clone(),
+            })
             .collect()
     }
 }
@@ -125,7 +133,11 @@ async fn hash(password: String) -> Result<String, String> {
 
 async fn verify(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)

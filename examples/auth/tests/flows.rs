@@ -8,27 +8,62 @@ use serde_json::{Value, json};
 
 async fn setup() -> (Engine, Arc<Requesting>) {
     let requesting = Arc::new(Requesting::new());
-    let engine = auth::app(requesting.clone()).load().expect("the auth syncs check");
+    let engine = auth::app(requesting.clone())
+        .load()
+        .expect("the auth syncs check");
     (engine, requesting)
 }
 
 async fn call(e: &(Engine, Arc<Requesting>), path: &str, fields: Value) -> Record {
-    auth::request(&e.0, &e.1, path, fields).await.expect("every request is answered")
+    auth::request(&e.0, &e.1, path, fields)
+        .await
+        .expect("every request is answered")
 }
 
 #[tokio::test]
 async fn register_login_me_logout() {
     let e = setup().await;
-    let reg = call(&e, "/auth/register", json!({"username": "ada", "password": "correct horse"})).await;
+    let reg = call(
+        &e,
+        "/auth/register",
+        json!({"username": "ada", "password": "correct horse"}),
+    )
+    .await;
     let user = reg["user"].as_str().unwrap().to_string();
-    let dup = call(&e, "/auth/register", json!({"username": "ada", "password": "whatever else"})).await;
+    let dup = call(
+        &e,
+        "/auth/register",
+        json!({"username": "ada", "password": "whatever else"}),
+    )
+    .await;
     assert_eq!(dup["error"], "username `ada` is taken");
-    let short = call(&e, "/auth/register", json!({"username": "bob", "password": "short"})).await;
+    let short = call(
+        &e,
+        "/auth/register",
+        json!({"username": "bob", "password": "short"}),
+    )
+    .await;
     assert_eq!(short["error"], "password must have at least 8 characters");
 
-    let wrong = call(&e, "/auth/login", json!({"username": "ada", "password": "wrong horse"})).await;
-    assert_eq!(wrong, json!({"error": "invalid username or password"}).as_object().unwrap().clone());
-    let login = call(&e, "/auth/login", json!({"username": "ada", "password": "correct horse"})).await;
+    let wrong = call(
+        &e,
+        "/auth/login",
+        json!({"username": "ada", "password": "wrong horse"}),
+    )
+    .await;
+    assert_eq!(
+        wrong,
+        json!({"error": "invalid username or password"})
+            .as_object()
+            .unwrap()
+            .clone()
+    );
+    let login = call(
+        &e,
+        "/auth/login",
+        json!({"username": "ada", "password": "correct horse"}),
+    )
+    .await;
     assert_eq!(login["user"], user.as_str());
     assert_eq!(login["message"], "Login successful");
     let session = login["session"].as_str().unwrap().to_string();
@@ -37,7 +72,10 @@ async fn register_login_me_logout() {
     let me = call(&e, "/auth/me", json!({ "session": session })).await;
     assert_eq!(me["username"], "ada");
     let out = call(&e, "/auth/logout", json!({ "session": session })).await;
-    assert_eq!(out, json!({"status": "logged_out"}).as_object().unwrap().clone());
+    assert_eq!(
+        out,
+        json!({"status": "logged_out"}).as_object().unwrap().clone()
+    );
     let again = call(&e, "/auth/logout", json!({ "session": session })).await;
     assert_eq!(again["error"], "no such session");
     let me = call(&e, "/auth/me", json!({ "session": session })).await;

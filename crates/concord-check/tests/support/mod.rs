@@ -102,7 +102,10 @@ pub struct FileRow {
 #[concept(crate = concord_concept)]
 impl FileUploading {
     pub fn _get_files_by_owner(&self, owner: String) -> Vec<FileRow> {
-        vec![FileRow { file: owner.clone(), filename: owner }]
+        vec![FileRow {
+            file: owner.clone(),
+            filename: owner,
+        }]
     }
 }
 
