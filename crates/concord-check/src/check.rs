@@ -10,8 +10,7 @@ use concord_syntax::{Diagnostic, FileId, SourceFile, Span};
 use serde_json::Value;
 
 use crate::program::{
-    self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, OutcomeMatch, Slot, Step,
-    WhenPattern,
+    self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, OutcomeMatch, Slot, Step, WhenPattern,
 };
 use crate::suggest::{closest, help_for};
 
@@ -85,9 +84,7 @@ impl Guard {
     pub fn complements(&self, other: &Guard) -> bool {
         match (self, other) {
             (Guard::Has(a), Guard::HasNot(b)) | (Guard::HasNot(a), Guard::Has(b)) => a == b,
-            (Guard::Filter(a), Guard::Filter(b)) => {
-                negate(a).as_deref() == Some(b) || negate(b).as_deref() == Some(a)
-            }
+            (Guard::Filter(a), Guard::Filter(b)) => negate(a).as_deref() == Some(b) || negate(b).as_deref() == Some(a),
             _ => false,
         }
     }
@@ -129,10 +126,7 @@ pub(crate) fn canonical(e: &ast::Expr) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
-        ExprKind::List(items) => format!(
-            "[{}]",
-            items.iter().map(canonical).collect::<Vec<_>>().join(", ")
-        ),
+        ExprKind::List(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(", ")),
         ExprKind::Unary(UnOp::Not, b) => format!("!({})", canonical(b)),
         ExprKind::Unary(UnOp::Neg, b) => format!("-({})", canonical(b)),
         ExprKind::Binary(op, a, b) => {
@@ -275,15 +269,8 @@ struct SyncChecker<'f, 'a, 's> {
 }
 
 impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
-    fn error(
-        &mut self,
-        code: &'static str,
-        message: impl Into<String>,
-        span: Span,
-    ) -> &mut Diagnostic {
-        self.fc
-            .diags
-            .push(Diagnostic::error(code, message, self.fc.file, span));
+    fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span) -> &mut Diagnostic {
+        self.fc.diags.push(Diagnostic::error(code, message, self.fc.file, span));
         self.fc.diags.last_mut().expect("just pushed")
     }
 
@@ -368,22 +355,13 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             return Some(c);
         }
         let help = if self.fc.concept_names.is_empty() {
-            "no concepts are registered; register the concept with the app before loading syncs"
-                .to_string()
+            "no concepts are registered; register the concept with the app before loading syncs".to_string()
         } else {
-            help_for(
-                &p.concept.name,
-                "registered concepts",
-                &self.fc.concept_names,
-            )
+            help_for(&p.concept.name, "registered concepts", &self.fc.concept_names)
         };
-        self.error(
-            "E0201",
-            format!("unknown concept `{}`", p.concept.name),
-            p.concept.span,
-        )
-        .label("no concept of this name is registered")
-        .help = Some(help);
+        self.error("E0201", format!("unknown concept `{}`", p.concept.name), p.concept.span)
+            .label("no concept of this name is registered")
+            .help = Some(help);
         None
     }
 
@@ -404,32 +382,18 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 ),
                 _ => (
                     format!("`{full}` is a query; then invokes actions"),
-                    format!(
-                        "queries only read; call it in `where` and use its outputs: `{full} (...) : (...)`"
-                    ),
+                    format!("queries only read; call it in `where` and use its outputs: `{full} (...) : (...)`"),
                 ),
             };
-            self.error(
-                if place == Place::When {
-                    "E0203"
-                } else {
-                    "E0250"
-                },
-                msg,
-                p.action.span,
-            )
-            .label("a query")
-            .help = Some(help);
+            self.error(if place == Place::When { "E0203" } else { "E0250" }, msg, p.action.span)
+                .label("a query")
+                .help = Some(help);
             return None;
         }
         let names: Vec<&str> = c.actions.iter().map(|a| a.name.as_str()).collect();
-        self.error(
-            "E0202",
-            format!("`{}` has no action `{name}`", c.name),
-            p.action.span,
-        )
-        .label("unknown action")
-        .help = Some(help_for(name, "its actions", &names));
+        self.error("E0202", format!("`{}` has no action `{name}`", c.name), p.action.span)
+            .label("unknown action")
+            .help = Some(help_for(name, "its actions", &names));
         None
     }
 
@@ -440,19 +404,22 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             return Some(q);
         }
         if c.action(name).is_some() {
-            self.error("E0220", format!("`{}.{name}` is an action; where only calls queries", c.name), p.action.span)
-                .label("an action")
-                .help = Some("actions change state, so they run in `then`; where steps call queries (names starting with `_`)".into());
+            self.error(
+                "E0220",
+                format!("`{}.{name}` is an action; where only calls queries", c.name),
+                p.action.span,
+            )
+            .label("an action")
+            .help = Some(
+                "actions change state, so they run in `then`; where steps call queries (names starting with `_`)"
+                    .into(),
+            );
             return None;
         }
         let names: Vec<&str> = c.queries.iter().map(|q| q.name.as_str()).collect();
-        self.error(
-            "E0202",
-            format!("`{}` has no query `{name}`", c.name),
-            p.action.span,
-        )
-        .label("unknown query")
-        .help = Some(help_for(name, "its queries", &names));
+        self.error("E0202", format!("`{}` has no query `{name}`", c.name), p.action.span)
+            .label("unknown query")
+            .help = Some(help_for(name, "its queries", &names));
         None
     }
 
@@ -470,13 +437,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let mut seen: Vec<&str> = Vec::new();
         for a in args {
             if seen.contains(&a.key.name.as_str()) {
-                self.error(
-                    "E0206",
-                    format!("`{}` is given twice", a.key.name),
-                    a.key.span,
-                )
-                .label("repeated")
-                .help = Some("give each argument once".into());
+                self.error("E0206", format!("`{}` is given twice", a.key.name), a.key.span)
+                    .label("repeated")
+                    .help = Some("give each argument once".into());
                 ok = false;
             }
             seen.push(&a.key.name);
@@ -501,13 +464,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         if complete && ok {
             for p in params.iter().filter(|p| !p.optional) {
                 if !seen.contains(&p.name.as_str()) {
-                    self.error(
-                        "E0208",
-                        format!("`{full}` needs argument `{}`", p.name),
-                        args_span,
-                    )
-                    .label(format!("`{}` is missing", p.name))
-                    .help = Some(format!(
+                    self.error("E0208", format!("`{full}` needs argument `{}`", p.name), args_span)
+                        .label(format!("`{}` is missing", p.name))
+                        .help = Some(format!(
                         "add `{}: <value>` (or just `{}` if a variable of that name is bound)",
                         p.name, p.name
                     ));
@@ -518,13 +477,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         ok
     }
 
-    fn check_literal_type(
-        &mut self,
-        arg: &Arg,
-        value: &Value,
-        params: &[ParamSpec],
-        full: &str,
-    ) -> bool {
+    fn check_literal_type(&mut self, arg: &Arg, value: &Value, params: &[ParamSpec], full: &str) -> bool {
         let Some(p) = params.iter().find(|p| p.name == arg.key.name) else {
             return true;
         };
@@ -573,13 +526,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         }
         let outcome = match &p.outputs {
             None => {
-                self.error(
-                    "E0210",
-                    format!("when pattern `{full}` needs an outcome"),
-                    p.span,
-                )
-                .label("which outcome should match?")
-                .help = Some(format!(
+                self.error("E0210", format!("when pattern `{full}` needs an outcome"), p.span)
+                    .label("which outcome should match?")
+                    .help = Some(format!(
                     "add `: ()` to match success, `: (error)` to match the error, or `: *` for any outcome, e.g. `{} : ()`",
                     self.text(p.span)
                 ));
@@ -599,8 +548,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             if let ArgValue::Shorthand = arg.value {
                 self.mark_bound(&arg.key.name);
             } else if let ArgValue::Expr(ast::Expr {
-                kind: ExprKind::Var(v),
-                ..
+                kind: ExprKind::Var(v), ..
             }) = &arg.value
             {
                 self.mark_bound(v);
@@ -611,8 +559,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 match &arg.value {
                     ArgValue::Shorthand => self.mark_bound(&arg.key.name),
                     ArgValue::Expr(ast::Expr {
-                        kind: ExprKind::Var(v),
-                        ..
+                        kind: ExprKind::Var(v), ..
                     }) => self.mark_bound(v),
                     _ => {}
                 }
@@ -665,20 +612,11 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         })
     }
 
-    fn outcome(
-        &mut self,
-        outs: &[Arg],
-        span: Span,
-        spec: Option<&ActionSpec>,
-        full: &str,
-    ) -> Option<OutcomeMatch> {
+    fn outcome(&mut self, outs: &[Arg], span: Span, spec: Option<&ActionSpec>, full: &str) -> Option<OutcomeMatch> {
         let error_arg = outs.iter().find(|a| a.key.name == "error");
         if let Some(err) = error_arg {
             if outs.len() > 1 {
-                let other = outs
-                    .iter()
-                    .find(|a| a.key.name != "error")
-                    .map_or(span, |a| a.key.span);
+                let other = outs.iter().find(|a| a.key.name != "error").map_or(span, |a| a.key.span);
                 let file = self.fc.file;
                 self.error(
                     "E0211",
@@ -688,9 +626,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 .label("success and error in one pattern")
                 .also(file, err.key.span, "only the error outcome has `error`")
                 .also(file, other, "only success outcomes have this")
-                .help = Some(
-                    "write two syncs: one with `: (error)` and one with the success keys".into(),
-                );
+                .help = Some("write two syncs: one with `: (error)` and one with the success keys".into());
                 return None;
             }
             if let Some(a) = spec
@@ -705,9 +641,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 .help = Some(format!("its outcomes are {}", a.describe_outcomes()));
                 return None;
             }
-            return self
-                .pattern_field(err, "output")
-                .map(|m| OutcomeMatch::Error(vec![m]));
+            return self.pattern_field(err, "output").map(|m| OutcomeMatch::Error(vec![m]));
         }
         let mut fields = Vec::new();
         let mut ok = true;
@@ -716,10 +650,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             for arg in outs {
                 if !keys.contains(&arg.key.name.as_str()) {
                     let help = match closest(&arg.key.name, keys.iter().copied()) {
-                        Some(c) => format!(
-                            "did you mean `{c}`? its outcomes are {}",
-                            a.describe_outcomes()
-                        ),
+                        Some(c) => format!("did you mean `{c}`? its outcomes are {}", a.describe_outcomes()),
                         None => format!("its outcomes are {}", a.describe_outcomes()),
                     };
                     self.error(
@@ -774,13 +705,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 if let Some(&s) = self.slots.get(&name.name)
                     && self.bound.contains(&s)
                 {
-                    self.error(
-                        "E0231",
-                        format!("`{}` is already bound", name.name),
-                        name.span,
-                    )
-                    .label("bound earlier in this sync")
-                    .help = Some("variables are bound once; choose a new name".into());
+                    self.error("E0231", format!("`{}` is already bound", name.name), name.span)
+                        .label("bound earlier in this sync")
+                        .help = Some("variables are bound once; choose a new name".into());
                     return None;
                 }
                 let slot = self.slot(&name.name, name.span, "let");
@@ -788,10 +715,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 value.map(|v| Step::Let(slot, v))
             }
             ast::Step::Collect {
-                element,
-                name,
-                steps,
-                ..
+                element, name, steps, ..
             } => {
                 let outer = self.bound.clone();
                 let mut ok = true;
@@ -801,15 +725,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 if let Some(&s) = self.slots.get(&name.name)
                     && self.bound.contains(&s)
                 {
-                    self.error(
-                        "E0231",
-                        format!("`{}` is already bound", name.name),
-                        name.span,
-                    )
-                    .label("bound earlier in this sync")
-                    .help = Some(
-                        "variables are bound once; choose a new name for the collected list".into(),
-                    );
+                    self.error("E0231", format!("`{}` is already bound", name.name), name.span)
+                        .label("bound earlier in this sync")
+                        .help = Some("variables are bound once; choose a new name for the collected list".into());
                     return None;
                 }
                 let slot = self.slot(&name.name, name.span, "collect");
@@ -841,9 +759,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             Some(Outputs::Any(span)) => {
                 self.error("E0221", "queries have no outcome cases", *span)
                     .label("`*` is for actions")
-                    .help = Some(format!(
-                    "list the row keys you need: `{full} (...) : (key, ...)`"
-                ));
+                    .help = Some(format!("list the row keys you need: `{full} (...) : (key, ...)`"));
                 ok = false;
             }
             Some(Outputs::List(outs, span)) => {
@@ -879,8 +795,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                         match &arg.value {
                             ArgValue::Shorthand => self.mark_bound(&arg.key.name),
                             ArgValue::Expr(ast::Expr {
-                                kind: ExprKind::Var(v),
-                                ..
+                                kind: ExprKind::Var(v), ..
                             }) => self.mark_bound(v),
                             _ => {}
                         }
@@ -930,16 +845,11 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 ArgValue::Wildcard(span) => {
                     self.error("E0302", "`_` cannot be passed as an argument", *span)
                         .label("`_` matches anything, but here a value is needed")
-                        .help = Some(format!(
-                        "give a value: `{}: \"...\"` or a bound variable",
-                        arg.key.name
-                    ));
+                        .help = Some(format!("give a value: `{}: \"...\"` or a bound variable", arg.key.name));
                     ok = false;
                     continue;
                 }
-                ArgValue::Shorthand => self
-                    .var_use(&arg.key.name, arg.key.span, role)
-                    .map(program::Expr::Var),
+                ArgValue::Shorthand => self.var_use(&arg.key.name, arg.key.span, role).map(program::Expr::Var),
                 ArgValue::Expr(e) => {
                     if let (Some(v), Some(params)) = (const_value(e), params)
                         && !self.check_literal_type(arg, &v, params, full)
@@ -964,11 +874,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             self.occurrences[s].0 += 1;
             return Some(s);
         }
-        if let Some(t) = self
-            .then_outputs
-            .iter_mut()
-            .find(|t| t.vars.iter().any(|v| v == name))
-        {
+        if let Some(t) = self.then_outputs.iter_mut().find(|t| t.vars.iter().any(|v| v == name)) {
             t.uses.push((name.to_string(), span));
             return None;
         }
@@ -987,8 +893,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let d = self.error("E0230", format!("`{name}` is not bound"), span);
         d.primary.message = format!("used in {role}, but nothing before it binds `{name}`");
         d.help = Some(help);
-        self.unbound
-            .push((self.fc.diags.len() - 1, name.to_string()));
+        self.unbound.push((self.fc.diags.len() - 1, name.to_string()));
         None
     }
 
@@ -1053,11 +958,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     };
                     self.error(
                         "E0241",
-                        format!(
-                            "`{}` takes {expected} argument(s), not {}",
-                            f.name,
-                            args.len()
-                        ),
+                        format!("`{}` takes {expected} argument(s), not {}", f.name, args.len()),
                         e.span,
                     )
                     .label("wrong number of arguments")
@@ -1081,12 +982,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         if let Some(a) = spec {
             ok &= self.check_keys(&p.args, &a.params, a.open_params, &full, true, p.args_span);
         }
-        let args = self.call_args(
-            p,
-            &full,
-            spec.map(|a| a.params.as_slice()),
-            "a then argument",
-        );
+        let args = self.call_args(p, &full, spec.map(|a| a.params.as_slice()), "a then argument");
         if let Some(outs) = &p.outputs {
             let vars = match outs {
                 Outputs::List(args, _) => args
@@ -1094,8 +990,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     .filter_map(|a| match &a.value {
                         ArgValue::Shorthand => Some(a.key.name.clone()),
                         ArgValue::Expr(ast::Expr {
-                            kind: ExprKind::Var(v),
-                            ..
+                            kind: ExprKind::Var(v), ..
                         }) => Some(v.clone()),
                         _ => None,
                     })
@@ -1144,11 +1039,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     format!("`{var}` is used here, but the then output above never binds it"),
                 );
             }
-            let is_last = self
-                .sync
-                .then
-                .last()
-                .is_some_and(|last| std::ptr::eq(last, p));
+            let is_last = self.sync.then.last().is_some_and(|last| std::ptr::eq(last, p));
             d = if is_last && t.uses.is_empty() {
                 let outputs = self.text(out_span);
                 let call = self.text(Span {
@@ -1177,27 +1068,16 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
 
     fn split_suggestion(&self, offending: &Pattern) -> String {
         let sync = self.sync;
-        let idx = sync
-            .then
-            .iter()
-            .position(|p| std::ptr::eq(p, offending))
-            .unwrap_or(0);
+        let idx = sync.then.iter().position(|p| std::ptr::eq(p, offending)).unwrap_or(0);
         let when: Vec<&str> = sync.when.iter().map(|p| self.text(p.span)).collect();
-        let steps: Vec<&str> = sync
-            .where_steps
-            .iter()
-            .map(|s| self.text(s.span()))
-            .collect();
+        let steps: Vec<&str> = sync.where_steps.iter().map(|s| self.text(s.span())).collect();
         let without_outputs = |p: &Pattern| {
             self.text(Span {
                 start: p.span.start,
                 end: p.args_span.end,
             })
         };
-        let mut first_then: Vec<String> = sync.then[..idx]
-            .iter()
-            .map(|p| self.text(p.span).to_string())
-            .collect();
+        let mut first_then: Vec<String> = sync.then[..idx].iter().map(|p| self.text(p.span).to_string()).collect();
         first_then.push(without_outputs(offending).to_string());
         let rest: Vec<String> = sync.then[idx + 1..]
             .iter()
@@ -1229,11 +1109,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let mut out = block(&sync.name.name, &when, &first_then);
         if !rest.is_empty() {
             out.push('\n');
-            out.push_str(&block(
-                &format!("{}After{action}", sync.name.name),
-                &second_when,
-                &rest,
-            ));
+            out.push_str(&block(&format!("{}After{action}", sync.name.name), &second_when, &rest));
         }
         out
     }
@@ -1247,12 +1123,8 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             .iter()
             .map(|p| {
                 let kind = match &p.outputs {
-                    Some(Outputs::List(outs, _)) if outs.iter().any(|a| a.key.name == "error") => {
-                        OutcomeKind::Error
-                    }
-                    Some(Outputs::List(outs, _)) => OutcomeKind::Success {
-                        bare: outs.is_empty(),
-                    },
+                    Some(Outputs::List(outs, _)) if outs.iter().any(|a| a.key.name == "error") => OutcomeKind::Error,
+                    Some(Outputs::List(outs, _)) => OutcomeKind::Success { bare: outs.is_empty() },
                     _ => OutcomeKind::Any,
                 };
                 let literals = p
@@ -1327,14 +1199,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 _ => "use it or remove the step".to_string(),
             };
             self.fc.diags.push(
-                Diagnostic::warning(
-                    "W0301",
-                    format!("`{name}` is bound but never used"),
-                    self.fc.file,
-                    span,
-                )
-                .with_label("bound here only")
-                .with_help(help),
+                Diagnostic::warning("W0301", format!("`{name}` is bound but never used"), self.fc.file, span)
+                    .with_label("bound here only")
+                    .with_help(help),
             );
         }
     }
@@ -1352,8 +1219,7 @@ impl LabelMut for Diagnostic {
         self
     }
     fn also(&mut self, file: FileId, span: Span, message: impl Into<String>) -> &mut Self {
-        self.secondary
-            .push(concord_syntax::Label::new(file, span, message));
+        self.secondary.push(concord_syntax::Label::new(file, span, message));
         self
     }
 }

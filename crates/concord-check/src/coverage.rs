@@ -17,11 +17,7 @@ use crate::check::{OutcomeKind, REQUESTING, Summary};
 
 type Action = (String, String);
 
-pub(crate) fn analyse(
-    summaries: &[Summary],
-    concepts: &HashMap<String, &ConceptSpec>,
-    diags: &mut Vec<Diagnostic>,
-) {
+pub(crate) fn analyse(summaries: &[Summary], concepts: &HashMap<String, &ConceptSpec>, diags: &mut Vec<Diagnostic>) {
     let paths: BTreeSet<String> = summaries
         .iter()
         .flat_map(|s| s.when.iter())
@@ -47,11 +43,7 @@ struct PathAnalysis<'a> {
 }
 
 impl<'a> PathAnalysis<'a> {
-    fn new(
-        path: &'a str,
-        syncs: &'a [Summary],
-        concepts: &'a HashMap<String, &'a ConceptSpec>,
-    ) -> Self {
+    fn new(path: &'a str, syncs: &'a [Summary], concepts: &'a HashMap<String, &'a ConceptSpec>) -> Self {
         let relevant = |s: &Summary| {
             s.when
                 .iter()
@@ -95,11 +87,7 @@ impl<'a> PathAnalysis<'a> {
 
     /// The outcome cases an action has: `false` for success, `true` for error.
     fn cases(&self, action: &Action) -> Vec<bool> {
-        let Some(spec) = self
-            .concepts
-            .get(&action.0)
-            .and_then(|c| c.action(&action.1))
-        else {
+        let Some(spec) = self.concepts.get(&action.0).and_then(|c| c.action(&action.1)) else {
             return Vec::new();
         };
         let mut cases = Vec::new();
@@ -127,10 +115,7 @@ impl<'a> PathAnalysis<'a> {
                     when.iter().all(|p| p.is_request())
                 } else {
                     when.iter().any(|p| {
-                        !p.is_request()
-                            && p.concept == action.0
-                            && p.action == action.1
-                            && p.matches_case(error)
+                        !p.is_request() && p.concept == action.0 && p.action == action.1 && p.matches_case(error)
                     })
                 }
             })
@@ -172,11 +157,7 @@ impl<'a> PathAnalysis<'a> {
         if s.responds {
             return true;
         }
-        let thens: Vec<Action> = s
-            .then
-            .iter()
-            .map(|(c, a, _)| (c.clone(), a.clone()))
-            .collect();
+        let thens: Vec<Action> = s.then.iter().map(|(c, a, _)| (c.clone(), a.clone())).collect();
         thens.iter().any(|b| {
             let cases = self.cases(b);
             !cases.is_empty() && cases.into_iter().all(|err| self.answered_event(b, err))
@@ -200,11 +181,7 @@ impl<'a> PathAnalysis<'a> {
         diags: &mut Vec<Diagnostic>,
     ) {
         let matching = self.matching(action, error);
-        let answered: Vec<usize> = matching
-            .iter()
-            .copied()
-            .filter(|&j| self.answered_sync(j))
-            .collect();
+        let answered: Vec<usize> = matching.iter().copied().filter(|&j| self.answered_sync(j)).collect();
         if self.covered_by(&answered) {
             return;
         }
@@ -250,11 +227,17 @@ impl<'a> PathAnalysis<'a> {
         diags.push(
             Diagnostic::warning(
                 "W0401",
-                format!("requests to `{}` get no answer: no sync is triggered by the request itself", self.path),
+                format!(
+                    "requests to `{}` get no answer: no sync is triggered by the request itself",
+                    self.path
+                ),
                 s.file,
                 s.name_span,
             )
-            .with_label(format!("waits for {}, which nothing invokes for this path", waits.join(" and ")))
+            .with_label(format!(
+                "waits for {}, which nothing invokes for this path",
+                waits.join(" and ")
+            ))
             .with_help(format!(
                 "add a sync with `when Requesting.request (path: \"{}\") : (request)` that invokes the first action",
                 self.path
@@ -263,21 +246,10 @@ impl<'a> PathAnalysis<'a> {
     }
 
     fn outcome_words(error: bool) -> &'static str {
-        if error {
-            "returns its error"
-        } else {
-            "succeeds"
-        }
+        if error { "returns its error" } else { "succeeds" }
     }
 
-    fn report_unanswered(
-        &mut self,
-        s: &Summary,
-        b: &Action,
-        error: bool,
-        span: Span,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn report_unanswered(&mut self, s: &Summary, b: &Action, error: bool, span: Span, diags: &mut Vec<Diagnostic>) {
         if !self.reported.insert((b.clone(), error)) {
             return;
         }
@@ -312,13 +284,7 @@ impl<'a> PathAnalysis<'a> {
         );
     }
 
-    fn report_guarded(
-        &mut self,
-        b: &Action,
-        error: bool,
-        answered: &[usize],
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    fn report_guarded(&mut self, b: &Action, error: bool, answered: &[usize], diags: &mut Vec<Diagnostic>) {
         if !self.reported.insert((b.clone(), error)) {
             return;
         }
@@ -355,12 +321,7 @@ impl<'a> PathAnalysis<'a> {
         let firing = self.firing.clone();
         for &i in &firing {
             let s = &self.syncs[i];
-            if !s.responds
-                || !s
-                    .when
-                    .iter()
-                    .any(|p| p.is_request() && p.path() == Some(self.path))
-            {
+            if !s.responds || !s.when.iter().any(|p| p.is_request() && p.path() == Some(self.path)) {
                 continue;
             }
             for p in &s.when {
@@ -368,8 +329,7 @@ impl<'a> PathAnalysis<'a> {
                     continue;
                 }
                 let action: Action = (p.concept.clone(), p.action.clone());
-                if !self.cases(&action).contains(&true) || !self.matching(&action, true).is_empty()
-                {
+                if !self.cases(&action).contains(&true) || !self.matching(&action, true).is_empty() {
                     continue;
                 }
                 if !self.reported.insert((action.clone(), true)) {
@@ -431,11 +391,11 @@ impl<'a> PathAnalysis<'a> {
                 }
                 let (sa, sb) = (signature(a), signature(b));
                 let same_trigger = sa.len() == sb.len()
-                    && sa.iter().zip(&sb).all(|(x, y)| {
-                        x.0 == y.0 && x.1 == y.1 && (x.2 == y.2 || x.2.is_none() || y.2.is_none())
-                    });
-                let direct =
-                    (sa.is_empty() && a.guard.is_none()) || (sb.is_empty() && b.guard.is_none());
+                    && sa
+                        .iter()
+                        .zip(&sb)
+                        .all(|(x, y)| x.0 == y.0 && x.1 == y.1 && (x.2 == y.2 || x.2.is_none() || y.2.is_none()));
+                let direct = (sa.is_empty() && a.guard.is_none()) || (sb.is_empty() && b.guard.is_none());
                 if !(same_trigger || direct) {
                     continue;
                 }

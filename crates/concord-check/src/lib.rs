@@ -50,11 +50,7 @@ impl Checked {
 
 /// Parses and checks source texts in one go. `files` are `(display name,
 /// module path, text)`; the texts are added to `sources`.
-pub fn load(
-    sources: &mut SourceMap,
-    files: Vec<(String, String, String)>,
-    concepts: &[ConceptSpec],
-) -> Checked {
+pub fn load(sources: &mut SourceMap, files: Vec<(String, String, String)>, concepts: &[ConceptSpec]) -> Checked {
     let mut parsed = Vec::new();
     let mut diagnostics = Vec::new();
     for (name, module, text) in files {
@@ -86,8 +82,7 @@ fn sort(diagnostics: &mut [Diagnostic], sources: &SourceMap) {
 
 /// Checks parsed files against the concepts.
 pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) -> Checked {
-    let by_name: HashMap<String, &ConceptSpec> =
-        concepts.iter().map(|c| (c.name.clone(), c)).collect();
+    let by_name: HashMap<String, &ConceptSpec> = concepts.iter().map(|c| (c.name.clone(), c)).collect();
     let mut concept_names: Vec<&str> = concepts.iter().map(|c| c.name.as_str()).collect();
     concept_names.sort_unstable();
     let mut diagnostics = Vec::new();
@@ -112,17 +107,10 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
             };
             if let Some(&(first_file, first_span)) = first_by_name.get(&full) {
                 fc.diags.push(
-                    Diagnostic::error(
-                        "E0280",
-                        format!("duplicate sync name `{full}`"),
-                        f.file,
-                        sync.name.span,
-                    )
-                    .with_label("second sync with this name")
-                    .with_secondary(first_file, first_span, "first defined here")
-                    .with_help(
-                        "sync names identify syncs in traces and explanations; rename one of them",
-                    ),
+                    Diagnostic::error("E0280", format!("duplicate sync name `{full}`"), f.file, sync.name.span)
+                        .with_label("second sync with this name")
+                        .with_secondary(first_file, first_span, "first defined here")
+                        .with_help("sync names identify syncs in traces and explanations; rename one of them"),
                 );
                 all_ok = false;
             } else if !sync.name.name.is_empty() {

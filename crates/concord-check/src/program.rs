@@ -188,9 +188,6 @@ impl Builtin {
 
     /// Source name.
     pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, b, ..)| *b == self)
-            .map_or("?", |(n, ..)| n)
+        Self::ALL.iter().find(|(_, b, ..)| *b == self).map_or("?", |(n, ..)| n)
     }
 }

@@ -43,10 +43,7 @@ mod tests {
     #[test]
     fn finds_typos_not_strangers() {
         assert_eq!(closest("sesion", ["session", "user"]), Some("session"));
-        assert_eq!(
-            closest("Sesioning", ["Sessioning", "Profile"]),
-            Some("Sessioning")
-        );
+        assert_eq!(closest("Sesioning", ["Sessioning", "Profile"]), Some("Sessioning"));
         assert_eq!(closest("banana", ["session", "user"]), None);
     }
 }

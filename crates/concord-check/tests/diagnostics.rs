@@ -12,16 +12,9 @@ use concord_syntax::{SourceMap, render_all};
 
 fn render_case(path: &Path) -> (String, Vec<&'static str>) {
     let text = std::fs::read_to_string(path).expect("readable case");
-    let name = format!(
-        "diagnostics/{}",
-        path.file_name().unwrap().to_string_lossy()
-    );
+    let name = format!("diagnostics/{}", path.file_name().unwrap().to_string_lossy());
     let mut sources = SourceMap::new();
-    let checked = concord_check::load(
-        &mut sources,
-        vec![(name, String::new(), text)],
-        &support::specs(),
-    );
+    let checked = concord_check::load(&mut sources, vec![(name, String::new(), text)], &support::specs());
     let codes = checked.diagnostics.iter().map(|d| d.code).collect();
     (render_all(&checked.diagnostics, &sources), codes)
 }
@@ -72,7 +65,10 @@ fn every_mistake_has_a_precise_diagnostic() {
                 "{} changed (UPDATE_SNAPSHOTS=1 to accept):\n--- expected\n{expected}\n--- actual\n{rendered}",
                 snapshot.display()
             )),
-            Err(_) => failures.push(format!("{} is missing; run with UPDATE_SNAPSHOTS=1\n{rendered}", snapshot.display())),
+            Err(_) => failures.push(format!(
+                "{} is missing; run with UPDATE_SNAPSHOTS=1\n{rendered}",
+                snapshot.display()
+            )),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -29,28 +29,18 @@ fn the_language_reference_examples_check() {
     for (kind, text, line) in blocks {
         let mut sources = SourceMap::new();
         let name = format!("docs/sync-language.md:{line}");
-        let checked = concord_check::load(
-            &mut sources,
-            vec![(name, String::new(), text)],
-            &support::specs(),
-        );
+        let checked = concord_check::load(&mut sources, vec![(name, String::new(), text)], &support::specs());
         let rendered = render_all(&checked.diagnostics, &sources);
         match kind.as_str() {
             "sync" => assert!(
-                !checked
-                    .diagnostics
-                    .iter()
-                    .any(|d| d.is_error() || d.code == "W0301"),
+                !checked.diagnostics.iter().any(|d| d.is_error() || d.code == "W0301"),
                 "block at line {line} must check:\n{rendered}"
             ),
             "sync-app" => assert!(
                 checked.diagnostics.is_empty(),
                 "block at line {line} must check cleanly:\n{rendered}"
             ),
-            _ => assert!(
-                checked.has_errors(),
-                "block at line {line} must be rejected"
-            ),
+            _ => assert!(checked.has_errors(), "block at line {line} must be rejected"),
         }
     }
 }

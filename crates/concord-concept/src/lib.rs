@@ -23,6 +23,9 @@ pub use spec::*;
 mod ids;
 pub use ids::*;
 
+pub mod state;
+pub use state::{Collection, CollectionSpec, Cond, Query, StateError};
+
 /// The result of an action: one success case or the error case.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -59,12 +62,7 @@ pub trait Concept: Send + Sync + 'static {
 
     /// Runs an action. Bad arguments (missing, mistyped, unknown) are error
     /// outcomes, never panics.
-    fn perform<'a>(
-        &'a self,
-        ctx: &'a mut ActionContext,
-        action: &'a str,
-        input: &'a Record,
-    ) -> BoxFuture<'a, Outcome>;
+    fn perform<'a>(&'a self, ctx: &'a mut ActionContext, action: &'a str, input: &'a Record) -> BoxFuture<'a, Outcome>;
 
     /// Runs a query and returns its rows, or a message for a failure that is
     /// the concept's fault (bad arguments, unavailable storage).
@@ -76,21 +74,62 @@ pub trait Concept: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<Record>, String>>;
 }
 
-/// What an action can see of the engine while it runs.
+/// What an action can see of the engine while it runs: its flow and record
+/// ids, and its concept's state. Actions that need neither leave it out of
+/// their parameter list.
 ///
-/// Actions that do not need it simply leave it out of their parameter list.
-/// The storage layer hangs the action's transaction here, which is why
-/// actions receive it by `&mut`.
-#[derive(Debug)]
+/// The action's first state operation starts its transaction; every read and
+/// write after that is in it. The engine commits it together with the
+/// action's log record when the action succeeds, rolls it back when the
+/// action returns its error case or panics, and runs the action again when
+/// the database reports a conflict with a concurrent action.
 pub struct ActionContext {
     flow: FlowId,
     record: RecordId,
+    concept: std::sync::Arc<str>,
+    state: Option<state::ActionState>,
+}
+
+impl std::fmt::Debug for ActionContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionContext")
+            .field("flow", &self.flow)
+            .field("record", &self.record)
+            .field("concept", &self.concept)
+            .field("has_store", &self.state.is_some())
+            .finish()
+    }
 }
 
 impl ActionContext {
-    /// Context for the action that will be recorded as `record` in `flow`.
+    /// Context for an action without storage (state calls fail with
+    /// [`StateError::NoStore`]).
     pub fn new(flow: FlowId, record: RecordId) -> Self {
-        ActionContext { flow, record }
+        ActionContext {
+            flow,
+            record,
+            concept: "".into(),
+            state: None,
+        }
+    }
+
+    /// Context for an action of `concept` whose state lives in `backend`.
+    pub fn with_state(
+        flow: FlowId,
+        record: RecordId,
+        concept: std::sync::Arc<str>,
+        backend: std::sync::Arc<dyn state::StateBackend>,
+    ) -> Self {
+        ActionContext {
+            flow,
+            record,
+            concept,
+            state: Some(state::ActionState {
+                backend,
+                tx: None,
+                conflicted: false,
+            }),
+        }
     }
 
     /// The flow this action belongs to.
@@ -103,28 +142,76 @@ impl ActionContext {
         self.record
     }
 
-    /// A fresh, time-ordered, unguessable-enough-for-ids identifier (UUID v7).
-    /// Not for secrets: use a token generator for those.
+    /// A fresh, time-ordered identifier (UUID v7) for new entities. Not for
+    /// secrets: it is partly predictable.
     pub fn fresh_id(&self) -> String {
         uuid::Uuid::now_v7().to_string()
     }
+
+    /// The concept's collection `name` (stored as `Concept.name`).
+    pub fn collection<T: serde::Serialize + serde::de::DeserializeOwned>(&mut self, name: &str) -> Collection<'_, T> {
+        let full = format!("{}.{name}", self.concept);
+        Collection::for_action(&mut self.state, full)
+    }
+
+    /// True if a state operation met a concurrent change: the engine discards
+    /// this attempt and runs the action again.
+    pub fn conflicted(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.conflicted)
+    }
+
+    /// Takes the action's open transaction, if it wrote anything (for the
+    /// engine, which commits it with the log record).
+    pub fn take_transaction(&mut self) -> Option<Box<dyn state::StateTx>> {
+        self.state.as_mut().and_then(|s| s.tx.take())
+    }
 }
 
-/// What a query can see of the engine while it runs.
-#[derive(Debug)]
+/// What a query can see of the engine while it runs: its flow, and its
+/// concept's committed state, read-only.
 pub struct QueryContext {
     flow: FlowId,
+    concept: std::sync::Arc<str>,
+    backend: Option<std::sync::Arc<dyn state::StateBackend>>,
+}
+
+impl std::fmt::Debug for QueryContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryContext")
+            .field("flow", &self.flow)
+            .field("concept", &self.concept)
+            .finish()
+    }
 }
 
 impl QueryContext {
-    /// Context for a query evaluated inside `flow`.
+    /// Context for a query without storage.
     pub fn new(flow: FlowId) -> Self {
-        QueryContext { flow }
+        QueryContext {
+            flow,
+            concept: "".into(),
+            backend: None,
+        }
+    }
+
+    /// Context for a query of `concept` whose state lives in `backend`.
+    pub fn with_state(
+        flow: FlowId,
+        concept: std::sync::Arc<str>,
+        backend: Option<std::sync::Arc<dyn state::StateBackend>>,
+    ) -> Self {
+        QueryContext { flow, concept, backend }
     }
 
     /// The flow whose sync evaluates this query.
     pub fn flow(&self) -> FlowId {
         self.flow
+    }
+
+    /// The concept's collection `name`, read-only.
+    pub fn collection<T: serde::Serialize + serde::de::DeserializeOwned>(&self, name: &str) -> Collection<'_, T> {
+        let full = format!("{}.{name}", self.concept);
+        Collection::for_query(self.backend.as_ref(), full)
     }
 }
 
@@ -229,9 +316,7 @@ pub fn decode_arg<T: serde::de::DeserializeOwned>(
 ) -> Result<T, String> {
     match input.get(key) {
         None | Some(Value::Null) if !optional => Err(format!("{action}: missing argument `{key}`")),
-        None => {
-            T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}"))
-        }
+        None => T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}")),
         Some(v) => T::deserialize(v).map_err(|e| format!("{action}: argument `{key}`: {e}")),
     }
 }
@@ -302,10 +387,7 @@ mod tests {
             mistyped.starts_with("A.b: argument `count`: invalid type: string \"three\""),
             "{mistyped}"
         );
-        assert_eq!(
-            decode_arg::<Option<String>>(&input, "name", true, "A.b"),
-            Ok(None)
-        );
+        assert_eq!(decode_arg::<Option<String>>(&input, "name", true, "A.b"), Ok(None));
     }
 
     #[test]
@@ -313,9 +395,6 @@ mod tests {
         let mut input = Record::new();
         input.insert("usr".into(), Value::from("x"));
         let e = reject_unknown_args(&input, &["user"], "S.create").unwrap_err();
-        assert_eq!(
-            e,
-            "S.create: unknown argument `usr`; its parameters are user"
-        );
+        assert_eq!(e, "S.create: unknown argument `usr`; its parameters are user");
     }
 }

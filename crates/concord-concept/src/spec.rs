@@ -91,6 +91,8 @@ pub struct ConceptSpec {
     pub actions: Vec<ActionSpec>,
     /// Queries in declaration order.
     pub queries: Vec<QuerySpec>,
+    /// Collections the concept stores its state in.
+    pub collections: Vec<crate::state::CollectionSpec>,
 }
 
 impl ConceptSpec {
@@ -126,11 +128,7 @@ impl ActionSpec {
 
     /// `(a, b) | () | (error)`-style description of the outcomes.
     pub fn describe_outcomes(&self) -> String {
-        let mut cases: Vec<String> = self
-            .success
-            .iter()
-            .map(|c| format!("({})", c.join(", ")))
-            .collect();
+        let mut cases: Vec<String> = self.success.iter().map(|c| format!("({})", c.join(", "))).collect();
         if self.error {
             cases.push("(error)".into());
         }

@@ -111,19 +111,13 @@ fn engine(noise_syncs: usize, requesting: Arc<Requesting>) -> Engine {
 }
 
 fn record(pairs: &[(&str, Value)]) -> Record {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 async fn request(engine: &Engine, requesting: &Requesting, amount: i64) -> usize {
     let input = record(&[("path", "/work".into()), ("amount", amount.into())]);
     let report = engine.run("Requesting", "request", input).await.unwrap();
-    let id = report.records[0].output()["request"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = report.records[0].output()["request"].as_str().unwrap().to_string();
     let answer = requesting.take_response(&id).expect("answered");
     assert_eq!(answer["result"], Value::from(amount * 2));
     report.records.len()
@@ -147,12 +141,7 @@ fn rss_kib() -> u64 {
 }
 
 /// Runs `flows` request chains with up to `concurrency` in flight; returns actions.
-async fn run_chains(
-    engine: &Engine,
-    requesting: &Arc<Requesting>,
-    flows: usize,
-    concurrency: usize,
-) -> usize {
+async fn run_chains(engine: &Engine, requesting: &Arc<Requesting>, flows: usize, concurrency: usize) -> usize {
     let mut done = 0;
     let mut actions = 0;
     while done < flows {
@@ -209,11 +198,7 @@ async fn per_action(e: &Engine, length: i64, total_actions: i64) -> Duration {
     let start = Instant::now();
     for _ in 0..flows {
         let r = e
-            .run(
-                "Step",
-                "next",
-                record(&[("n", 1.into()), ("limit", length.into())]),
-            )
+            .run("Step", "next", record(&[("n", 1.into()), ("limit", length.into())]))
             .await
             .unwrap();
         debug_assert_eq!(r.records.len() as i64, length);
@@ -239,8 +224,7 @@ async fn flow_length() {
         println!("   length {length:>5}: {m:>8.0} ns/action");
         costs.push(m);
     }
-    let ratio = costs.iter().cloned().fold(f64::MIN, f64::max)
-        / costs.iter().cloned().fold(f64::MAX, f64::min);
+    let ratio = costs.iter().cloned().fold(f64::MIN, f64::max) / costs.iter().cloned().fold(f64::MAX, f64::min);
     println!("   max/min ratio: {ratio:.2} (target <= 1.30)");
 }
 
@@ -281,10 +265,7 @@ async fn memory() {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects sections.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -9,9 +9,8 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use concord_check::program::{FieldMatch, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
-use concord_concept::{
-    ActionContext, BoxFuture, FlowId, Outcome, QueryContext, Record, RecordId, Value,
-};
+use concord_concept::state::LogEntry;
+use concord_concept::{ActionContext, BoxFuture, FlowId, Outcome, QueryContext, Record, RecordId, StateError, Value};
 
 use crate::record::{ActionRecord, Json};
 use crate::value::{Frame, eval, json_eq};
@@ -85,11 +84,7 @@ enum Work {
     },
     /// Evaluate the syncs of `record`'s action starting at `next` in the
     /// action's sync list.
-    Syncs {
-        record: u32,
-        next: usize,
-        depth: u32,
-    },
+    Syncs { record: u32, next: usize, depth: u32 },
 }
 
 struct Flow {
@@ -156,11 +151,7 @@ pub(crate) async fn run(
                     });
                 }
             }
-            Work::Syncs {
-                record,
-                next,
-                depth,
-            } => {
+            Work::Syncs { record, next, depth } => {
                 let entries = &table.by_action[flow.actions[record as usize]];
                 let sync = entries[next].0;
                 let end = entries[next..]
@@ -175,8 +166,7 @@ pub(crate) async fn run(
                         depth,
                     });
                 }
-                let invocations =
-                    evaluate(inner, &table, &mut flow, sync, record, &positions).await;
+                let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
                 for (action, input, matched) in invocations.into_iter().rev() {
                     stack.push(Work::Invoke {
                         action,
@@ -207,27 +197,80 @@ async fn perform(
     depth: u32,
 ) -> u32 {
     let info = &inner.actions[action];
-    let concept = &inner.concepts[info.concept];
     let record_id = RecordId::fresh();
-    let mut ctx = ActionContext::new(flow.id, record_id);
     let started_at = SystemTime::now();
-    let outcome = match CatchUnwind(concept.perform(&mut ctx, &info.name, &input)).await {
-        Ok(outcome) => outcome,
-        Err(panic) => {
-            tracing::error!(
-                target: "concord::flow",
-                flow = %flow.id,
-                "{}.{} panicked: {panic}",
-                info.concept_name,
-                info.name
-            );
-            Outcome::Error(format!(
-                "internal error in {}.{}",
-                info.concept_name, info.name
-            ))
+    let matched: Vec<RecordId> = cause
+        .as_ref()
+        .map(|c| c.matched.iter().map(|&i| flow.records[i as usize].id).collect())
+        .unwrap_or_default();
+    let sync_name = cause.as_ref().map(|c| table.syncs[c.sync].name.clone());
+    let seq = flow.records.len() as u32;
+    let outcome = match &inner.store {
+        None => {
+            let mut ctx = ActionContext::new(flow.id, record_id);
+            run_action(inner, flow.id, action, &mut ctx, &input).await
+        }
+        Some(store) => {
+            let entry = |outcome: &Outcome| LogEntry {
+                id: record_id.to_string(),
+                flow: flow.id.to_string(),
+                seq,
+                concept: info.concept_name.to_string(),
+                action: info.name.to_string(),
+                input: redact(&input, &inner.sensitive),
+                error: outcome.is_error(),
+                output: redact(&outcome.to_record(), &inner.sensitive),
+                sync: sync_name.as_deref().map(str::to_string),
+                matched: matched.iter().map(ToString::to_string).collect(),
+                started_at: micros(started_at),
+                completed_at: micros(SystemTime::now()),
+            };
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let mut ctx = ActionContext::with_state(flow.id, record_id, info.concept_name.clone(), store.clone());
+                let outcome = run_action(inner, flow.id, action, &mut ctx, &input).await;
+                let conflicted = ctx.conflicted();
+                let tx = ctx.take_transaction();
+                drop(ctx);
+                if conflicted && attempt < MAX_ATTEMPTS {
+                    drop(tx);
+                    backoff(attempt).await;
+                    continue;
+                }
+                let result = match (&outcome, tx) {
+                    (Outcome::Success(_), Some(tx)) => tx.commit(entry(&outcome)).await,
+                    // Errors and panics leave no state behind: the
+                    // transaction rolls back and the record is logged alone.
+                    (_, tx) => {
+                        drop(tx);
+                        store.append_log(entry(&outcome)).await
+                    }
+                };
+                match result {
+                    Ok(()) => break outcome,
+                    Err(StateError::Conflict) if attempt < MAX_ATTEMPTS => {
+                        backoff(attempt).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            target: "concord::flow",
+                            flow = %flow.id,
+                            "{}.{}: could not commit: {e}",
+                            info.concept_name,
+                            info.name
+                        );
+                        let failed = Outcome::Error(format!("storage failure in {}.{}", info.concept_name, info.name));
+                        if !matches!(outcome, Outcome::Error(_)) {
+                            let _ = store.append_log(entry(&failed)).await;
+                        }
+                        break failed;
+                    }
+                }
+            }
         }
     };
-    let sync_name = cause.as_ref().map(|c| table.syncs[c.sync].name.clone());
     let record = Arc::new(ActionRecord {
         id: record_id,
         flow: flow.id,
@@ -236,15 +279,7 @@ async fn perform(
         input,
         outcome,
         sync: sync_name,
-        matched: cause
-            .as_ref()
-            .map(|c| {
-                c.matched
-                    .iter()
-                    .map(|&i| flow.records[i as usize].id)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        matched,
         started_at,
         completed_at: SystemTime::now(),
     });
@@ -266,6 +301,44 @@ async fn perform(
     flow.causes.push(cause);
     flow.by_action.entry(action).or_default().push(index);
     index
+}
+
+/// How often an action is run again after conflicting with concurrent ones.
+const MAX_ATTEMPTS: u32 = 50;
+
+async fn backoff(attempt: u32) {
+    // Spread retries out so that conflicting actions do not collide again.
+    let jitter = (RecordId::fresh().0.as_u128() % 1000) as u64;
+    let micros = (50u64 << attempt.min(6)) + jitter;
+    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+}
+
+fn micros(t: SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+}
+
+/// A copy of `record` with sensitive values replaced, for the log.
+fn redact(record: &Record, sensitive: &std::collections::HashSet<String>) -> Record {
+    record
+        .iter()
+        .map(|(k, v)| {
+            let v = if sensitive.contains(k) { Value::from(crate::REDACTED) } else { v.clone() };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// Runs the concept's action, turning a panic into the error outcome.
+async fn run_action(inner: &Inner, flow: FlowId, action: ActionId, ctx: &mut ActionContext, input: &Record) -> Outcome {
+    let info = &inner.actions[action];
+    let concept = &inner.concepts[info.concept];
+    match CatchUnwind(concept.perform(ctx, &info.name, input)).await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            tracing::error!(target: "concord::flow", flow = %flow, "{}.{} panicked: {panic}", info.concept_name, info.name);
+            Outcome::Error(format!("internal error in {}.{}", info.concept_name, info.name))
+        }
+    }
 }
 
 /// Names the syncs of the cycle that led to `cause`, by following each
@@ -291,11 +364,7 @@ fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<S
             .and_then(|&i| flow.causes.get(i as usize))
             .and_then(Option::as_ref);
     }
-    chain
-        .iter()
-        .rev()
-        .map(|&s| table.syncs[s].name.to_string())
-        .collect()
+    chain.iter().rev().map(|&s| table.syncs[s].name.to_string()).collect()
 }
 
 type Invocation = (ActionId, Record, Vec<u32>);
@@ -340,16 +409,7 @@ async fn evaluate(
         provenance.push(matched);
     }
     let mut errors = Vec::new();
-    let frames = run_steps(
-        inner,
-        flow.id,
-        &s.steps,
-        frames,
-        &s.vars,
-        &loaded.name,
-        &mut errors,
-    )
-    .await;
+    let frames = run_steps(inner, flow.id, &s.steps, frames, &s.vars, &loaded.name, &mut errors).await;
     flow.errors.extend(errors);
     let mut out = Vec::new();
     for frame in frames {
@@ -367,20 +427,13 @@ async fn evaluate(
                         input.insert(key.clone(), v);
                     }
                     Err(msg) => {
-                        failed = Some(format!(
-                            "argument `{key}` of {}.{}: {msg}",
-                            inv.concept, inv.action
-                        ));
+                        failed = Some(format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action));
                         break;
                     }
                 }
             }
             match failed {
-                None => out.push((
-                    action,
-                    input,
-                    provenance.get(which).cloned().unwrap_or_default(),
-                )),
+                None => out.push((action, input, provenance.get(which).cloned().unwrap_or_default())),
                 Some(message) => report(flow, &loaded.name, message),
             }
         }
@@ -440,18 +493,12 @@ fn enumerate(
 }
 
 fn unify(p: &WhenPattern, r: &ActionRecord, frame: &mut Frame) -> bool {
-    if !p
-        .inputs
-        .iter()
-        .all(|m| match_field(m, r.input.get(&m.key), frame))
-    {
+    if !p.inputs.iter().all(|m| match_field(m, r.input.get(&m.key), frame)) {
         return false;
     }
     match (&p.outcome, &r.outcome) {
         (OutcomeMatch::Any, _) => true,
-        (OutcomeMatch::Success(ms), Outcome::Success(out)) => {
-            ms.iter().all(|m| match_field(m, out.get(&m.key), frame))
-        }
+        (OutcomeMatch::Success(ms), Outcome::Success(out)) => ms.iter().all(|m| match_field(m, out.get(&m.key), frame)),
         (OutcomeMatch::Error(ms), Outcome::Error(e)) => {
             let v = Value::String(e.clone());
             ms.iter().all(|m| match_field(m, Some(&v), frame))
@@ -511,10 +558,7 @@ fn run_steps<'a>(
                         match eval(e, &f, vars) {
                             Ok(Value::Bool(true)) => next.push(f),
                             Ok(Value::Bool(false)) => {}
-                            Ok(other) => fail(
-                                errors,
-                                format!("a where filter must be true or false, got {other}"),
-                            ),
+                            Ok(other) => fail(errors, format!("a where filter must be true or false, got {other}")),
                             Err(m) => fail(errors, format!("where filter: {m}")),
                         }
                     }
@@ -542,7 +586,7 @@ fn run_steps<'a>(
                         return Vec::new();
                     };
                     let c = &inner.concepts[ci];
-                    let ctx = QueryContext::new(flow);
+                    let ctx = QueryContext::with_state(flow, inner.concept_names[ci].clone(), inner.store.clone());
                     'frames: for f in frames {
                         let mut input = Record::new();
                         for (k, e) in inputs {
@@ -551,10 +595,7 @@ fn run_steps<'a>(
                                     input.insert(k.clone(), v);
                                 }
                                 Err(m) => {
-                                    fail(
-                                        errors,
-                                        format!("argument `{k}` of {concept}.{query}: {m}"),
-                                    );
+                                    fail(errors, format!("argument `{k}` of {concept}.{query}: {m}"));
                                     continue 'frames;
                                 }
                             }
@@ -589,9 +630,8 @@ fn run_steps<'a>(
                             }
                             _ => {
                                 for row in &rows {
-                                    if let Some(missing) = outputs
-                                        .iter()
-                                        .find(|m| !m.optional && !row.contains_key(&m.key))
+                                    if let Some(missing) =
+                                        outputs.iter().find(|m| !m.optional && !row.contains_key(&m.key))
                                     {
                                         fail(
                                             errors,
@@ -604,10 +644,7 @@ fn run_steps<'a>(
                                         continue;
                                     }
                                     let mut g = f.clone();
-                                    if outputs
-                                        .iter()
-                                        .all(|m| match_field(m, row.get(&m.key), &mut g))
-                                    {
+                                    if outputs.iter().all(|m| match_field(m, row.get(&m.key), &mut g)) {
                                         next.push(g);
                                     }
                                 }
@@ -615,15 +652,9 @@ fn run_steps<'a>(
                         }
                     }
                 }
-                Step::Collect {
-                    element,
-                    slot,
-                    steps,
-                } => {
+                Step::Collect { element, slot, steps } => {
                     for mut f in frames {
-                        let inner_frames =
-                            run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors)
-                                .await;
+                        let inner_frames = run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors).await;
                         let mut items = Vec::with_capacity(inner_frames.len());
                         for g in &inner_frames {
                             match eval(element, g, vars) {

@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 
 use concord_check::Program;
 use concord_check::program::CompiledSync;
+use concord_concept::state::StateBackend;
 use concord_concept::{Concept, ConceptSpec, FlowId, Record};
 
 pub use flow::{FlowError, FlowReport, FlowStatus};
@@ -34,9 +35,7 @@ pub enum EngineError {
     DuplicateConcept(String),
     /// A program names a concept or action that is not registered (the
     /// program was checked against other concepts).
-    #[error(
-        "sync `{sync}` refers to `{name}`, which is not registered; check the syncs against these concepts"
-    )]
+    #[error("sync `{sync}` refers to `{name}`, which is not registered; check the syncs against these concepts")]
     UnknownInProgram {
         /// The sync.
         sync: String,
@@ -56,6 +55,7 @@ pub struct EngineBuilder {
     concepts: Vec<Arc<dyn Concept>>,
     step_quota: usize,
     log: Option<Arc<dyn ActionLog>>,
+    store: Option<Arc<dyn StateBackend>>,
 }
 
 impl Default for EngineBuilder {
@@ -71,7 +71,15 @@ impl EngineBuilder {
             concepts: Vec::new(),
             step_quota: DEFAULT_STEP_QUOTA,
             log: None,
+            store: None,
         }
+    }
+
+    /// Keeps concept state and the action log in `store`: each action's
+    /// writes commit together with its log record.
+    pub fn store(mut self, store: Arc<dyn StateBackend>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Registers a concept.
@@ -140,12 +148,12 @@ impl EngineBuilder {
             step_quota: self.step_quota,
             log: self.log,
             sensitive,
+            store: self.store,
+            concept_names,
         };
         let table = inner.compile(program)?;
         inner.syncs = RwLock::new(Arc::new(table));
-        Ok(Engine {
-            inner: Arc::new(inner),
-        })
+        Ok(Engine { inner: Arc::new(inner) })
     }
 }
 
@@ -184,6 +192,8 @@ pub(crate) struct Inner {
     pub log: Option<Arc<dyn ActionLog>>,
     /// Keys some concept marks `#[sensitive]`: redacted wherever records are shown.
     pub sensitive: HashSet<String>,
+    pub store: Option<Arc<dyn StateBackend>>,
+    pub concept_names: Vec<Arc<str>>,
 }
 
 impl Inner {
@@ -230,11 +240,7 @@ impl Inner {
         Ok(table)
     }
 
-    fn check_queries(
-        &self,
-        sync: &str,
-        step: &concord_check::program::Step,
-    ) -> Result<(), EngineError> {
+    fn check_queries(&self, sync: &str, step: &concord_check::program::Step) -> Result<(), EngineError> {
         use concord_check::program::Step;
         match step {
             Step::Query { concept, query, .. } => {
@@ -250,9 +256,7 @@ impl Inner {
                 }
                 Ok(())
             }
-            Step::Collect { steps, .. } => {
-                steps.iter().try_for_each(|s| self.check_queries(sync, s))
-            }
+            Step::Collect { steps, .. } => steps.iter().try_for_each(|s| self.check_queries(sync, s)),
             _ => Ok(()),
         }
     }
@@ -267,12 +271,7 @@ pub struct Engine {
 impl Engine {
     /// Starts a flow with an external invocation and runs it to quiescence
     /// (or until it exceeds the step quota).
-    pub async fn run(
-        &self,
-        concept: &str,
-        action: &str,
-        input: Record,
-    ) -> Result<FlowReport, EngineError> {
+    pub async fn run(&self, concept: &str, action: &str, input: Record) -> Result<FlowReport, EngineError> {
         let id = self
             .inner
             .action_index
@@ -308,11 +307,7 @@ impl Engine {
 
     /// Names of the syncs in force, in load order.
     pub fn sync_names(&self) -> Vec<String> {
-        self.sync_table()
-            .syncs
-            .iter()
-            .map(|s| s.name.to_string())
-            .collect()
+        self.sync_table().syncs.iter().map(|s| s.name.to_string()).collect()
     }
 
     /// Keys whose values are secrets (some concept marks a parameter of that

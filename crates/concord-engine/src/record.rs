@@ -48,10 +48,7 @@ impl ActionRecord {
 impl ActionRecord {
     /// `Concept.action {input} => {output}`, the trace line format, with the
     /// values of `sensitive` keys replaced by `"<redacted>"`.
-    pub fn display_redacted<'a>(
-        &'a self,
-        sensitive: &'a HashSet<String>,
-    ) -> impl fmt::Display + 'a {
+    pub fn display_redacted<'a>(&'a self, sensitive: &'a HashSet<String>) -> impl fmt::Display + 'a {
         TraceLine {
             record: self,
             sensitive,

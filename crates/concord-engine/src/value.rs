@@ -11,13 +11,9 @@ pub type Frame = Vec<Option<Value>>;
 pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => num_eq(x, y),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b)),
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -72,10 +68,7 @@ fn arith(op: BinOp, a: &Number, b: &Number) -> Result<Value, String> {
             return Ok(Value::from(r));
         }
     }
-    let (x, y) = (
-        a.as_f64().unwrap_or(f64::NAN),
-        b.as_f64().unwrap_or(f64::NAN),
-    );
+    let (x, y) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
     match op {
         BinOp::Add => number(x + y),
         BinOp::Sub => number(x - y),
@@ -125,10 +118,7 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
             Value::Object(mut m) => m.remove(f).unwrap_or(Value::Null),
             Value::Null => Value::Null,
             other => {
-                return Err(format!(
-                    "cannot read field `{f}` of a {}",
-                    type_name(&other)
-                ));
+                return Err(format!("cannot read field `{f}` of a {}", type_name(&other)));
             }
         },
         Expr::Object(fields) => {
@@ -138,12 +128,7 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
             }
             Value::Object(m)
         }
-        Expr::List(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| eval(i, frame, vars))
-                .collect::<Result<_, _>>()?,
-        ),
+        Expr::List(items) => Value::Array(items.iter().map(|i| eval(i, frame, vars)).collect::<Result<_, _>>()?),
         Expr::Not(b) => Value::Bool(!as_bool(&eval(b, frame, vars)?, "`!`")?),
         Expr::Neg(b) => match eval(b, frame, vars)? {
             Value::Number(n) => match n.as_i64() {
@@ -154,10 +139,7 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
         },
         Expr::Binary(op, a, b) => binary(*op, a, b, frame, vars)?,
         Expr::Call(f, args) => {
-            let args: Vec<Value> = args
-                .iter()
-                .map(|a| eval(a, frame, vars))
-                .collect::<Result<_, _>>()?;
+            let args: Vec<Value> = args.iter().map(|a| eval(a, frame, vars)).collect::<Result<_, _>>()?;
             call(*f, args)?
         }
     })
@@ -191,18 +173,12 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
         BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Value::Bool(compare(op, &x, &y)?),
         BinOp::Add => match (&x, &y) {
             (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
-            (Value::Array(m), Value::Array(n)) => {
-                Value::Array(m.iter().chain(n).cloned().collect())
-            }
+            (Value::Array(m), Value::Array(n)) => Value::Array(m.iter().chain(n).cloned().collect()),
             (Value::String(_), _) | (_, Value::String(_)) => {
                 Value::String(format!("{}{}", display_string(&x), display_string(&y)))
             }
             _ => {
-                return Err(format!(
-                    "`+` cannot add a {} and a {}",
-                    type_name(&x),
-                    type_name(&y)
-                ));
+                return Err(format!("`+` cannot add a {} and a {}", type_name(&x), type_name(&y)));
             }
         },
         _ => match (&x, &y) {
@@ -269,10 +245,7 @@ mod tests {
     #[test]
     fn numbers_compare_by_value_and_objects_by_content() {
         assert!(json_eq(&json!(1), &json!(1.0)));
-        assert!(json_eq(
-            &json!({"a": 1, "b": [1, 2]}),
-            &json!({"b": [1, 2], "a": 1})
-        ));
+        assert!(json_eq(&json!({"a": 1, "b": [1, 2]}), &json!({"b": [1, 2], "a": 1})));
         assert!(!json_eq(&json!({"a": null}), &json!({})));
         assert!(!json_eq(&json!([1, 2]), &json!([2, 1])));
     }
@@ -294,11 +267,7 @@ mod tests {
             eval(&add(Expr::Var(1), Expr::Lit(json!(0.5))), &f, &vars),
             Ok(json!(3.5))
         );
-        let div = Expr::Binary(
-            BinOp::Div,
-            Box::new(Expr::Var(1)),
-            Box::new(Expr::Lit(json!(0))),
-        );
+        let div = Expr::Binary(BinOp::Div, Box::new(Expr::Var(1)), Box::new(Expr::Lit(json!(0))));
         assert_eq!(eval(&div, &f, &vars), Err("division by zero".to_string()));
     }
 
@@ -307,38 +276,18 @@ mod tests {
         let f: Frame = vec![Some(Value::Null), Some(json!(3))];
         let vars = vec!["u".to_string(), "n".to_string()];
         assert_eq!(
-            eval(
-                &Expr::Field(Box::new(Expr::Var(0)), "email".into()),
-                &f,
-                &vars
-            ),
+            eval(&Expr::Field(Box::new(Expr::Var(0)), "email".into()), &f, &vars),
             Ok(Value::Null)
         );
-        assert!(
-            eval(
-                &Expr::Field(Box::new(Expr::Var(1)), "email".into()),
-                &f,
-                &vars
-            )
-            .is_err()
-        );
+        assert!(eval(&Expr::Field(Box::new(Expr::Var(1)), "email".into()), &f, &vars).is_err());
     }
 
     #[test]
     fn builtins() {
         let f: Frame = vec![];
-        let c = |b, args: Vec<Value>| {
-            eval(
-                &Expr::Call(b, args.into_iter().map(Expr::Lit).collect()),
-                &f,
-                &[],
-            )
-        };
+        let c = |b, args: Vec<Value>| eval(&Expr::Call(b, args.into_iter().map(Expr::Lit).collect()), &f, &[]);
         assert_eq!(c(Builtin::Len, vec![json!("héllo")]), Ok(json!(5)));
-        assert_eq!(
-            c(Builtin::Coalesce, vec![Value::Null, json!(2)]),
-            Ok(json!(2))
-        );
+        assert_eq!(c(Builtin::Coalesce, vec![Value::Null, json!(2)]), Ok(json!(2)));
         assert_eq!(
             c(Builtin::Contains, vec![json!(["a", "b"]), json!("b")]),
             Ok(json!(true))

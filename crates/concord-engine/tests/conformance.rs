@@ -134,11 +134,7 @@ struct Risky;
 impl Risky {
     /// Succeeds unless `fail` is true.
     pub fn attempt(&self, fail: bool) -> Result<(), String> {
-        if fail {
-            Err("it failed".into())
-        } else {
-            Ok(())
-        }
+        if fail { Err("it failed".into()) } else { Ok(()) }
     }
 
     pub fn explode(&self) {
@@ -282,10 +278,7 @@ async fn a_click_increments_the_counter_exactly_once() {
     let w = world(REFERENCE_SYNCS);
     let report = click(&w, "inc").await;
     assert_eq!(*w.counter.count.lock().unwrap(), 1);
-    assert_eq!(
-        report.action_names(),
-        ["Button.clicked", "Counter.increment"]
-    );
+    assert_eq!(report.action_names(), ["Button.clicked", "Counter.increment"]);
     assert_eq!(report.status, FlowStatus::Quiescent);
     assert_eq!(report.records[1].sync.as_deref(), Some("ButtonIncrements"));
     assert_eq!(report.records[1].matched, vec![report.records[0].id]);
@@ -448,10 +441,7 @@ async fn success_patterns_do_not_match_errors() {
         .run("Risky", "attempt", rec(json!({"fail": false})))
         .await
         .unwrap();
-    assert_eq!(
-        *w.notification.sent.lock().unwrap(),
-        ["it failed", "success"]
-    );
+    assert_eq!(*w.notification.sent.lock().unwrap(), ["it failed", "success"]);
     assert_eq!(
         *w.recorder.tags.lock().unwrap(),
         ["any", "any"],
@@ -495,10 +485,7 @@ async fn an_optional_query_binds_null_and_not_keeps_only_empty() {
     let w = world(DEPARTURE_SYNCS);
     click(&w, "bio-1").await;
     click(&w, "plain").await;
-    assert_eq!(
-        *w.notification.sent.lock().unwrap(),
-        ["about bio-1", "null"]
-    );
+    assert_eq!(*w.notification.sent.lock().unwrap(), ["about bio-1", "null"]);
     assert_eq!(*w.recorder.tags.lock().unwrap(), ["no bio for plain"]);
 }
 
@@ -532,11 +519,7 @@ then
 #[tokio::test]
 async fn a_panicking_action_becomes_an_error_outcome() {
     let w = world("sync Nothing\nwhen\n    Ping.ping () : ()\nthen\n    Ping.pong ()\n");
-    let r = w
-        .engine
-        .run("Risky", "explode", Record::new())
-        .await
-        .unwrap();
+    let r = w.engine.run("Risky", "explode", Record::new()).await.unwrap();
     assert_eq!(
         r.records[0].outcome,
         Outcome::Error("internal error in Risky.explode".into())
@@ -546,11 +529,7 @@ async fn a_panicking_action_becomes_an_error_outcome() {
 #[tokio::test]
 async fn missing_and_mistyped_arguments_are_error_outcomes() {
     let w = world("sync Nothing\nwhen\n    Ping.ping () : ()\nthen\n    Ping.pong ()\n");
-    let r = w
-        .engine
-        .run("Risky", "attempt", Record::new())
-        .await
-        .unwrap();
+    let r = w.engine.run("Risky", "attempt", Record::new()).await.unwrap();
     assert_eq!(
         r.records[0].outcome,
         Outcome::Error("Risky.attempt: missing argument `fail`".into())
@@ -562,10 +541,7 @@ async fn missing_and_mistyped_arguments_are_error_outcomes() {
         .unwrap();
     assert_eq!(
         r.records[0].outcome,
-        Outcome::Error(
-            "Risky.attempt: argument `fail`: invalid type: string \"yes\", expected a boolean"
-                .into()
-        )
+        Outcome::Error("Risky.attempt: argument `fail`: invalid type: string \"yes\", expected a boolean".into())
     );
     let r = w
         .engine
@@ -583,10 +559,7 @@ async fn missing_and_mistyped_arguments_are_error_outcomes() {
 async fn flows_run_concurrently_and_stay_separate() {
     let w = world(REFERENCE_SYNCS);
     let handles: Vec<_> = (0..200)
-        .map(|_| {
-            w.engine
-                .spawn("Button", "clicked", rec(json!({"kind": "inc"})))
-        })
+        .map(|_| w.engine.spawn("Button", "clicked", rec(json!({"kind": "inc"}))))
         .collect();
     for h in handles {
         let r = h.await.unwrap().unwrap();
@@ -675,9 +648,7 @@ fn each_completed_action_prints_one_trace_line_with_its_sync() {
         .with_target(false)
         .finish();
     tracing::subscriber::with_default(subscriber, || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         rt.block_on(async {
             click(&w, "inc").await;
             click(&w, "fanout-plain").await;

@@ -22,8 +22,8 @@ use quote::{format_ident, quote};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, Data, DeriveInput, Expr, ExprLit, FnArg, Ident, ImplItem, ItemImpl, Lit, Meta, Pat,
-    Path, ReturnType, Token, Type, Visibility, parse_macro_input,
+    Attribute, Data, DeriveInput, Expr, ExprLit, FnArg, Ident, ImplItem, ItemImpl, Lit, Meta, Pat, Path, ReturnType,
+    Token, Type, Visibility, parse_macro_input,
 };
 
 /// Implements `Concept` for the type of an `impl` block. See the crate docs.
@@ -74,9 +74,7 @@ fn doc_of(attrs: &[Attribute]) -> String {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => Some(s.value()),
+                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
                 _ => None,
             },
             _ => None,
@@ -135,8 +133,7 @@ fn param_type(ty: &Type, krate: &Path) -> (TokenStream2, bool) {
     }
     let variant = match name.as_str() {
         "String" | "str" => quote!(String),
-        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128"
-        | "usize" => {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" | "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
             quote!(Integer)
         }
         "f32" | "f64" => quote!(Number),
@@ -161,42 +158,77 @@ enum ParamRole {
     },
 }
 
-fn expand_concept(
-    args: Punctuated<Meta, Token![,]>,
-    mut imp: ItemImpl,
-) -> syn::Result<TokenStream2> {
+fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::Result<TokenStream2> {
     let krate = crate_path(&args)?;
     let self_ty = imp.self_ty.clone();
     let mut concept_name = last_segment(&self_ty)
         .map(|(i, _)| i.to_string())
-        .ok_or_else(|| {
-            syn::Error::new(
-                self_ty.span(),
-                "#[concept] needs an impl block for a named type",
-            )
-        })?;
+        .ok_or_else(|| syn::Error::new(self_ty.span(), "#[concept] needs an impl block for a named type"))?;
+    // (collection, unique fields, indexed fields), in declaration order.
+    let mut collections: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     for m in &args {
-        if let Meta::NameValue(nv) = m
-            && nv.path.is_ident("name")
-        {
-            match &nv.value {
-                Expr::Lit(ExprLit {
-                    lit: Lit::Str(s), ..
-                }) => concept_name = s.value(),
-                other => {
-                    return Err(syn::Error::new(
-                        other.span(),
-                        "expected a string, e.g. `name = \"Sessioning\"`",
-                    ));
+        let Meta::NameValue(nv) = m else {
+            return Err(syn::Error::new(m.span(), "expected `key = value`"));
+        };
+        let key = nv.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+        if key == "crate" {
+            continue;
+        }
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(value), ..
+        }) = &nv.value
+        else {
+            return Err(syn::Error::new(nv.value.span(), "expected a string"));
+        };
+        let text = value.value();
+        let mut entry = |name: &str| -> usize {
+            match collections.iter().position(|c| c.0 == name) {
+                Some(i) => i,
+                None => {
+                    collections.push((name.to_string(), Vec::new(), Vec::new()));
+                    collections.len() - 1
                 }
             }
-        } else if !m.path().is_ident("crate") {
-            return Err(syn::Error::new(
-                m.span(),
-                "unknown option; expected `name = \"...\"` or `crate = path`",
-            ));
+        };
+        match key.as_str() {
+            "name" => concept_name = text,
+            "collection" => {
+                entry(&text);
+            }
+            "unique" | "index" => {
+                let Some((coll, field)) = text.split_once('.') else {
+                    return Err(syn::Error::new(
+                        value.span(),
+                        "expected `collection.field`, e.g. \"users.username\"",
+                    ));
+                };
+                let i = entry(coll);
+                if key == "unique" {
+                    collections[i].1.push(field.to_string());
+                } else {
+                    collections[i].2.push(field.to_string());
+                }
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    nv.path.span(),
+                    "unknown option; expected `name`, `collection`, `unique`, `index` or `crate`",
+                ));
+            }
         }
     }
+    let collection_specs: Vec<TokenStream2> = collections
+        .iter()
+        .map(|(name, unique, index)| {
+            quote! {
+                #krate::CollectionSpec {
+                    name: format!("{}.{}", #concept_name, #name),
+                    unique: vec![#(#unique.to_string()),*],
+                    indexes: vec![#(#index.to_string()),*],
+                }
+            }
+        })
+        .collect();
     let concept_doc = doc_of(&imp.attrs);
     let mut action_specs = Vec::new();
     let mut query_specs = Vec::new();
@@ -301,16 +333,9 @@ fn expand_concept(
             match role {
                 ParamRole::Context { mutable } => {
                     if is_query && *mutable {
-                        return Err(syn::Error::new(
-                            f.sig.span(),
-                            "queries receive `&QueryContext`",
-                        ));
+                        return Err(syn::Error::new(f.sig.span(), "queries receive `&QueryContext`"));
                     }
-                    call_args.push(if *mutable {
-                        quote!(&mut *ctx)
-                    } else {
-                        quote!(&*ctx)
-                    });
+                    call_args.push(if *mutable { quote!(&mut *ctx) } else { quote!(&*ctx) });
                 }
                 ParamRole::Rest => {
                     decode.push(quote! {
@@ -322,9 +347,7 @@ fn expand_concept(
                     });
                     call_args.push(quote!(#var));
                 }
-                ParamRole::Arg {
-                    key, optional, ty, ..
-                } => {
+                ParamRole::Arg { key, optional, ty, .. } => {
                     decode.push(quote! {
                         let #var: #ty = #krate::decode_arg(input, #key, #optional, #full)?;
                     });
@@ -389,6 +412,7 @@ fn expand_concept(
                     doc: #concept_doc.to_string(),
                     actions: vec![#(#action_specs),*],
                     queries: vec![#(#query_specs),*],
+                    collections: vec![#(#collection_specs),*],
                 }
             }
 

@@ -34,12 +34,7 @@ pub struct Requesting {
 #[concord_macros::concept(crate = concord_concept)]
 impl Requesting {
     /// A request arrives at `path` with any further fields.
-    pub fn request(
-        &self,
-        ctx: &mut ActionContext,
-        path: String,
-        #[rest] fields: Record,
-    ) -> RequestOut {
+    pub fn request(&self, ctx: &mut ActionContext, path: String, #[rest] fields: Record) -> RequestOut {
         let _ = (path, fields);
         let request = ctx.fresh_id();
         self.lock().insert(request.clone(), Pending::default());
@@ -51,9 +46,7 @@ impl Requesting {
         let mut pending = self.lock();
         match pending.get_mut(&request) {
             None => Err(format!("no pending request `{request}`")),
-            Some(p) if p.response.is_some() => {
-                Err(format!("request `{request}` was already answered"))
-            }
+            Some(p) if p.response.is_some() => Err(format!("request `{request}` was already answered")),
             Some(p) => {
                 p.response = Some(fields);
                 Ok(())
@@ -103,10 +96,7 @@ mod tests {
     use concord_concept::{Concept, FlowId, Outcome, RecordId, Value};
 
     fn fields(pairs: &[(&str, Value)]) -> Record {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
     #[tokio::test]
@@ -124,14 +114,8 @@ mod tests {
             Outcome::Success(Record::new())
         );
         let again = r.perform(&mut ctx, "respond", &respond).await;
-        assert_eq!(
-            again,
-            Outcome::Error(format!("request `{id}` was already answered"))
-        );
-        assert_eq!(
-            r.take_response(&id),
-            Some(fields(&[("greeting", "hi".into())]))
-        );
+        assert_eq!(again, Outcome::Error(format!("request `{id}` was already answered")));
+        assert_eq!(r.take_response(&id), Some(fields(&[("greeting", "hi".into())])));
         assert_eq!(r.pending_count(), 0);
     }
 

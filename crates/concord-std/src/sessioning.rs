@@ -1,6 +1,7 @@
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use concord_concept::{ActionContext, Query, QueryContext, StateError};
+use serde::{Deserialize, Serialize};
 
 /// The output of `Sessioning.create`.
 #[derive(Debug, Clone, PartialEq, Eq, concord_macros::Outputs)]
@@ -18,10 +19,13 @@ pub struct UserRow {
     pub user: String,
 }
 
-#[derive(Debug)]
-struct Session {
+/// A stored session; its id is the session token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionDoc {
     user: String,
-    expires_at: Instant,
+    /// Milliseconds since the Unix epoch.
+    expires_at: i64,
 }
 
 /// **concept** Sessioning [User]
@@ -32,12 +36,11 @@ struct Session {
 /// yields `user` until the session is deleted or expires; afterwards it
 /// yields nothing.
 ///
-/// **state** a set of Sessions, each with a user and an expiry time.
-///
-/// Session ids are 256 random bits from the operating system, hex-encoded.
-#[derive(Debug)]
+/// **state** a set of Sessions (`Sessioning.sessions`), each with a user and
+/// an expiry time; the session id is 256 random bits from the operating
+/// system, hex-encoded.
+#[derive(Debug, Clone)]
 pub struct Sessioning {
-    sessions: Mutex<HashMap<String, Session>>,
     lifetime: Duration,
     one_per_user: bool,
 }
@@ -48,46 +51,43 @@ impl Default for Sessioning {
     }
 }
 
-#[concord_macros::concept(crate = concord_concept)]
+fn failure(e: StateError) -> String {
+    format!("sessions are unavailable: {e}")
+}
+
+#[concord_macros::concept(crate = concord_concept, collection = "sessions", index = "sessions.user")]
 impl Sessioning {
     /// Starts a session for `user`.
-    pub fn create(&self, user: String) -> SessionOut {
+    pub async fn create(&self, ctx: &mut ActionContext, user: String) -> Result<SessionOut, String> {
         let session = fresh_token();
-        let mut sessions = self.lock();
+        let mut sessions = ctx.collection::<SessionDoc>("sessions");
         if self.one_per_user {
-            sessions.retain(|_, s| s.user != user);
+            sessions.delete(Query::eq("user", &user)).await.map_err(failure)?;
         }
-        sessions.insert(
-            session.clone(),
-            Session {
-                user,
-                expires_at: Instant::now() + self.lifetime,
-            },
-        );
-        SessionOut { session }
+        let doc = SessionDoc {
+            user,
+            expires_at: now_ms() + self.lifetime.as_millis() as i64,
+        };
+        sessions.insert(&session, &doc).await.map_err(failure)?;
+        Ok(SessionOut { session })
     }
 
     /// Ends a session; fails if there is no such (unexpired) session.
-    pub fn delete(&self, session: String) -> Result<(), String> {
-        match self.lock().remove(&session) {
-            Some(s) if s.expires_at > Instant::now() => Ok(()),
-            _ => Err("no such session".to_string()),
-        }
+    pub async fn delete(&self, ctx: &mut ActionContext, session: String) -> Result<(), String> {
+        let mut sessions = ctx.collection::<SessionDoc>("sessions");
+        let live = sessions.get(&session).await.map_err(failure)?.is_some_and(|s| s.expires_at > now_ms());
+        sessions.delete(Query::id(&session)).await.map_err(failure)?;
+        if live { Ok(()) } else { Err("no such session".to_string()) }
     }
 
     /// The user of a live session (no rows if unknown or expired).
-    pub fn _get_user(&self, session: String) -> Vec<UserRow> {
-        let mut sessions = self.lock();
-        match sessions.get(&session) {
-            Some(s) if s.expires_at > Instant::now() => vec![UserRow {
-                user: s.user.clone(),
-            }],
-            Some(_) => {
-                sessions.remove(&session);
-                Vec::new()
-            }
-            None => Vec::new(),
-        }
+    pub async fn _get_user(&self, ctx: &QueryContext, session: String) -> Result<Vec<UserRow>, StateError> {
+        let found = ctx.collection::<SessionDoc>("sessions").get(&session).await?;
+        Ok(found
+            .filter(|s| s.expires_at > now_ms())
+            .map(|s| UserRow { user: s.user })
+            .into_iter()
+            .collect())
     }
 }
 
@@ -95,7 +95,6 @@ impl Sessioning {
     /// Sessions that last 24 hours; several per user allowed.
     pub fn new() -> Self {
         Sessioning {
-            sessions: Mutex::new(HashMap::new()),
             lifetime: Duration::from_secs(24 * 60 * 60),
             one_per_user: false,
         }
@@ -112,53 +111,110 @@ impl Sessioning {
         self.one_per_user = true;
         self
     }
+}
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn fresh_token() -> String {
     let mut bytes = [0u8; 32];
     // Without an OS random source no secure token can exist; the engine turns
     // this panic into the action's error outcome.
-    getrandom::fill(&mut bytes)
-        .expect("the operating system's random number generator is unavailable");
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator is unavailable");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use concord_concept::{Concept, FlowId, Outcome, Record, RecordId, Value};
+    use std::sync::Arc;
 
-    #[test]
-    fn sessions_resolve_until_deleted() {
-        let s = Sessioning::new();
-        let a = s.create("ada".into()).session;
+    async fn store() -> Arc<dyn concord_store::Backend> {
+        let store = concord_store::open("sqlite::memory:").await.unwrap();
+        store.ensure_collections(Sessioning::new().spec().collections).await.unwrap();
+        store
+    }
+
+    /// Runs an action and commits its writes, as the engine does.
+    async fn act(s: &Sessioning, store: &Arc<dyn concord_store::Backend>, action: &str, key: &str, value: &str) -> Outcome {
+        let mut ctx = ActionContext::with_state(FlowId::fresh(), RecordId::fresh(), "Sessioning".into(), store.clone());
+        let mut input = Record::new();
+        input.insert(key.into(), Value::from(value));
+        let outcome = s.perform(&mut ctx, action, &input).await;
+        if let (Outcome::Success(_), Some(tx)) = (&outcome, ctx.take_transaction()) {
+            tx.commit(test_entry()).await.unwrap();
+        }
+        outcome
+    }
+
+    fn test_entry() -> concord_concept::state::LogEntry {
+        concord_concept::state::LogEntry {
+            id: RecordId::fresh().to_string(),
+            flow: FlowId::fresh().to_string(),
+            seq: 0,
+            concept: "Sessioning".into(),
+            action: "test".into(),
+            input: Record::new(),
+            error: false,
+            output: Record::new(),
+            sync: None,
+            matched: Vec::new(),
+            started_at: 0,
+            completed_at: 0,
+        }
+    }
+
+    async fn user_of(s: &Sessioning, store: &Arc<dyn concord_store::Backend>, session: &str) -> Vec<UserRow> {
+        let ctx = QueryContext::with_state(FlowId::fresh(), "Sessioning".into(), Some(store.clone()));
+        s._get_user(&ctx, session.to_string()).await.unwrap()
+    }
+
+    fn session_of(o: Outcome) -> String {
+        match o {
+            Outcome::Success(r) => r["session"].as_str().unwrap().to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_resolve_until_deleted() {
+        let (s, store) = (Sessioning::new(), store().await);
+        let a = session_of(act(&s, &store, "create", "user", "ada").await);
         assert_eq!(a.len(), 64);
-        assert_eq!(s._get_user(a.clone()), vec![UserRow { user: "ada".into() }]);
-        assert_eq!(s.delete(a.clone()), Ok(()));
-        assert!(s._get_user(a.clone()).is_empty());
-        assert_eq!(s.delete(a), Err("no such session".into()));
+        assert_eq!(user_of(&s, &store, &a).await, vec![UserRow { user: "ada".into() }]);
+        assert_eq!(act(&s, &store, "delete", "session", &a).await, Outcome::Success(Record::new()));
+        assert!(user_of(&s, &store, &a).await.is_empty());
+        assert_eq!(act(&s, &store, "delete", "session", &a).await, Outcome::Error("no such session".into()));
     }
 
-    #[test]
-    fn sessions_expire() {
-        let s = Sessioning::new().lifetime(Duration::ZERO);
-        let a = s.create("ada".into()).session;
-        assert!(s._get_user(a.clone()).is_empty());
-        assert!(s.delete(a).is_err());
+    #[tokio::test]
+    async fn sessions_expire() {
+        let (s, store) = (Sessioning::new().lifetime(Duration::ZERO), store().await);
+        let a = session_of(act(&s, &store, "create", "user", "ada").await);
+        assert!(user_of(&s, &store, &a).await.is_empty());
+        assert!(act(&s, &store, "delete", "session", &a).await.is_error());
     }
 
-    #[test]
-    fn one_session_per_user_ends_the_others() {
-        let s = Sessioning::new().one_session_per_user();
-        let first = s.create("ada".into()).session;
-        let second = s.create("ada".into()).session;
-        let other = s.create("bob".into()).session;
+    #[tokio::test]
+    async fn one_session_per_user_ends_the_others() {
+        let (s, store) = (Sessioning::new().one_session_per_user(), store().await);
+        let first = session_of(act(&s, &store, "create", "user", "ada").await);
+        let second = session_of(act(&s, &store, "create", "user", "ada").await);
+        let other = session_of(act(&s, &store, "create", "user", "bob").await);
         assert_ne!(first, second);
-        assert!(s._get_user(first).is_empty());
-        assert_eq!(s._get_user(second).len(), 1);
-        assert_eq!(s._get_user(other).len(), 1);
+        assert!(user_of(&s, &store, &first).await.is_empty());
+        assert_eq!(user_of(&s, &store, &second).await.len(), 1);
+        assert_eq!(user_of(&s, &store, &other).await.len(), 1);
+    }
+
+    #[test]
+    fn declares_its_collection() {
+        let spec = Sessioning::new().spec();
+        assert_eq!(spec.collections[0].name, "Sessioning.sessions");
+        assert_eq!(spec.collections[0].indexes, ["user"]);
     }
 }

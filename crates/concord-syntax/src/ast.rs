@@ -269,9 +269,7 @@ impl Expr {
             ExprKind::Var(v) => f(v, self.span),
             ExprKind::Field(e, _) | ExprKind::Unary(_, e) => e.for_each_var(f),
             ExprKind::Object(fields) => fields.iter().for_each(|(_, e)| e.for_each_var(f)),
-            ExprKind::List(items) | ExprKind::Call(_, items) => {
-                items.iter().for_each(|e| e.for_each_var(f))
-            }
+            ExprKind::List(items) | ExprKind::Call(_, items) => items.iter().for_each(|e| e.for_each_var(f)),
             ExprKind::Binary(_, a, b) => {
                 a.for_each_var(f);
                 b.for_each_var(f);

@@ -60,22 +60,11 @@ impl Diagnostic {
     }
 
     /// A warning at `span`.
-    pub fn warning(
-        code: &'static str,
-        message: impl Into<String>,
-        file: FileId,
-        span: Span,
-    ) -> Self {
+    pub fn warning(code: &'static str, message: impl Into<String>, file: FileId, span: Span) -> Self {
         Self::new(Severity::Warning, code, message, file, span)
     }
 
-    fn new(
-        severity: Severity,
-        code: &'static str,
-        message: impl Into<String>,
-        file: FileId,
-        span: Span,
-    ) -> Self {
+    fn new(severity: Severity, code: &'static str, message: impl Into<String>, file: FileId, span: Span) -> Self {
         Diagnostic {
             severity,
             code,
@@ -163,14 +152,8 @@ impl Diagnostic {
             }
             let line_chars = text.chars().count();
             let start_col = c - 1;
-            let span_chars = f
-                .slice(label.span)
-                .chars()
-                .take_while(|&ch| ch != '\n')
-                .count();
-            let len = span_chars
-                .max(1)
-                .min(line_chars.saturating_sub(start_col).max(1));
+            let span_chars = f.slice(label.span).chars().take_while(|&ch| ch != '\n').count();
+            let len = span_chars.max(1).min(line_chars.saturating_sub(start_col).max(1));
             let underline: String = std::iter::repeat_n(mark, len).collect();
             let msg = if label.message.is_empty() {
                 String::new()

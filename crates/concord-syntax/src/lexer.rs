@@ -190,9 +190,7 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> 
             }
             c if c == b'_' || c.is_ascii_alphabetic() => {
                 let mut end = i;
-                while end < bytes.len()
-                    && (bytes[end] == b'_' || bytes[end].is_ascii_alphanumeric())
-                {
+                while end < bytes.len() && (bytes[end] == b'_' || bytes[end].is_ascii_alphanumeric()) {
                     end += 1;
                 }
                 out.push(Token {
@@ -206,14 +204,8 @@ pub fn lex(file: FileId, text: &str, diags: &mut Vec<Diagnostic>) -> Vec<Token> 
                 let ch = text[i..].chars().next().unwrap_or('\u{fffd}');
                 let len = ch.len_utf8();
                 let (message, help) = match ch {
-                    '&' => (
-                        "`&` is not an operator".to_string(),
-                        "write `&&` for \"and\"",
-                    ),
-                    '|' => (
-                        "`|` is not an operator".to_string(),
-                        "write `||` for \"or\"",
-                    ),
+                    '&' => ("`&` is not an operator".to_string(), "write `&&` for \"and\""),
+                    '|' => ("`|` is not an operator".to_string(), "write `||` for \"or\""),
                     '\'' => (
                         "strings use double quotes".to_string(),
                         "write \"text\" instead of 'text'",
@@ -275,13 +267,8 @@ fn lex_string(file: FileId, text: &str, start: usize, diags: &mut Vec<Diagnostic
                             }
                         }
                         None => diags.push(
-                            Diagnostic::error(
-                                "E0002",
-                                "invalid unicode escape",
-                                file,
-                                Span::new(at, at + 2),
-                            )
-                            .with_help("write `\\u{1F600}` with 1 to 6 hex digits"),
+                            Diagnostic::error("E0002", "invalid unicode escape", file, Span::new(at, at + 2))
+                                .with_help("write `\\u{1F600}` with 1 to 6 hex digits"),
                         ),
                     }
                 }
@@ -339,10 +326,7 @@ fn lex_number(file: FileId, text: &str, start: usize, diags: &mut Vec<Diagnostic
         match raw.parse::<f64>() {
             Ok(v) if v.is_finite() => (Tok::Float(v), end),
             _ => {
-                diags.push(
-                    Diagnostic::error("E0004", "invalid number", file, span)
-                        .with_help("write e.g. 3.5 or 1e3"),
-                );
+                diags.push(Diagnostic::error("E0004", "invalid number", file, span).with_help("write e.g. 3.5 or 1e3"));
                 (Tok::Float(0.0), end)
             }
         }

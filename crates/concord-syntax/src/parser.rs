@@ -117,15 +117,9 @@ impl Parser<'_> {
         }
     }
 
-    fn error(
-        &mut self,
-        code: &'static str,
-        message: impl Into<String>,
-        span: Span,
-    ) -> &mut Diagnostic {
+    fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span) -> &mut Diagnostic {
         self.errors += 1;
-        self.diags
-            .push(Diagnostic::error(code, message, self.file, span));
+        self.diags.push(Diagnostic::error(code, message, self.file, span));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
     }
@@ -134,16 +128,12 @@ impl Parser<'_> {
     /// line before: a second error there is almost always a consequence of
     /// the first (an unclosed string or parenthesis).
     fn follows_recent_error(&self, span: Span) -> bool {
-        let line = |offset: u32| {
-            self.text
-                .get(..offset as usize)
-                .map_or(0, |t| t.matches('\n').count())
-        };
+        let line = |offset: u32| self.text.get(..offset as usize).map_or(0, |t| t.matches('\n').count());
         let here = line(span.start);
-        self.diags.iter().filter(|d| d.is_error()).any(|d| {
-            here.saturating_sub(line(d.primary.span.start)) <= 1
-                && d.primary.span.start <= span.start
-        })
+        self.diags
+            .iter()
+            .filter(|d| d.is_error())
+            .any(|d| here.saturating_sub(line(d.primary.span.start)) <= 1 && d.primary.span.start <= span.start)
     }
 
     fn unexpected(&mut self, expected: &str, help: &str) {
@@ -278,8 +268,8 @@ impl Parser<'_> {
                 Tok::Ident(k) if k == "when" => {
                     self.bump();
                     if seen_when {
-                        self.error("E0102", "a sync has one `when` clause", t.span)
-                            .help = Some("list all patterns under the first `when`".into());
+                        self.error("E0102", "a sync has one `when` clause", t.span).help =
+                            Some("list all patterns under the first `when`".into());
                     }
                     if clause == Clause::Where || clause == Clause::Then {
                         self.error("E0103", "`when` must come first", t.span).help =
@@ -292,12 +282,8 @@ impl Parser<'_> {
                 Tok::Ident(k) if k == "where" => {
                     self.bump();
                     if !seen_when || clause == Clause::Then || seen_where {
-                        self.error(
-                            "E0103",
-                            "`where` must come between `when` and `then`, once",
-                            t.span,
-                        )
-                        .help = Some("the order is: when, where (optional), then".into());
+                        self.error("E0103", "`where` must come between `when` and `then`, once", t.span)
+                            .help = Some("the order is: when, where (optional), then".into());
                     }
                     seen_where = true;
                     clause = Clause::Where;
@@ -305,8 +291,8 @@ impl Parser<'_> {
                 Tok::Ident(k) if k == "then" => {
                     self.bump();
                     if sync.then_span.is_some() {
-                        self.error("E0102", "a sync has one `then` clause", t.span)
-                            .help = Some("list all invocations under the first `then`".into());
+                        self.error("E0102", "a sync has one `then` clause", t.span).help =
+                            Some("list all invocations under the first `then`".into());
                     } else if !seen_when {
                         self.error("E0103", "`then` needs a `when` clause before it", t.span)
                             .help = Some("the order is: when, where (optional), then".into());
@@ -316,16 +302,11 @@ impl Parser<'_> {
                 }
                 _ => match clause {
                     Clause::None => {
-                        self.unexpected(
-                            "`when`",
-                            "a sync's body starts with `when` and its patterns",
-                        );
+                        self.unexpected("`when`", "a sync's body starts with `when` and its patterns");
                         self.skip_line();
                     }
                     Clause::When => {
-                        if let Ok(p) =
-                            self.pattern_line("a when pattern `Concept.action (...) : (...)`")
-                        {
+                        if let Ok(p) = self.pattern_line("a when pattern `Concept.action (...) : (...)`") {
                             sync.when.push(p);
                         }
                     }
@@ -359,14 +340,10 @@ impl Parser<'_> {
                 format!("sync `{}` has no `when` clause", sync.name.name),
                 sync.name.span,
             )
-            .help =
-                Some("add `when` followed by the action patterns that trigger this sync".into());
+            .help = Some("add `when` followed by the action patterns that trigger this sync".into());
         } else if sync.when.is_empty() {
             self.error("E0104", "`when` clause has no patterns", sync.when_span)
-                .help = Some(
-                "add at least one pattern, e.g. `Requesting.request (path: \"/x\") : (request)`"
-                    .into(),
-            );
+                .help = Some("add at least one pattern, e.g. `Requesting.request (path: \"/x\") : (request)`".into());
         }
         if !recovered {
             match sync.then_span {
@@ -379,11 +356,8 @@ impl Parser<'_> {
                     .help = Some("add `then` followed by the actions this sync invokes".into());
                 }
                 Some(span) if sync.then.is_empty() => {
-                    self.error("E0105", "`then` clause has no invocations", span)
-                        .help = Some(
-                        "add at least one invocation, e.g. `Requesting.respond (request, ...)`"
-                            .into(),
-                    );
+                    self.error("E0105", "`then` clause has no invocations", span).help =
+                        Some("add at least one invocation, e.g. `Requesting.respond (request, ...)`".into());
                 }
                 _ => {}
             }
@@ -401,12 +375,8 @@ impl Parser<'_> {
                 self.skip_line();
                 return;
             }
-            self.error(
-                "E0106",
-                format!("unexpected {} after {what}", t.tok.describe()),
-                t.span,
-            )
-            .help = Some("write one pattern, step or invocation per line".into());
+            self.error("E0106", format!("unexpected {} after {what}", t.tok.describe()), t.span)
+                .help = Some("write one pattern, step or invocation per line".into());
             self.skip_line();
         }
     }
@@ -532,9 +502,7 @@ impl Parser<'_> {
         } else {
             ArgValue::Shorthand
         };
-        let span = key
-            .span
-            .to(Span::new(self.prev_end as usize, self.prev_end as usize));
+        let span = key.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
         Ok(Arg {
             key,
             optional,
@@ -573,18 +541,11 @@ impl Parser<'_> {
             self.bump();
             let pattern = self.pattern("a query `Concept._query (...)`")?;
             let span = start.to(pattern.span);
-            return Ok(Step::Query {
-                mode,
-                pattern,
-                span,
-            });
+            return Ok(Step::Query { mode, pattern, span });
         }
         if self.at_ident("let") {
             self.bump();
-            let name = self.ident(
-                "a variable name after `let`",
-                "write `let name = expression`",
-            )?;
+            let name = self.ident("a variable name after `let`", "write `let name = expression`")?;
             self.expect(Tok::Assign, "`=`", "write `let name = expression`")?;
             let value = self.expr()?;
             let span = start.to(value.span);
@@ -740,10 +701,7 @@ impl Parser<'_> {
         let mut e = self.primary()?;
         while *self.peek() == Tok::Dot {
             self.bump();
-            let field = self.ident(
-                "a field name after `.`",
-                "field access looks like `user.email`",
-            )?;
+            let field = self.ident("a field name after `.`", "field access looks like `user.email`")?;
             let span = e.span.to(field.span);
             e = Expr {
                 kind: ExprKind::Field(Box::new(e), field),
@@ -771,13 +729,9 @@ impl Parser<'_> {
             Tok::Ident(s) => {
                 let name = s.clone();
                 self.bump();
-                if *self.peek() == Tok::LParen
-                    && self.toks.get(self.pos).map(|t| &t.tok) == Some(&Tok::LParen)
-                {
+                if *self.peek() == Tok::LParen && self.toks.get(self.pos).map(|t| &t.tok) == Some(&Tok::LParen) {
                     let args = self.group(Tok::RParen, "`)`", |p| p.expr())?;
-                    let span = t
-                        .span
-                        .to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                    let span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
                     return Ok(Expr {
                         kind: ExprKind::Call(Ident { name, span: t.span }, args),
                         span,
@@ -792,22 +746,15 @@ impl Parser<'_> {
                 self.bump();
                 self.group_depth += 1;
                 let inner = self.expr();
-                let close = inner.and_then(|e| {
-                    self.expect(Tok::RParen, "`)`", "close the parenthesis")
-                        .map(|_| e)
-                });
+                let close = inner.and_then(|e| self.expect(Tok::RParen, "`)`", "close the parenthesis").map(|_| e));
                 self.group_depth -= 1;
                 let mut e = close?;
-                e.span = t
-                    .span
-                    .to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                e.span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
                 return Ok(e);
             }
             Tok::LBracket => {
                 let items = self.group(Tok::RBracket, "`]`", |p| p.expr())?;
-                let span = t
-                    .span
-                    .to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                let span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
                 return Ok(Expr {
                     kind: ExprKind::List(items),
                     span,
@@ -815,9 +762,7 @@ impl Parser<'_> {
             }
             Tok::LBrace => {
                 let fields = self.group(Tok::RBrace, "`}`", |p| p.object_field())?;
-                let span = t
-                    .span
-                    .to(Span::new(self.prev_end as usize, self.prev_end as usize));
+                let span = t.span.to(Span::new(self.prev_end as usize, self.prev_end as usize));
                 return Ok(Expr {
                     kind: ExprKind::Object(fields),
                     span,
@@ -876,10 +821,7 @@ impl Parser<'_> {
                 if *self.peek() == Tok::Comma {
                     self.bump();
                 } else if *self.peek() != close {
-                    self.unexpected(
-                        &format!("`,` or {close_text}"),
-                        "separate items with commas",
-                    );
+                    self.unexpected(&format!("`,` or {close_text}"), "separate items with commas");
                     return Err(());
                 }
             }
@@ -910,10 +852,7 @@ mod tests {
         let s = &f.syncs[0];
         assert_eq!(s.name.name, "S");
         let p = &s.when[0];
-        assert_eq!(
-            (p.concept.name.as_str(), p.action.name.as_str()),
-            ("A", "b")
-        );
+        assert_eq!((p.concept.name.as_str(), p.action.name.as_str()), ("A", "b"));
         assert_eq!(p.args.len(), 4);
         assert!(matches!(p.args[0].value, ArgValue::Shorthand));
         assert!(matches!(

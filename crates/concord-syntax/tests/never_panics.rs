@@ -186,8 +186,7 @@ fn mutations_of_a_valid_file() {
 fn pathological_nesting_is_an_error_not_a_stack_overflow() {
     for open in ["(", "[", "{a:", "!", "-", "collect x as y {\n"] {
         let deep = open.repeat(100_000);
-        let text =
-            format!("sync S\nwhen\n    A.b () : ()\nwhere\n    let x = {deep}\nthen\n    A.b ()\n");
+        let text = format!("sync S\nwhen\n    A.b () : ()\nwhere\n    let x = {deep}\nthen\n    A.b ()\n");
         let (_, diags) = parse(FileId(0), &text);
         assert!(diags.iter().any(|d| d.is_error()), "{open}");
         check(&text);

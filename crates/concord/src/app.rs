@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use concord_concept::{Concept, ConceptSpec};
 use concord_engine::{Engine, EngineBuilder, EngineError};
@@ -29,6 +30,9 @@ pub enum LoadError {
     /// The engine refused the concepts or program.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The database could not be opened or prepared.
+    #[error(transparent)]
+    Store(#[from] concord_store::StoreError),
 }
 
 /// The outcome of checking a directory of syncs.
@@ -48,6 +52,8 @@ pub struct CheckReport {
 pub struct App {
     builder: EngineBuilder,
     syncs: PathBuf,
+    database: Option<String>,
+    retention: Option<Duration>,
 }
 
 impl Default for App {
@@ -62,6 +68,8 @@ impl App {
         App {
             builder: EngineBuilder::new(),
             syncs: PathBuf::from("syncs"),
+            database: None,
+            retention: Some(DEFAULT_RETENTION),
         }
     }
 
@@ -81,6 +89,30 @@ impl App {
     pub fn syncs(mut self, dir: impl Into<PathBuf>) -> Self {
         self.syncs = dir.into();
         self
+    }
+
+    /// Where state and the action log live: `sqlite://PATH` (the default is
+    /// `sqlite://data/concord.db`, or `DATABASE_URL` when set),
+    /// `sqlite::memory:`, or `postgres://...`.
+    pub fn database(mut self, url: impl Into<String>) -> Self {
+        self.database = Some(url.into());
+        self
+    }
+
+    /// How long the action log keeps a flow after it ends (default 7 days;
+    /// `None` keeps everything).
+    pub fn retention(mut self, keep: Option<Duration>) -> Self {
+        self.retention = keep;
+        self
+    }
+
+    /// The database URL in force: set with [`App::database`], else
+    /// `DATABASE_URL`, else the embedded default.
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_DATABASE.to_string())
     }
 
     /// Changes engine settings (step quota, action log).
@@ -106,9 +138,10 @@ impl App {
         })
     }
 
-    /// Checks the syncs and builds the engine. Warnings are logged; errors
-    /// refuse to load.
-    pub fn load(self) -> Result<Engine, LoadError> {
+    /// Checks the syncs, opens the database (creating or migrating its
+    /// schema and the concepts' collections) and builds the engine. Warnings
+    /// are logged; errors refuse to load.
+    pub async fn load(self) -> Result<Engine, LoadError> {
         let (checked, sources, _) = self.check_dir(&self.syncs)?;
         let rendered = render_all(&checked.diagnostics, &sources);
         let Some(program) = checked.program else {
@@ -118,13 +151,22 @@ impl App {
         if !checked.diagnostics.is_empty() {
             tracing::warn!(target: "concord::check", "\n{rendered}");
         }
+        let url = self.database_url();
+        let store = concord_store::open(&url).await?;
+        let collections = self.builder.specs().into_iter().flat_map(|s| s.collections).collect();
+        store.ensure_collections(collections).await?;
         tracing::info!(
             target: "concord::check",
-            "loaded {} sync(s) from {}",
+            "loaded {} sync(s) from {}; state in {} ({})",
             program.syncs.len(),
-            self.syncs.display()
+            self.syncs.display(),
+            redact_url(&url),
+            store.kind()
         );
-        Ok(self.builder.build(program)?)
+        if let Some(keep) = self.retention {
+            spawn_retention(store.clone(), keep);
+        }
+        Ok(self.builder.store(store).build(program)?)
     }
 
     /// Runs the app's command line: `check [DIR]` checks syncs and exits
@@ -137,20 +179,14 @@ impl App {
         let args: Vec<String> = std::env::args().skip(1).collect();
         match args.first().map(String::as_str) {
             Some("check") => {
-                let dir = args
-                    .get(1)
-                    .map_or_else(|| self.syncs.clone(), PathBuf::from);
+                let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
                 match self.check(&dir) {
                     Ok(report) => {
                         eprint!("{}", report.rendered);
                         if report.errors > 0 {
                             ExitCode::FAILURE
                         } else {
-                            eprintln!(
-                                "{}: {} file(s) checked, no errors",
-                                dir.display(),
-                                report.files
-                            );
+                            eprintln!("{}: {} file(s) checked, no errors", dir.display(), report.files);
                             ExitCode::SUCCESS
                         }
                     }
@@ -161,21 +197,16 @@ impl App {
                 }
             }
             Some("help" | "--help" | "-h") => {
-                println!(
-                    "usage: {} [check [DIR]]",
-                    std::env::args().next().unwrap_or_default()
-                );
+                println!("usage: {} [check [DIR]]", std::env::args().next().unwrap_or_default());
                 println!("  (no command)  load the app and run it");
-                println!(
-                    "  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit"
-                );
+                println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 ExitCode::SUCCESS
             }
             Some(other) => {
                 eprintln!("error: unknown command `{other}`; try `help`");
                 ExitCode::FAILURE
             }
-            None => match self.load() {
+            None => match self.load().await {
                 Ok(engine) => run(engine).await,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -185,10 +216,7 @@ impl App {
         }
     }
 
-    fn check_dir(
-        &self,
-        dir: &Path,
-    ) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
+    fn check_dir(&self, dir: &Path) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
         let mut files = Vec::new();
         collect_sync_files(dir, dir, &mut files)?;
         files.sort();
@@ -207,13 +235,45 @@ impl App {
     }
 }
 
+/// The embedded default database.
+pub const DEFAULT_DATABASE: &str = "sqlite://data/concord.db";
+
+/// How long the log keeps flows unless told otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// Hides a password in a database URL before it is logged.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Prunes the log of flows older than `keep`, once a minute.
+fn spawn_retention(store: std::sync::Arc<dyn concord_store::Backend>, keep: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let before = concord_store::now_micros() - keep.as_micros() as i64;
+            match store.prune(before).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(target: "concord::store", "retention: pruned {n} old log record(s)"),
+                Err(e) => tracing::warn!(target: "concord::store", "retention: {e}"),
+            }
+        }
+    });
+}
+
 /// Finds `*.sync` files under `dir`; the module path is the relative path
 /// without extension, with dots (`api/users.sync` → `api.users`).
-fn collect_sync_files(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<(PathBuf, String)>,
-) -> Result<(), LoadError> {
+fn collect_sync_files(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> Result<(), LoadError> {
     let io = |source| LoadError::Io {
         path: dir.to_path_buf(),
         source,
@@ -250,9 +310,7 @@ pub fn init_tracing() {
     let json = std::env::var("CONCORD_LOG_FORMAT").is_ok_and(|f| f == "json");
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
-        registry
-            .with(tracing_subscriber::fmt::layer().json())
-            .try_init()
+        registry.with(tracing_subscriber::fmt::layer().json()).try_init()
     } else {
         registry
             .with(tracing_subscriber::fmt::layer().with_target(false))
@@ -281,14 +339,15 @@ mod tests {
     }
 
     #[test]
+    fn database_passwords_are_not_logged() {
+        assert_eq!(redact_url("postgres://app:s3cret@localhost:5432/db"), "postgres://app:***@localhost:5432/db");
+        assert_eq!(redact_url("postgres://app@localhost/db"), "postgres://app@localhost/db");
+        assert_eq!(redact_url("sqlite://data/concord.db"), "sqlite://data/concord.db");
+    }
+
+    #[test]
     fn a_missing_directory_is_a_clear_error() {
-        let err = App::new()
-            .check(Path::new("/nonexistent/syncs"))
-            .unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("cannot read /nonexistent/syncs"),
-            "{err}"
-        );
+        let err = App::new().check(Path::new("/nonexistent/syncs")).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read /nonexistent/syncs"), "{err}");
     }
 }

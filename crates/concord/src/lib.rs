@@ -19,7 +19,7 @@
 //! }
 //!
 //! # async fn run() -> Result<(), concord::LoadError> {
-//! let engine = App::new().concept(Counter::default()).syncs("syncs").load()?;
+//! let engine = App::new().concept(Counter::default()).syncs("syncs").load().await?;
 //! engine.run("Counter", "increment", Default::default()).await?;
 //! # Ok(()) }
 //! ```
@@ -30,11 +30,12 @@
 
 mod app;
 
-pub use app::{App, CheckReport, LoadError, init_tracing};
+pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, init_tracing};
+/// Storage backends (SQLite, PostgreSQL) and the action log.
+pub use concord_store as store;
 pub use concord_concept::*;
 pub use concord_engine::{
-    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus,
-    MemoryLog,
+    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MemoryLog,
 };
 pub use concord_macros::{Outputs, concept};
 

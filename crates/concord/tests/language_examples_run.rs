@@ -49,15 +49,8 @@ impl FileUploading {
 
 /// The `sync-app` block of docs/sync-language.md that starts with `sync ListMyFiles`.
 fn listing_syncs() -> String {
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/sync-language.md"
-    ))
-    .unwrap();
-    let start = doc
-        .find("```sync-app\nsync ListMyFiles")
-        .expect("the listing example")
-        + "```sync-app\n".len();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/sync-language.md")).unwrap();
+    let start = doc.find("```sync-app\nsync ListMyFiles").expect("the listing example") + "```sync-app\n".len();
     let end = start + doc[start..].find("```").unwrap();
     doc[start..end].to_string()
 }
@@ -67,16 +60,19 @@ async fn list_my_files_answers_rows_empty_list_or_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("files.sync"), listing_syncs()).unwrap();
     let requesting = Arc::new(Requesting::new());
-    let sessions = Arc::new(Sessioning::new());
     let uploads = Arc::new(FileUploading::default());
     let engine = App::new()
         .concept_shared(requesting.clone())
-        .concept_shared(sessions.clone())
+        .concept(Sessioning::new())
         .concept_shared(uploads.clone())
         .syncs(dir.path())
+        .database("sqlite::memory:")
         .load()
+        .await
         .unwrap();
-    let ada = sessions.create("ada".into()).session;
+    let create: Record = json!({"user": "ada"}).as_object().unwrap().clone();
+    let created = engine.run("Sessioning", "create", create).await.unwrap();
+    let ada = created.records[0].output()["session"].as_str().unwrap().to_string();
     let ask = |session: String| {
         let (engine, requesting) = (engine.clone(), requesting.clone());
         async move {
@@ -85,10 +81,7 @@ async fn list_my_files_answers_rows_empty_list_or_error() {
                 .unwrap()
                 .clone();
             let report = engine.run("Requesting", "request", input).await.unwrap();
-            let id = report.records[0].output()["request"]
-                .as_str()
-                .unwrap()
-                .to_string();
+            let id = report.records[0].output()["request"].as_str().unwrap().to_string();
             Value::Object(requesting.take_response(&id).expect("answered"))
         }
     };
@@ -99,8 +92,5 @@ async fn list_my_files_answers_rows_empty_list_or_error() {
         ask(ada).await,
         json!({"results": [{"file": "file-1", "filename": "notes.txt"}]})
     );
-    assert_eq!(
-        ask("not-a-session".into()).await,
-        json!({"error": "invalid session"})
-    );
+    assert_eq!(ask("not-a-session".into()).await, json!({"error": "invalid session"}));
 }

@@ -30,22 +30,11 @@ pub fn app(requesting: Arc<Requesting>) -> App {
 
 /// Sends a request through the engine, as the HTTP layer will: runs the flow
 /// to quiescence and returns the answer, or `None` if no sync responded.
-pub async fn request(
-    engine: &Engine,
-    requesting: &Requesting,
-    path: &str,
-    fields: Value,
-) -> Option<Record> {
+pub async fn request(engine: &Engine, requesting: &Requesting, path: &str, fields: Value) -> Option<Record> {
     let mut input = fields.as_object().cloned().unwrap_or_default();
     input.insert("path".into(), Value::from(path));
     let report = engine.run("Requesting", "request", input).await.ok()?;
-    let id = report
-        .records
-        .first()?
-        .output()
-        .get("request")?
-        .as_str()?
-        .to_string();
+    let id = report.records.first()?.output().get("request")?.as_str()?.to_string();
     let answer = requesting.take_response(&id);
     if answer.is_none() {
         requesting.forget(&id);

@@ -23,18 +23,9 @@ async fn demo(engine: Engine, requesting: Arc<Requesting>) -> ExitCode {
             "/auth/register",
             json!({"username": "ada", "password": "correct horse"}),
         ),
-        (
-            "/auth/register",
-            json!({"username": "ada", "password": "another one"}),
-        ),
-        (
-            "/auth/login",
-            json!({"username": "ada", "password": "wrong password"}),
-        ),
-        (
-            "/auth/login",
-            json!({"username": "ada", "password": "correct horse"}),
-        ),
+        ("/auth/register", json!({"username": "ada", "password": "another one"})),
+        ("/auth/login", json!({"username": "ada", "password": "wrong password"})),
+        ("/auth/login", json!({"username": "ada", "password": "correct horse"})),
     ];
     let mut session = None;
     for (path, fields) in steps {

@@ -1,9 +1,7 @@
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use concord::{ActionContext, Outputs, concept};
+use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use serde::{Deserialize, Serialize};
 
 /// Output of `register` and `authenticate`.
 #[derive(Debug, Clone, PartialEq, Eq, Outputs)]
@@ -19,9 +17,13 @@ pub struct UsernameRow {
     pub username: String,
 }
 
-#[derive(Debug, Clone)]
-struct Account {
+/// A stored user; the id is the user id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserDoc {
+    #[serde(rename = "_id", default, skip_serializing)]
     id: String,
+    username: String,
     password_hash: String,
 }
 
@@ -34,16 +36,18 @@ struct Account {
 /// `authenticate (username, password)` yields the same `user`; any other
 /// password yields an error, and a second registration of the username fails.
 ///
-/// **state** a set of Users with a unique username and an Argon2id password
-/// hash. The hash never leaves the concept.
+/// **state** a set of Users (`Profile.users`) with a unique username and an
+/// Argon2id password hash. The hash never leaves the concept.
 #[derive(Debug, Default)]
-pub struct Profile {
-    accounts: Mutex<HashMap<String, Account>>,
-}
+pub struct Profile;
 
 const MIN_PASSWORD: usize = 8;
 
-#[concept]
+fn unavailable(e: StateError) -> String {
+    format!("accounts are unavailable: {e}")
+}
+
+#[concept(collection = "users", unique = "users.username")]
 impl Profile {
     /// Creates a user; fails if the username is taken or the password short.
     pub async fn register(
@@ -56,63 +60,47 @@ impl Profile {
             return Err("username must not be empty".into());
         }
         if password.chars().count() < MIN_PASSWORD {
-            return Err(format!(
-                "password must have at least {MIN_PASSWORD} characters"
-            ));
+            return Err(format!("password must have at least {MIN_PASSWORD} characters"));
         }
-        if self.lock().contains_key(&username) {
-            return Err(format!("username `{username}` is taken"));
-        }
+        // Hash before touching state, so the slow part holds no transaction;
+        // the database's unique index decides who gets the name.
         let password_hash = hash(password).await?;
-        let mut accounts = self.lock();
-        // Checked again under the lock: another registration may have won
-        // while the hash was computed.
-        if accounts.contains_key(&username) {
-            return Err(format!("username `{username}` is taken"));
-        }
         let id = ctx.fresh_id();
-        accounts.insert(
-            username,
-            Account {
-                id: id.clone(),
-                password_hash,
-            },
-        );
-        Ok(UserOut { user: id })
+        let doc = UserDoc {
+            id: String::new(),
+            username: username.clone(),
+            password_hash,
+        };
+        match ctx.collection::<UserDoc>("users").insert(&id, &doc).await {
+            Ok(()) => Ok(UserOut { user: id }),
+            Err(e) if e.is_unique_violation() => Err(format!("username `{username}` is taken")),
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     /// Checks a username and password.
-    pub async fn authenticate(
-        &self,
-        username: String,
-        #[sensitive] password: String,
-    ) -> Result<UserOut, String> {
-        let account = self.lock().get(&username).cloned();
-        let Some(account) = account else {
+    pub async fn authenticate(&self, ctx: &mut ActionContext, username: String, #[sensitive] password: String) -> Result<UserOut, String> {
+        // A read-only lookup: committed state, no transaction held while
+        // the hash is checked.
+        let found = ctx
+            .collection::<UserDoc>("users")
+            .find_committed(Query::eq("username", &username).limit(1))
+            .await
+            .map_err(unavailable)?;
+        let Some(user) = found.into_iter().next() else {
             return Err("invalid username or password".into());
         };
-        if verify(password, account.password_hash).await {
-            Ok(UserOut { user: account.id })
+        if verify(password, user.password_hash).await {
+            Ok(UserOut { user: user.id })
         } else {
             Err("invalid username or password".into())
         }
     }
 
     /// The username of a user.
-    pub fn _get_username(&self, user: String) -> Vec<UsernameRow> {
-        self.lock()
-            .iter()
-            .filter(|(_, a)| a.id == user)
-            .map(|(name, _)| UsernameRow {
-                username: name.clone(),
-            })
-            .collect()
-    }
-}
-
-impl Profile {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Account>> {
-        self.accounts.lock().unwrap_or_else(|e| e.into_inner())
+    pub async fn _get_username(&self, ctx: &QueryContext, user: String) -> Result<Vec<UsernameRow>, StateError> {
+        let found = ctx.collection::<UserDoc>("users").get(&user).await?;
+        Ok(found.map(|u| UsernameRow { username: u.username }).into_iter().collect())
     }
 }
 
@@ -133,11 +121,7 @@ async fn hash(password: String) -> Result<String, String> {
 
 async fn verify(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
     })
     .await
     .unwrap_or(false)

@@ -17,19 +17,17 @@ fn check_explains_the_seed_001_bug() {
     let report = app.check(&broken_dir()).unwrap();
     assert_eq!(report.errors, 2, "{}", report.rendered);
     let r = &report.rendered;
-    assert!(r.contains("error[E0260]: a then invocation cannot bind outputs: `Sessioning.create` has an output pattern"), "{r}");
     assert!(
-        r.contains("auth.sync:17:32"),
-        "points at the then output: {r}"
+        r.contains("error[E0260]: a then invocation cannot bind outputs: `Sessioning.create` has an output pattern"),
+        "{r}"
     );
+    assert!(r.contains("auth.sync:17:32"), "points at the then output: {r}");
     assert!(
         r.contains("`session` is used here, but the then output above never binds it"),
         "{r}"
     );
     assert!(
-        r.contains(
-            "move `Sessioning.create (user) : (session)` into the when clause of a new sync"
-        ),
+        r.contains("move `Sessioning.create (user) : (session)` into the when clause of a new sync"),
         "explains the split: {r}"
     );
     assert!(
@@ -53,14 +51,8 @@ fn the_check_command_exits_non_zero_on_the_broken_syncs() {
 
 #[test]
 fn the_app_syncs_check_cleanly() {
-    let out = Command::new(env!("CARGO_BIN_EXE_auth"))
-        .arg("check")
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_auth")).arg("check").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        !stderr.contains("warning"),
-        "no warnings expected: {stderr}"
-    );
+    assert!(!stderr.contains("warning"), "no warnings expected: {stderr}");
 }

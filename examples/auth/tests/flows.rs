@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 async fn setup() -> (Engine, Arc<Requesting>) {
     let requesting = Arc::new(Requesting::new());
     let engine = auth::app(requesting.clone())
+        .database("sqlite::memory:")
         .load()
-        .expect("the auth syncs check");
+        .await
+        .expect("the auth app loads");
     (engine, requesting)
 }
 
@@ -37,20 +39,10 @@ async fn register_login_me_logout() {
     )
     .await;
     assert_eq!(dup["error"], "username `ada` is taken");
-    let short = call(
-        &e,
-        "/auth/register",
-        json!({"username": "bob", "password": "short"}),
-    )
-    .await;
+    let short = call(&e, "/auth/register", json!({"username": "bob", "password": "short"})).await;
     assert_eq!(short["error"], "password must have at least 8 characters");
 
-    let wrong = call(
-        &e,
-        "/auth/login",
-        json!({"username": "ada", "password": "wrong horse"}),
-    )
-    .await;
+    let wrong = call(&e, "/auth/login", json!({"username": "ada", "password": "wrong horse"})).await;
     assert_eq!(
         wrong,
         json!({"error": "invalid username or password"})
@@ -72,10 +64,7 @@ async fn register_login_me_logout() {
     let me = call(&e, "/auth/me", json!({ "session": session })).await;
     assert_eq!(me["username"], "ada");
     let out = call(&e, "/auth/logout", json!({ "session": session })).await;
-    assert_eq!(
-        out,
-        json!({"status": "logged_out"}).as_object().unwrap().clone()
-    );
+    assert_eq!(out, json!({"status": "logged_out"}).as_object().unwrap().clone());
     let again = call(&e, "/auth/logout", json!({ "session": session })).await;
     assert_eq!(again["error"], "no such session");
     let me = call(&e, "/auth/me", json!({ "session": session })).await;

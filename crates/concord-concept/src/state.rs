@@ -1,0 +1,473 @@
+//! Concept state: named collections of JSON documents, reached through the
+//! action's or query's context.
+//!
+//! Concepts never write SQL. They describe operations ([`Op`]) on logical
+//! collections (`Concept.collection`); a storage backend ([`StateBackend`],
+//! implemented by `concord-store` for SQLite and PostgreSQL) carries them out.
+//! Everything one action writes happens in one transaction ([`StateTx`]),
+//! committed together with the action's log record, or not at all.
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::{BoxFuture, Record};
+
+/// Why a state operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    /// A unique field already has this value in the collection.
+    Unique {
+        /// Logical collection name.
+        collection: String,
+        /// The unique field.
+        field: String,
+    },
+    /// A document could not be converted to or from the concept's type.
+    Decode(String),
+    /// The concept has no storage (the app was built without a store).
+    NoStore,
+    /// A concurrent action changed what this one read; the engine runs the
+    /// action again from the start.
+    Conflict,
+    /// The database failed (connection lost, disk full, ...).
+    Backend(String),
+}
+
+impl std::fmt::Display for StateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateError::Unique { collection, field } => write!(f, "{collection}: `{field}` must be unique"),
+            StateError::Decode(m) => write!(f, "document does not fit its type: {m}"),
+            StateError::NoStore => write!(f, "no store is configured for concept state"),
+            StateError::Conflict => write!(f, "a concurrent action changed the same state; retrying"),
+            StateError::Backend(m) => write!(f, "storage failure: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+impl StateError {
+    /// True for unique-constraint violations.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StateError::Unique { .. })
+    }
+}
+
+/// A collection a concept declares, with its unique fields and indexes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CollectionSpec {
+    /// Logical name, `Concept.collection`.
+    pub name: String,
+    /// Fields whose values must be unique in the collection.
+    pub unique: Vec<String>,
+    /// Fields to index for lookups.
+    pub indexes: Vec<String>,
+}
+
+/// A comparison on one document field (dotted paths are not supported: use
+/// flat documents, as the reference does).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// Field equals value.
+    Eq(String, Value),
+    /// Field differs from value (documents without the field match too).
+    Ne(String, Value),
+    /// Field is less than value.
+    Lt(String, Value),
+    /// Field is greater than value.
+    Gt(String, Value),
+    /// Field equals one of the values.
+    In(String, Vec<Value>),
+    /// The field is present (and not null) or absent.
+    Exists(String, bool),
+    /// The document's id equals.
+    Id(String),
+}
+
+/// Which documents, in which order, how many.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Query {
+    /// All must hold.
+    pub conds: Vec<Cond>,
+    /// Sort keys: field and ascending?
+    pub sort: Vec<(String, bool)>,
+    /// At most this many.
+    pub limit: Option<u64>,
+    /// Skip this many first.
+    pub offset: Option<u64>,
+}
+
+impl Query {
+    /// Every document.
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    /// Documents whose `field` equals `value`.
+    pub fn eq(field: &str, value: impl Serialize) -> Self {
+        Self::all().and_eq(field, value)
+    }
+
+    /// The document with this id.
+    pub fn id(id: &str) -> Self {
+        Query {
+            conds: vec![Cond::Id(id.to_string())],
+            ..Self::default()
+        }
+    }
+
+    /// Adds a condition.
+    pub fn and(mut self, cond: Cond) -> Self {
+        self.conds.push(cond);
+        self
+    }
+
+    /// Adds `field == value`.
+    pub fn and_eq(self, field: &str, value: impl Serialize) -> Self {
+        let v = serde_json::to_value(value).unwrap_or(Value::Null);
+        self.and(Cond::Eq(field.to_string(), v))
+    }
+
+    /// Sorts by `field`, ascending or descending; earlier sorts take precedence.
+    pub fn sort(mut self, field: &str, ascending: bool) -> Self {
+        self.sort.push((field.to_string(), ascending));
+        self
+    }
+
+    /// Returns at most `n` documents.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` documents.
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+}
+
+/// One operation on a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// Adds a document (fails on a duplicate id or unique field).
+    Insert {
+        /// Logical collection.
+        collection: String,
+        /// Document id.
+        id: String,
+        /// The document (a JSON object).
+        doc: Value,
+    },
+    /// Matching documents with their ids.
+    Find {
+        /// Logical collection.
+        collection: String,
+        /// Which.
+        query: Query,
+    },
+    /// How many documents match (limit and offset ignored).
+    Count {
+        /// Logical collection.
+        collection: String,
+        /// Which.
+        query: Query,
+    },
+    /// Sets fields (merge) or replaces whole documents of every match.
+    Update {
+        /// Logical collection.
+        collection: String,
+        /// Which (limit applies: `limit(1)` updates one).
+        query: Query,
+        /// New field values, or the whole new document.
+        change: Change,
+    },
+    /// Removes every match (limit applies).
+    Delete {
+        /// Logical collection.
+        collection: String,
+        /// Which.
+        query: Query,
+    },
+}
+
+/// How an update changes documents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Sets these fields, keeping the others.
+    Set(Record),
+    /// Replaces the document.
+    Replace(Value),
+}
+
+/// The result of an [`Op`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpResult {
+    /// Documents with their ids, in query order.
+    Docs(Vec<(String, Value)>),
+    /// A count, or how many documents were inserted, updated or deleted.
+    Count(u64),
+}
+
+/// An action record as the log stores it: secrets already redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// Record id.
+    pub id: String,
+    /// Flow id.
+    pub flow: String,
+    /// Position in the flow (0 = the external invocation).
+    pub seq: u32,
+    /// Concept.
+    pub concept: String,
+    /// Action.
+    pub action: String,
+    /// Input, redacted.
+    pub input: Record,
+    /// `true` for the error outcome.
+    pub error: bool,
+    /// Output (`{"error": ...}` for the error case), redacted.
+    pub output: Record,
+    /// Firing sync, if any.
+    pub sync: Option<String>,
+    /// Ids of the records the sync matched.
+    pub matched: Vec<String>,
+    /// Microseconds since the Unix epoch.
+    pub started_at: i64,
+    /// Microseconds since the Unix epoch.
+    pub completed_at: i64,
+}
+
+/// A storage backend for concept state and the action log.
+pub trait StateBackend: Send + Sync + 'static {
+    /// Runs a read outside any transaction (sees committed state).
+    fn read(&self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>>;
+    /// Starts a write transaction.
+    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>>;
+    /// Appends a log entry on its own (for actions that wrote nothing).
+    fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>>;
+}
+
+/// One action's write transaction. Dropping it without commit rolls back.
+pub trait StateTx: Send {
+    /// Runs an operation inside the transaction (reads see its own writes).
+    fn run(&mut self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>>;
+    /// Writes the log entry and commits everything together.
+    fn commit(self: Box<Self>, entry: LogEntry) -> BoxFuture<'static, Result<(), StateError>>;
+}
+
+/// How an action reaches state: reads before its first write go to
+/// committed state; the first write starts the action's transaction.
+pub(crate) struct ActionState {
+    pub backend: std::sync::Arc<dyn StateBackend>,
+    pub tx: Option<Box<dyn StateTx>>,
+    /// Some operation met a [`StateError::Conflict`]: whatever the action
+    /// concluded, the engine must run it again.
+    pub conflicted: bool,
+}
+
+/// A typed view of one collection, for the duration of one call.
+pub struct Collection<'c, T> {
+    target: Target<'c>,
+    name: String,
+    _doc: PhantomData<fn() -> T>,
+}
+
+enum Target<'c> {
+    Action(&'c mut Option<ActionState>),
+    Query(Option<&'c std::sync::Arc<dyn StateBackend>>),
+}
+
+impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
+    pub(crate) fn for_action(state: &'c mut Option<ActionState>, name: String) -> Self {
+        Collection {
+            target: Target::Action(state),
+            name,
+            _doc: PhantomData,
+        }
+    }
+
+    pub(crate) fn for_query(backend: Option<&'c std::sync::Arc<dyn StateBackend>>, name: String) -> Self {
+        Collection {
+            target: Target::Query(backend),
+            name,
+            _doc: PhantomData,
+        }
+    }
+
+    /// The logical name, `Concept.collection`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs `op` in the action's transaction, starting it on first use, so
+    /// that everything an action reads and writes is one consistent unit.
+    async fn in_transaction(&mut self, op: Op) -> Result<OpResult, StateError> {
+        match &mut self.target {
+            Target::Action(Some(state)) => {
+                let result = async {
+                    if state.tx.is_none() {
+                        state.tx = Some(state.backend.begin().await?);
+                    }
+                    match state.tx.as_mut() {
+                        Some(tx) => tx.run(op).await,
+                        None => Err(StateError::Backend("transaction vanished".into())),
+                    }
+                }
+                .await;
+                if result == Err(StateError::Conflict) {
+                    state.conflicted = true;
+                }
+                result
+            }
+            Target::Action(None) | Target::Query(None) => Err(StateError::NoStore),
+            Target::Query(Some(backend)) => match op {
+                Op::Find { .. } | Op::Count { .. } => backend.read(op).await,
+                _ => Err(StateError::Backend("queries are read-only".into())),
+            },
+        }
+    }
+
+    /// Runs a read on committed state, outside the action's transaction.
+    async fn committed(&mut self, op: Op) -> Result<OpResult, StateError> {
+        match &mut self.target {
+            Target::Action(Some(state)) => state.backend.read(op).await,
+            Target::Query(Some(backend)) => backend.read(op).await,
+            Target::Action(None) | Target::Query(None) => Err(StateError::NoStore),
+        }
+    }
+
+    fn to_doc(doc: &T) -> Result<Value, StateError> {
+        match serde_json::to_value(doc) {
+            Ok(Value::Object(mut m)) => {
+                m.remove("_id");
+                Ok(Value::Object(m))
+            }
+            Ok(_) => Err(StateError::Decode("documents must serialise to JSON objects".into())),
+            Err(e) => Err(StateError::Decode(e.to_string())),
+        }
+    }
+
+    fn from_docs(result: OpResult) -> Result<Vec<(String, T)>, StateError> {
+        match result {
+            OpResult::Docs(docs) => docs
+                .into_iter()
+                .map(|(id, mut doc)| {
+                    if let Value::Object(m) = &mut doc {
+                        m.insert("_id".into(), Value::String(id.clone()));
+                    }
+                    serde_json::from_value(doc)
+                        .map(|t| (id, t))
+                        .map_err(|e| StateError::Decode(e.to_string()))
+                })
+                .collect(),
+            OpResult::Count(_) => Err(StateError::Backend("expected documents".into())),
+        }
+    }
+
+    fn count_of(result: OpResult) -> Result<u64, StateError> {
+        match result {
+            OpResult::Count(n) => Ok(n),
+            OpResult::Docs(d) => Ok(d.len() as u64),
+        }
+    }
+
+    /// Inserts a document under `id`. A document field `_id` is ignored
+    /// (the id is stored beside the document and given back as `_id`).
+    pub async fn insert(&mut self, id: &str, doc: &T) -> Result<(), StateError> {
+        let op = Op::Insert {
+            collection: self.name.clone(),
+            id: id.to_string(),
+            doc: Self::to_doc(doc)?,
+        };
+        self.in_transaction(op).await.map(|_| ())
+    }
+
+    /// The document with this id.
+    pub async fn get(&mut self, id: &str) -> Result<Option<T>, StateError> {
+        Ok(self.find(Query::id(id).limit(1)).await?.into_iter().next())
+    }
+
+    /// The first matching document.
+    pub async fn find_one(&mut self, query: Query) -> Result<Option<T>, StateError> {
+        Ok(self.find(query.limit(1)).await?.into_iter().next())
+    }
+
+    /// Matching documents.
+    pub async fn find(&mut self, query: Query) -> Result<Vec<T>, StateError> {
+        Ok(self.find_with_ids(query).await?.into_iter().map(|(_, t)| t).collect())
+    }
+
+    /// Matching documents with their ids.
+    pub async fn find_with_ids(&mut self, query: Query) -> Result<Vec<(String, T)>, StateError> {
+        let op = Op::Find {
+            collection: self.name.clone(),
+            query,
+        };
+        Self::from_docs(self.in_transaction(op).await?)
+    }
+
+    /// Matching documents in committed state, outside the action's
+    /// transaction: does not see this action's own writes and does not hold
+    /// the transaction open. For read-only lookups before slow work (such as
+    /// checking a password hash), so that the slow part blocks nobody.
+    pub async fn find_committed(&mut self, query: Query) -> Result<Vec<T>, StateError> {
+        let op = Op::Find {
+            collection: self.name.clone(),
+            query,
+        };
+        Ok(Self::from_docs(self.committed(op).await?)?.into_iter().map(|(_, t)| t).collect())
+    }
+
+    /// How many documents match.
+    pub async fn count(&mut self, query: Query) -> Result<u64, StateError> {
+        let op = Op::Count {
+            collection: self.name.clone(),
+            query,
+        };
+        Self::count_of(self.in_transaction(op).await?)
+    }
+
+    /// Sets fields on every match; returns how many were updated.
+    pub async fn update(&mut self, query: Query, set: impl Serialize) -> Result<u64, StateError> {
+        let set = match serde_json::to_value(set) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => return Err(StateError::Decode("`set` must be an object of fields".into())),
+            Err(e) => return Err(StateError::Decode(e.to_string())),
+        };
+        let op = Op::Update {
+            collection: self.name.clone(),
+            query,
+            change: Change::Set(set),
+        };
+        Self::count_of(self.in_transaction(op).await?)
+    }
+
+    /// Replaces the document with this id; returns whether it existed.
+    pub async fn replace(&mut self, id: &str, doc: &T) -> Result<bool, StateError> {
+        let op = Op::Update {
+            collection: self.name.clone(),
+            query: Query::id(id),
+            change: Change::Replace(Self::to_doc(doc)?),
+        };
+        Ok(Self::count_of(self.in_transaction(op).await?)? > 0)
+    }
+
+    /// Deletes every match; returns how many.
+    pub async fn delete(&mut self, query: Query) -> Result<u64, StateError> {
+        let op = Op::Delete {
+            collection: self.name.clone(),
+            query,
+        };
+        Self::count_of(self.in_transaction(op).await?)
+    }
+
+    /// Deletes the first match; returns whether there was one.
+    pub async fn delete_one(&mut self, query: Query) -> Result<bool, StateError> {
+        Ok(self.delete(query.limit(1)).await? > 0)
+    }
+}

@@ -1,0 +1,428 @@
+//! PostgreSQL: a small connection pool; each action's writes in one
+//! transaction on one connection. Several engine processes can share one
+//! database: uniqueness is enforced by the database's indexes, and schema
+//! migrations take an advisory lock.
+
+use std::sync::Arc;
+
+use concord_concept::state::{CollectionSpec, LogEntry, Op, OpResult, StateBackend, StateTx};
+use concord_concept::{BoxFuture, StateError};
+use serde_json::Value;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::{Client, NoTls, Row};
+
+use crate::schema::{self, LATEST};
+use crate::sql::{self, Dialect, Param, Shape};
+use crate::{Backend, FlowSummary, StoreError};
+
+/// Arbitrary constant for `pg_advisory_xact_lock` during migrations.
+const MIGRATION_LOCK: i64 = 0x636f_6e63_6f72_64;
+
+struct Pool {
+    url: String,
+    idle: Mutex<Vec<Client>>,
+    permits: Arc<Semaphore>,
+}
+
+struct Pooled {
+    client: Option<Client>,
+    pool: Arc<Pool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.client.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && !client.is_closed()
+            && let Ok(mut idle) = self.pool.idle.try_lock()
+        {
+            idle.push(client);
+        }
+    }
+}
+
+impl Pool {
+    async fn get(self: &Arc<Self>) -> Result<Pooled, String> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        let reuse = {
+            let mut idle = self.idle.lock().await;
+            let mut found = None;
+            while let Some(c) = idle.pop() {
+                if !c.is_closed() {
+                    found = Some(c);
+                    break;
+                }
+            }
+            found
+        };
+        let client = match reuse {
+            Some(c) => c,
+            None => connect(&self.url).await?,
+        };
+        Ok(Pooled {
+            client: Some(client),
+            pool: self.clone(),
+            _permit: permit,
+        })
+    }
+}
+
+async fn connect(url: &str) -> Result<Client, String> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(target: "concord::store", "postgres connection ended: {e}");
+        }
+    });
+    Ok(client)
+}
+
+pub(crate) struct Postgres {
+    pool: Arc<Pool>,
+}
+
+fn backend_error(e: tokio_postgres::Error) -> StateError {
+    use tokio_postgres::error::SqlState;
+    if let Some(db) = e.as_db_error()
+        && (db.code() == &SqlState::T_R_SERIALIZATION_FAILURE || db.code() == &SqlState::T_R_DEADLOCK_DETECTED)
+    {
+        return StateError::Conflict;
+    }
+    if let Some(db) = e.as_db_error()
+        && db.code() == &SqlState::UNIQUE_VIOLATION
+    {
+        return StateError::Unique {
+            collection: String::new(),
+            field: sql::field_of_index(db.constraint().unwrap_or_default()),
+        };
+    }
+    StateError::Backend(match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    })
+}
+
+fn store_error(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Database(match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    })
+}
+
+fn to_sql(p: &Param) -> Box<dyn ToSql + Sync + Send> {
+    match p {
+        Param::Text(s) => Box::new(s.clone()),
+        Param::Json(v) | Param::Scalar(v) => Box::new(Json(v.clone())),
+    }
+}
+
+async fn run_op(client: &Client, op: &Op) -> Result<OpResult, StateError> {
+    let (stmt, shape) = sql::statement(Dialect::Postgres, op)?;
+    let params: Vec<Box<dyn ToSql + Sync + Send>> = stmt.params.iter().map(to_sql).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+    let prepared = client.prepare(&stmt.text).await.map_err(backend_error)?;
+    let named = |e| crate::name_collection(e, op);
+    match shape {
+        Shape::Docs => {
+            let rows = client.query(&prepared, &refs).await.map_err(backend_error).map_err(named)?;
+            let docs = rows
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Json<Value>>(1).0))
+                .collect();
+            Ok(OpResult::Docs(docs))
+        }
+        Shape::Count => {
+            let row = client.query_one(&prepared, &refs).await.map_err(backend_error).map_err(named)?;
+            Ok(OpResult::Count(row.get::<_, i64>(0) as u64))
+        }
+        Shape::Affected => Ok(OpResult::Count(
+            client.execute(&prepared, &refs).await.map_err(backend_error).map_err(named)?,
+        )),
+    }
+}
+
+async fn insert_log(client: &Client, e: &LogEntry) -> Result<(), StateError> {
+    client
+        .execute(
+            "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            &[
+                &e.id,
+                &e.flow,
+                &(e.seq as i64),
+                &e.concept,
+                &e.action,
+                &Json(Value::Object(e.input.clone())),
+                &e.error,
+                &Json(Value::Object(e.output.clone())),
+                &e.sync,
+                &Json(Value::from(e.matched.clone())),
+                &e.started_at,
+                &e.completed_at,
+            ],
+        )
+        .await
+        .map(|_| ())
+        .map_err(backend_error)
+}
+
+fn read_log_row(r: &Row) -> LogEntry {
+    let object = |v: Value| match v {
+        Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    LogEntry {
+        id: r.get(0),
+        flow: r.get(1),
+        seq: r.get::<_, i64>(2) as u32,
+        concept: r.get(3),
+        action: r.get(4),
+        input: object(r.get::<_, Json<Value>>(5).0),
+        error: r.get(6),
+        output: object(r.get::<_, Json<Value>>(7).0),
+        sync: r.get(8),
+        matched: match r.get::<_, Json<Value>>(9).0 {
+            Value::Array(a) => a.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        },
+        started_at: r.get(10),
+        completed_at: r.get(11),
+    }
+}
+
+const LOG_COLUMNS: &str = "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
+
+impl Postgres {
+    pub(crate) async fn open(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+        let pool = Arc::new(Pool {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max_connections.max(1))),
+        });
+        let mut conn = pool.get().await.map_err(StoreError::Connect)?;
+        migrate(&mut conn).await?;
+        Ok(Postgres { pool })
+    }
+
+    async fn conn(&self) -> Result<Pooled, StateError> {
+        self.pool.get().await.map_err(StateError::Backend)
+    }
+}
+
+async fn current_version(client: &Client) -> Result<i64, StoreError> {
+    client.batch_execute(schema::META).await.map_err(store_error)?;
+    let row = client
+        .query_opt("SELECT value FROM concord_meta WHERE key = 'schema_version'", &[])
+        .await
+        .map_err(store_error)?;
+    Ok(row.and_then(|r| r.get::<_, String>(0).parse().ok()).unwrap_or(0))
+}
+
+async fn migrate(client: &mut Pooled) -> Result<(), StoreError> {
+    client.batch_execute("BEGIN").await.map_err(store_error)?;
+    let result = async {
+        client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(store_error)?;
+        let found = current_version(client).await?;
+        if found > LATEST {
+            return Err(schema::too_new(found));
+        }
+        for v in found + 1..=LATEST {
+            for stmt in schema::migration(Dialect::Postgres, v) {
+                client.batch_execute(&stmt).await.map_err(store_error)?;
+            }
+            client
+                .execute(
+                    "INSERT INTO concord_meta (key, value) VALUES ('schema_version', $1) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&v.to_string()],
+                )
+                .await
+                .map_err(store_error)?;
+            if found > 0 {
+                tracing::info!(target: "concord::store", "migrated the database schema to version {v}");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => client.batch_execute("COMMIT").await.map_err(store_error),
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+pub(crate) struct PgTx {
+    conn: Option<Pooled>,
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Roll back before the connection goes back to the pool.
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = conn.batch_execute("ROLLBACK").await;
+                    drop(conn);
+                });
+            }
+        }
+    }
+}
+
+impl StateTx for PgTx {
+    fn run(&mut self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>> {
+        Box::pin(async move {
+            match &self.conn {
+                Some(c) => run_op(c, &op).await,
+                None => Err(StateError::Backend("transaction already finished".into())),
+            }
+        })
+    }
+
+    fn commit(mut self: Box<Self>, entry: LogEntry) -> BoxFuture<'static, Result<(), StateError>> {
+        Box::pin(async move {
+            let Some(conn) = self.conn.take() else {
+                return Err(StateError::Backend("transaction already finished".into()));
+            };
+            let result = match insert_log(&conn, &entry).await {
+                Ok(()) => conn.batch_execute("COMMIT").await.map_err(backend_error),
+                Err(e) => Err(e),
+            };
+            if result.is_err() {
+                let _ = conn.batch_execute("ROLLBACK").await;
+            }
+            result
+        })
+    }
+}
+
+impl StateBackend for Postgres {
+    fn read(&self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>> {
+        Box::pin(async move { run_op(&*self.conn().await?, &op).await })
+    }
+
+    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            // Repeatable read: a row changed by a concurrent action since this
+            // one read it is a conflict (the engine retries the action), never
+            // a lost update.
+            conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                .await
+                .map_err(backend_error)?;
+            Ok(Box::new(PgTx { conn: Some(conn) }) as Box<dyn StateTx>)
+        })
+    }
+
+    fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move { insert_log(&*self.conn().await?, &entry).await })
+    }
+}
+
+impl Backend for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn ensure_collections(&self, specs: Vec<CollectionSpec>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            conn.batch_execute("BEGIN").await.map_err(store_error)?;
+            let result = async {
+                conn.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+                    .await
+                    .map_err(store_error)?;
+                for spec in &specs {
+                    for stmt in sql::create_collection(Dialect::Postgres, spec).map_err(|e| StoreError::Database(e.to_string()))? {
+                        conn.batch_execute(&stmt).await.map_err(store_error)?;
+                    }
+                    conn.execute(
+                        "INSERT INTO concord_collections (name, spec) VALUES ($1, $2) \
+                         ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
+                        &[&spec.name, &crate::spec_json(spec)],
+                    )
+                    .await
+                    .map_err(store_error)?;
+                }
+                Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => conn.batch_execute("COMMIT").await.map_err(store_error),
+                Err(e) => {
+                    let _ = conn.batch_execute("ROLLBACK").await;
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn flow_log(&self, flow: String) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            let rows = conn
+                .query(&format!("SELECT {LOG_COLUMNS} FROM concord_log WHERE flow = $1 ORDER BY seq"), &[&flow])
+                .await
+                .map_err(store_error)?;
+            Ok(rows.iter().map(read_log_row).collect())
+        })
+    }
+
+    fn flows(&self, since: i64, until: i64, limit: u32) -> BoxFuture<'_, Result<Vec<FlowSummary>, StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            let rows = conn
+                .query(
+                    "SELECT flow, MIN(started_at), MAX(completed_at), COUNT(*) FROM concord_log \
+                     GROUP BY flow HAVING MIN(started_at) >= $1 AND MIN(started_at) < $2 \
+                     ORDER BY MIN(started_at) DESC LIMIT $3",
+                    &[&since, &until, &(limit as i64)],
+                )
+                .await
+                .map_err(store_error)?;
+            Ok(rows
+                .iter()
+                .map(|r| FlowSummary {
+                    flow: r.get(0),
+                    started_at: r.get(1),
+                    completed_at: r.get(2),
+                    actions: r.get::<_, i64>(3) as u64,
+                })
+                .collect())
+        })
+    }
+
+    fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            conn.execute(
+                "DELETE FROM concord_log WHERE flow IN \
+                 (SELECT flow FROM concord_log GROUP BY flow HAVING MAX(completed_at) < $1)",
+                &[&before],
+            )
+            .await
+            .map_err(store_error)
+        })
+    }
+
+    fn schema_version(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            current_version(&conn).await
+        })
+    }
+}

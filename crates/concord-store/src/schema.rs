@@ -1,0 +1,42 @@
+//! The store's own schema, versioned. Each migration runs once, in order, in
+//! a transaction; the version lives in `concord_meta`.
+
+use crate::sql::Dialect;
+
+/// The schema version this build writes.
+pub const LATEST: i64 = 2;
+
+/// Statements of migration `version` (1-based).
+pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
+    let json = d.json_type();
+    let (int, bool_) = match d {
+        Dialect::Sqlite => ("INTEGER", "INTEGER"),
+        Dialect::Postgres => ("BIGINT", "BOOLEAN"),
+    };
+    match version {
+        // The action log.
+        1 => vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS concord_log (\
+                 id TEXT PRIMARY KEY, flow TEXT NOT NULL, seq {int} NOT NULL, \
+                 concept TEXT NOT NULL, action TEXT NOT NULL, input {json} NOT NULL, \
+                 error {bool_} NOT NULL, output {json} NOT NULL, sync TEXT, matched {json} NOT NULL, \
+                 started_at {int} NOT NULL, completed_at {int} NOT NULL)"
+            ),
+            "CREATE INDEX IF NOT EXISTS concord_log_flow ON concord_log (flow, seq)".into(),
+        ],
+        // Time-ordered access for listings and retention; the registry of
+        // collections the apps declared.
+        2 => vec![
+            "CREATE INDEX IF NOT EXISTS concord_log_time ON concord_log (completed_at)".into(),
+            "CREATE TABLE IF NOT EXISTS concord_collections (name TEXT PRIMARY KEY, spec TEXT NOT NULL)".into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+pub(crate) const META: &str = "CREATE TABLE IF NOT EXISTS concord_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+pub(crate) fn too_new(found: i64) -> crate::StoreError {
+    crate::StoreError::TooNew { found, supported: LATEST }
+}

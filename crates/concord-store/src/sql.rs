@@ -1,0 +1,344 @@
+//! SQL for collection operations, in the two dialects. Documents are JSON
+//! objects in a `doc` column beside an `id` column; fields are reached with
+//! `json_extract(doc, '$.f')` (SQLite) or `(doc->'f')` (PostgreSQL), and
+//! indexes use exactly the same expressions so that lookups can use them.
+
+use concord_concept::state::{Change, CollectionSpec, Cond, Op, Query};
+use concord_concept::StateError;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Text(String),
+    /// Compared against an extracted field.
+    Scalar(Value),
+    /// A whole JSON document or object (as text in SQLite, jsonb in PostgreSQL).
+    Json(Value),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+}
+
+/// What a statement returns.
+pub(crate) enum Shape {
+    Docs,
+    Count,
+    Affected,
+}
+
+impl Dialect {
+    fn placeholder(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("?{n}"),
+            Dialect::Postgres => format!("${n}"),
+        }
+    }
+
+    pub fn field(self, f: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract(doc, '$.{f}')"),
+            Dialect::Postgres => format!("(doc->'{f}')"),
+        }
+    }
+
+    pub fn json_type(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "TEXT",
+            Dialect::Postgres => "JSONB",
+        }
+    }
+}
+
+/// Table name of a logical collection (`Sessioning.sessions` →
+/// `c__Sessioning__sessions`).
+pub(crate) fn table(collection: &str) -> String {
+    let clean: String = collection
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+        .collect();
+    let name = format!("c__{}", clean.replacen('.', "__", 1).replace('.', "_"));
+    // PostgreSQL truncates identifiers at 63 bytes, and index names add a
+    // suffix: keep long names unique by hashing them.
+    if name.len() > 40 {
+        let hash = collection
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        format!("{}_{hash:016x}", &name[..20])
+    } else {
+        name
+    }
+}
+
+pub(crate) fn unique_index(collection: &str, field: &str) -> String {
+    format!("{}__u__{field}", table(collection))
+}
+
+fn index_name(collection: &str, field: &str) -> String {
+    format!("{}__i__{field}", table(collection))
+}
+
+/// Field names are plain identifiers (they are spliced into SQL).
+pub(crate) fn check_field(f: &str) -> Result<(), StateError> {
+    let ok = !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && f.len() <= 40;
+    if ok {
+        Ok(())
+    } else {
+        Err(StateError::Backend(format!(
+            "field `{f}` cannot be queried: fields are letters, digits and `_` (at most 40)"
+        )))
+    }
+}
+
+/// DDL for a collection: its table, unique and plain indexes.
+pub(crate) fn create_collection(d: Dialect, spec: &CollectionSpec) -> Result<Vec<String>, StateError> {
+    let t = table(&spec.name);
+    let mut out = vec![format!(
+        "CREATE TABLE IF NOT EXISTS \"{t}\" (id TEXT PRIMARY KEY, doc {} NOT NULL)",
+        d.json_type()
+    )];
+    for f in &spec.unique {
+        check_field(f)?;
+        out.push(format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"{}\" ON \"{t}\" (({}))",
+            unique_index(&spec.name, f),
+            d.field(f)
+        ));
+    }
+    for f in &spec.indexes {
+        check_field(f)?;
+        out.push(format!(
+            "CREATE INDEX IF NOT EXISTS \"{}\" ON \"{t}\" (({}))",
+            index_name(&spec.name, f),
+            d.field(f)
+        ));
+    }
+    Ok(out)
+}
+
+struct Builder {
+    d: Dialect,
+    params: Vec<Param>,
+}
+
+impl Builder {
+    fn push(&mut self, p: Param) -> String {
+        self.params.push(p);
+        self.d.placeholder(self.params.len())
+    }
+
+    fn cond(&mut self, c: &Cond) -> Result<String, StateError> {
+        let d = self.d;
+        Ok(match c {
+            Cond::Id(id) => format!("id = {}", self.push(Param::Text(id.clone()))),
+            Cond::Eq(f, Value::Null) | Cond::Exists(f, false) => {
+                check_field(f)?;
+                self.is_null(f)
+            }
+            Cond::Exists(f, true) => {
+                check_field(f)?;
+                format!("NOT ({})", self.is_null(f))
+            }
+            Cond::Eq(f, v) => {
+                check_field(f)?;
+                format!("{} = {}", d.field(f), self.scalar(v))
+            }
+            Cond::Ne(f, Value::Null) => {
+                check_field(f)?;
+                format!("NOT ({})", self.is_null(f))
+            }
+            Cond::Ne(f, v) => {
+                check_field(f)?;
+                let p = self.scalar(v);
+                format!("({} OR {} <> {p})", self.is_null(f), d.field(f))
+            }
+            Cond::Lt(f, v) | Cond::Gt(f, v) => {
+                check_field(f)?;
+                let op = if matches!(c, Cond::Lt(..)) { "<" } else { ">" };
+                format!("{} {op} {}", d.field(f), self.scalar(v))
+            }
+            Cond::In(f, vs) => {
+                check_field(f)?;
+                if vs.is_empty() {
+                    "1 = 0".to_string()
+                } else {
+                    let ps: Vec<String> = vs.iter().map(|v| self.scalar(v)).collect();
+                    format!("{} IN ({})", d.field(f), ps.join(", "))
+                }
+            }
+        })
+    }
+
+    fn is_null(&self, f: &str) -> String {
+        match self.d {
+            Dialect::Sqlite => format!("{} IS NULL", self.d.field(f)),
+            Dialect::Postgres => format!("COALESCE(jsonb_typeof({}), 'null') = 'null'", self.d.field(f)),
+        }
+    }
+
+    fn scalar(&mut self, v: &Value) -> String {
+        self.push(Param::Scalar(v.clone()))
+    }
+
+    fn filter(&mut self, q: &Query) -> Result<String, StateError> {
+        if q.conds.is_empty() {
+            return Ok("1 = 1".into());
+        }
+        let parts = q.conds.iter().map(|c| self.cond(c)).collect::<Result<Vec<_>, _>>()?;
+        Ok(parts.join(" AND "))
+    }
+
+    fn order_limit(&mut self, q: &Query, paged: bool) -> Result<String, StateError> {
+        let mut order: Vec<String> = Vec::new();
+        for (f, asc) in &q.sort {
+            check_field(f)?;
+            let dir = if *asc { "ASC NULLS FIRST" } else { "DESC NULLS LAST" };
+            order.push(format!("{} {dir}", self.d.field(f)));
+        }
+        order.push("id ASC".into());
+        let mut s = format!(" ORDER BY {}", order.join(", "));
+        if paged && (q.limit.is_some() || q.offset.is_some()) {
+            match q.limit {
+                Some(n) => s.push_str(&format!(" LIMIT {n}")),
+                None if self.d == Dialect::Sqlite => s.push_str(" LIMIT -1"),
+                None => s.push_str(" LIMIT ALL"),
+            }
+            if let Some(o) = q.offset {
+                s.push_str(&format!(" OFFSET {o}"));
+            }
+        }
+        Ok(s)
+    }
+
+    /// `WHERE ...`, narrowed to a page through a subquery when the query
+    /// has a limit or offset (UPDATE and DELETE have no LIMIT of their own).
+    fn target(&mut self, t: &str, q: &Query) -> Result<String, StateError> {
+        let filter = self.filter(q)?;
+        if q.limit.is_none() && q.offset.is_none() {
+            return Ok(format!("WHERE {filter}"));
+        }
+        let page = self.order_limit(q, true)?;
+        Ok(format!("WHERE id IN (SELECT id FROM \"{t}\" WHERE {filter}{page})"))
+    }
+}
+
+/// The SQL for one operation, and what it returns.
+pub(crate) fn statement(d: Dialect, op: &Op) -> Result<(Sql, Shape), StateError> {
+    let mut b = Builder { d, params: Vec::new() };
+    let (text, shape) = match op {
+        Op::Insert { collection, id, doc } => {
+            let t = table(collection);
+            let i = b.push(Param::Text(id.clone()));
+            let j = b.push(Param::Json(doc.clone()));
+            (format!("INSERT INTO \"{t}\" (id, doc) VALUES ({i}, {j})"), Shape::Affected)
+        }
+        Op::Find { collection, query } => {
+            let t = table(collection);
+            let filter = b.filter(query)?;
+            let page = b.order_limit(query, true)?;
+            (format!("SELECT id, doc FROM \"{t}\" WHERE {filter}{page}"), Shape::Docs)
+        }
+        Op::Count { collection, query } => {
+            let t = table(collection);
+            let filter = b.filter(query)?;
+            (format!("SELECT COUNT(*) FROM \"{t}\" WHERE {filter}"), Shape::Count)
+        }
+        Op::Update { collection, query, change } => {
+            let t = table(collection);
+            let set = match change {
+                Change::Replace(doc) => format!("doc = {}", b.push(Param::Json(doc.clone()))),
+                Change::Set(fields) if fields.is_empty() => "doc = doc".to_string(),
+                Change::Set(fields) => match d {
+                    Dialect::Sqlite => {
+                        let mut parts = Vec::new();
+                        for (k, v) in fields {
+                            check_field(k)?;
+                            let p = b.push(Param::Text(v.to_string()));
+                            parts.push(format!("'$.{k}', json({p})"));
+                        }
+                        format!("doc = json_set(doc, {})", parts.join(", "))
+                    }
+                    Dialect::Postgres => {
+                        format!("doc = doc || {}", b.push(Param::Json(Value::Object(fields.clone()))))
+                    }
+                },
+            };
+            let target = b.target(&t, query)?;
+            (format!("UPDATE \"{t}\" SET {set} {target}"), Shape::Affected)
+        }
+        Op::Delete { collection, query } => {
+            let t = table(collection);
+            let target = b.target(&t, query)?;
+            (format!("DELETE FROM \"{t}\" {target}"), Shape::Affected)
+        }
+    };
+    Ok((Sql { text, params: b.params }, shape))
+}
+
+/// The field a unique index protects, from the index or constraint name.
+pub(crate) fn field_of_index(name: &str) -> String {
+    match name.rsplit_once("__u__") {
+        Some((_, f)) => f.to_string(),
+        None => "_id".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn table_names_are_safe_identifiers() {
+        assert_eq!(table("Sessioning.sessions"), "c__Sessioning__sessions");
+        assert!(table("A.b\"; DROP TABLE x; --").chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        assert!(table(&"X.".repeat(60)).len() <= 63);
+    }
+
+    #[test]
+    fn field_names_are_checked() {
+        assert!(check_field("tagList").is_ok());
+        assert!(check_field("a'b").is_err());
+        assert!(check_field("").is_err());
+    }
+
+    #[test]
+    fn queries_in_both_dialects() {
+        let op = Op::Find {
+            collection: "A.b".into(),
+            query: Query::eq("user", "u1").and(Cond::Gt("n".into(), json!(3))).sort("n", false).limit(5).offset(10),
+        };
+        let (s, _) = statement(Dialect::Sqlite, &op).unwrap();
+        assert_eq!(
+            s.text,
+            "SELECT id, doc FROM \"c__A__b\" WHERE json_extract(doc, '$.user') = ?1 AND json_extract(doc, '$.n') > ?2 \
+             ORDER BY json_extract(doc, '$.n') DESC NULLS LAST, id ASC LIMIT 5 OFFSET 10"
+        );
+        let (p, _) = statement(Dialect::Postgres, &op).unwrap();
+        assert_eq!(
+            p.text,
+            "SELECT id, doc FROM \"c__A__b\" WHERE (doc->'user') = $1 AND (doc->'n') > $2 \
+             ORDER BY (doc->'n') DESC NULLS LAST, id ASC LIMIT 5 OFFSET 10"
+        );
+        assert_eq!(p.params, vec![Param::Scalar(json!("u1")), Param::Scalar(json!(3))]);
+    }
+
+    #[test]
+    fn limited_deletes_go_through_a_subquery() {
+        let op = Op::Delete {
+            collection: "A.b".into(),
+            query: Query::eq("user", "u1").limit(1),
+        };
+        let (s, _) = statement(Dialect::Sqlite, &op).unwrap();
+        assert!(s.text.starts_with("DELETE FROM \"c__A__b\" WHERE id IN (SELECT id FROM \"c__A__b\" WHERE"), "{}", s.text);
+    }
+}

@@ -1,0 +1,375 @@
+//! Embedded SQLite: one writer connection (writes are serialised, as SQLite
+//! requires), several reader connections in WAL mode, all in this process.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use concord_concept::state::{CollectionSpec, LogEntry, Op, OpResult, StateBackend, StateTx};
+use concord_concept::{BoxFuture, StateError};
+use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use serde_json::Value;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::schema::{self, LATEST};
+use crate::sql::{self, Dialect, Param, Shape};
+use crate::{Backend, FlowSummary, StoreError};
+
+pub(crate) struct Sqlite {
+    writer: Arc<Mutex<Connection>>,
+    readers: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+const READERS: usize = 4;
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // WAL: readers never block the writer. NORMAL: a commit survives the
+    // process being killed (the WAL is in the OS cache); only a power loss
+    // can cost the last commits.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+fn backend_error(e: rusqlite::Error) -> StateError {
+    if let rusqlite::Error::SqliteFailure(err, Some(msg)) = &e
+        && err.code == rusqlite::ErrorCode::ConstraintViolation
+        && msg.starts_with("UNIQUE constraint failed")
+    {
+        // "UNIQUE constraint failed: index 'c__A__users__u__username'" or
+        // "UNIQUE constraint failed: c__A__users.id"
+        let name = msg.rsplit([' ', '\'']).find(|s| !s.is_empty()).unwrap_or_default();
+        return StateError::Unique {
+            collection: String::new(),
+            field: sql::field_of_index(name),
+        };
+    }
+    StateError::Backend(e.to_string())
+}
+
+fn store_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn to_sql(p: &Param) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match p {
+        Param::Text(s) => V::Text(s.clone()),
+        Param::Json(v) => V::Text(v.to_string()),
+        Param::Scalar(v) => match v {
+            Value::Null => V::Null,
+            Value::Bool(b) => V::Integer(i64::from(*b)),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => V::Integer(i),
+                None => V::Real(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => V::Text(s.clone()),
+            other => V::Text(other.to_string()),
+        },
+    }
+}
+
+fn run_op(conn: &Connection, op: &Op) -> Result<OpResult, StateError> {
+    run_statement(conn, op).map_err(|e| crate::name_collection(e, op))
+}
+
+fn run_statement(conn: &Connection, op: &Op) -> Result<OpResult, StateError> {
+    let (stmt, shape) = sql::statement(Dialect::Sqlite, op)?;
+    let params: Vec<rusqlite::types::Value> = stmt.params.iter().map(to_sql).collect();
+    let mut prepared = conn.prepare_cached(&stmt.text).map_err(backend_error)?;
+    match shape {
+        Shape::Docs => {
+            let rows = prepared
+                .query_map(params_from_iter(params), |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .map_err(backend_error)?;
+            let mut docs = Vec::new();
+            for row in rows {
+                let (id, text) = row.map_err(backend_error)?;
+                let doc = serde_json::from_str(&text).map_err(|e| StateError::Decode(e.to_string()))?;
+                docs.push((id, doc));
+            }
+            Ok(OpResult::Docs(docs))
+        }
+        Shape::Count => {
+            let n: i64 = prepared.query_row(params_from_iter(params), |r| r.get(0)).map_err(backend_error)?;
+            Ok(OpResult::Count(n as u64))
+        }
+        Shape::Affected => Ok(OpResult::Count(prepared.execute(params_from_iter(params)).map_err(backend_error)? as u64)),
+    }
+}
+
+fn insert_log(conn: &Connection, e: &LogEntry) -> Result<(), StateError> {
+    conn.prepare_cached(
+        "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(rusqlite::params![
+            e.id,
+            e.flow,
+            e.seq,
+            e.concept,
+            e.action,
+            Value::Object(e.input.clone()).to_string(),
+            e.error,
+            Value::Object(e.output.clone()).to_string(),
+            e.sync,
+            Value::from(e.matched.clone()).to_string(),
+            e.started_at,
+            e.completed_at,
+        ])
+    })
+    .map(|_| ())
+    .map_err(backend_error)
+}
+
+fn read_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
+    let json = |i: usize| -> rusqlite::Result<Value> {
+        let text: String = row.get(i)?;
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    };
+    let object = |v: Value| match v {
+        Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    Ok(LogEntry {
+        id: row.get(0)?,
+        flow: row.get(1)?,
+        seq: row.get(2)?,
+        concept: row.get(3)?,
+        action: row.get(4)?,
+        input: object(json(5)?),
+        error: row.get(6)?,
+        output: object(json(7)?),
+        sync: row.get(8)?,
+        matched: match json(9)? {
+            Value::Array(a) => a.into_iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        },
+        started_at: row.get(10)?,
+        completed_at: row.get(11)?,
+    })
+}
+
+const LOG_COLUMNS: &str = "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
+
+impl Sqlite {
+    /// Opens (creating if needed) the database file at `path`, or an
+    /// in-memory database for `None`, and brings its schema up to date.
+    pub(crate) fn open(path: Option<&Path>) -> Result<Self, StoreError> {
+        let open = || -> Result<Connection, StoreError> {
+            let conn = match path {
+                Some(p) => Connection::open(p),
+                None => Connection::open_in_memory(),
+            }
+            .map_err(store_error)?;
+            configure(&conn).map_err(store_error)?;
+            Ok(conn)
+        };
+        if let Some(dir) = path.and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let writer = open()?;
+        migrate(&writer)?;
+        // An in-memory database exists only on its one connection.
+        let readers = match path {
+            Some(_) => (0..READERS).map(|_| open().map(Mutex::new)).collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(Sqlite {
+            writer: Arc::new(Mutex::new(writer)),
+            readers,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    async fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        if self.readers.is_empty() {
+            let conn = self.writer.lock().await;
+            return f(&conn);
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i].lock().await;
+        f(&conn)
+    }
+}
+
+fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.execute_batch(schema::META).map_err(store_error)?;
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM concord_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .optional()
+        .map_err(store_error)?;
+    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(store_error)?;
+    let result = (|| {
+        let found = schema_version(conn)?;
+        if found > LATEST {
+            return Err(schema::too_new(found));
+        }
+        for v in found + 1..=LATEST {
+            for stmt in schema::migration(Dialect::Sqlite, v) {
+                conn.execute_batch(&stmt).map_err(store_error)?;
+            }
+            conn.execute(
+                "INSERT INTO concord_meta (key, value) VALUES ('schema_version', ?1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [v.to_string()],
+            )
+            .map_err(store_error)?;
+            if found > 0 {
+                tracing::info!(target: "concord::store", "migrated the database schema to version {v}");
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(store_error),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+pub(crate) struct SqliteTx {
+    conn: Option<OwnedMutexGuard<Connection>>,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl StateTx for SqliteTx {
+    fn run(&mut self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>> {
+        Box::pin(async move {
+            match &self.conn {
+                Some(conn) => run_op(conn, &op),
+                None => Err(StateError::Backend("transaction already finished".into())),
+            }
+        })
+    }
+
+    fn commit(mut self: Box<Self>, entry: LogEntry) -> BoxFuture<'static, Result<(), StateError>> {
+        Box::pin(async move {
+            let Some(conn) = self.conn.take() else {
+                return Err(StateError::Backend("transaction already finished".into()));
+            };
+            let result = insert_log(&conn, &entry).and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error));
+            if result.is_err() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            result
+        })
+    }
+}
+
+impl StateBackend for Sqlite {
+    fn read(&self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>> {
+        Box::pin(async move { self.with_reader(|c| run_op(c, &op)).await })
+    }
+
+    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>> {
+        Box::pin(async move {
+            let conn = self.writer.clone().lock_owned().await;
+            conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
+            Ok(Box::new(SqliteTx { conn: Some(conn) }) as Box<dyn StateTx>)
+        })
+    }
+
+    fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move {
+            let conn = self.writer.lock().await;
+            insert_log(&conn, &entry)
+        })
+    }
+}
+
+impl Backend for Sqlite {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn ensure_collections(&self, specs: Vec<CollectionSpec>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            let conn = self.writer.lock().await;
+            for spec in &specs {
+                for stmt in sql::create_collection(Dialect::Sqlite, spec).map_err(|e| StoreError::Database(e.to_string()))? {
+                    conn.execute_batch(&stmt).map_err(store_error)?;
+                }
+                conn.execute(
+                    "INSERT INTO concord_collections (name, spec) VALUES (?1, ?2) \
+                     ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
+                    [spec.name.clone(), crate::spec_json(spec)],
+                )
+                .map_err(store_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn flow_log(&self, flow: String) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>> {
+        Box::pin(async move {
+            self.with_reader(|c| {
+                let mut s = c
+                    .prepare_cached(&format!("SELECT {LOG_COLUMNS} FROM concord_log WHERE flow = ?1 ORDER BY seq"))
+                    .map_err(store_error)?;
+                let rows = s.query_map([flow], read_log_row).map_err(store_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(store_error)
+            })
+            .await
+        })
+    }
+
+    fn flows(&self, since: i64, until: i64, limit: u32) -> BoxFuture<'_, Result<Vec<FlowSummary>, StoreError>> {
+        Box::pin(async move {
+            self.with_reader(|c| {
+                let mut s = c
+                    .prepare_cached(
+                        "SELECT flow, MIN(started_at), MAX(completed_at), COUNT(*) FROM concord_log \
+                         GROUP BY flow HAVING MIN(started_at) >= ?1 AND MIN(started_at) < ?2 \
+                         ORDER BY MIN(started_at) DESC LIMIT ?3",
+                    )
+                    .map_err(store_error)?;
+                let rows = s
+                    .query_map(rusqlite::params![since, until, limit], |r| {
+                        Ok(FlowSummary {
+                            flow: r.get(0)?,
+                            started_at: r.get(1)?,
+                            completed_at: r.get(2)?,
+                            actions: r.get::<_, i64>(3)? as u64,
+                        })
+                    })
+                    .map_err(store_error)?;
+                rows.collect::<Result<Vec<_>, _>>().map_err(store_error)
+            })
+            .await
+        })
+    }
+
+    fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let conn = self.writer.lock().await;
+            conn.execute(
+                "DELETE FROM concord_log WHERE flow IN \
+                 (SELECT flow FROM concord_log GROUP BY flow HAVING MAX(completed_at) < ?1)",
+                [before],
+            )
+            .map(|n| n as u64)
+            .map_err(store_error)
+        })
+    }
+
+    fn schema_version(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(async move { schema_version(&*self.writer.lock().await) })
+    }
+}
