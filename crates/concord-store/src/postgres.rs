@@ -17,7 +17,7 @@ use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, StoreError};
 
 /// Arbitrary constant for `pg_advisory_xact_lock` during migrations.
-const MIGRATION_LOCK: i64 = 0x636f_6e63_6f72_64;
+const MIGRATION_LOCK: i64 = 0x0063_6f6e_636f_7264;
 
 struct Pool {
     url: String,
