@@ -420,7 +420,10 @@ impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
             collection: self.name.clone(),
             query,
         };
-        Ok(Self::from_docs(self.committed(op).await?)?.into_iter().map(|(_, t)| t).collect())
+        Ok(Self::from_docs(self.committed(op).await?)?
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect())
     }
 
     /// How many documents match.

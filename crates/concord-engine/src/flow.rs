@@ -303,18 +303,21 @@ async fn perform(
     index
 }
 
-/// How often an action is run again after conflicting with concurrent ones.
-const MAX_ATTEMPTS: u32 = 50;
+/// How often an action is run again after conflicting with concurrent ones
+/// (heavily contended rows need many rounds: each round one action wins).
+const MAX_ATTEMPTS: u32 = 500;
 
 async fn backoff(attempt: u32) {
-    // Spread retries out so that conflicting actions do not collide again.
-    let jitter = (RecordId::fresh().0.as_u128() % 1000) as u64;
-    let micros = (50u64 << attempt.min(6)) + jitter;
-    tokio::time::sleep(std::time::Duration::from_micros(micros)).await;
+    // Random delays, growing to a few milliseconds, spread the retries of
+    // conflicting actions so that they stop colliding.
+    let window = 200u128 << attempt.min(5);
+    let random = RecordId::fresh().0.as_u128() as u64 as u128;
+    tokio::time::sleep(std::time::Duration::from_micros((random % window) as u64 + 50)).await;
 }
 
 fn micros(t: SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// A copy of `record` with sensitive values replaced, for the log.
@@ -322,7 +325,11 @@ fn redact(record: &Record, sensitive: &std::collections::HashSet<String>) -> Rec
     record
         .iter()
         .map(|(k, v)| {
-            let v = if sensitive.contains(k) { Value::from(crate::REDACTED) } else { v.clone() };
+            let v = if sensitive.contains(k) {
+                Value::from(crate::REDACTED)
+            } else {
+                v.clone()
+            };
             (k.clone(), v)
         })
         .collect()

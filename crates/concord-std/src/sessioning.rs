@@ -75,9 +75,17 @@ impl Sessioning {
     /// Ends a session; fails if there is no such (unexpired) session.
     pub async fn delete(&self, ctx: &mut ActionContext, session: String) -> Result<(), String> {
         let mut sessions = ctx.collection::<SessionDoc>("sessions");
-        let live = sessions.get(&session).await.map_err(failure)?.is_some_and(|s| s.expires_at > now_ms());
+        let live = sessions
+            .get(&session)
+            .await
+            .map_err(failure)?
+            .is_some_and(|s| s.expires_at > now_ms());
         sessions.delete(Query::id(&session)).await.map_err(failure)?;
-        if live { Ok(()) } else { Err("no such session".to_string()) }
+        if live {
+            Ok(())
+        } else {
+            Err("no such session".to_string())
+        }
     }
 
     /// The user of a live session (no rows if unknown or expired).
@@ -135,12 +143,21 @@ mod tests {
 
     async fn store() -> Arc<dyn concord_store::Backend> {
         let store = concord_store::open("sqlite::memory:").await.unwrap();
-        store.ensure_collections(Sessioning::new().spec().collections).await.unwrap();
+        store
+            .ensure_collections(Sessioning::new().spec().collections)
+            .await
+            .unwrap();
         store
     }
 
     /// Runs an action and commits its writes, as the engine does.
-    async fn act(s: &Sessioning, store: &Arc<dyn concord_store::Backend>, action: &str, key: &str, value: &str) -> Outcome {
+    async fn act(
+        s: &Sessioning,
+        store: &Arc<dyn concord_store::Backend>,
+        action: &str,
+        key: &str,
+        value: &str,
+    ) -> Outcome {
         let mut ctx = ActionContext::with_state(FlowId::fresh(), RecordId::fresh(), "Sessioning".into(), store.clone());
         let mut input = Record::new();
         input.insert(key.into(), Value::from(value));
@@ -186,9 +203,15 @@ mod tests {
         let a = session_of(act(&s, &store, "create", "user", "ada").await);
         assert_eq!(a.len(), 64);
         assert_eq!(user_of(&s, &store, &a).await, vec![UserRow { user: "ada".into() }]);
-        assert_eq!(act(&s, &store, "delete", "session", &a).await, Outcome::Success(Record::new()));
+        assert_eq!(
+            act(&s, &store, "delete", "session", &a).await,
+            Outcome::Success(Record::new())
+        );
         assert!(user_of(&s, &store, &a).await.is_empty());
-        assert_eq!(act(&s, &store, "delete", "session", &a).await, Outcome::Error("no such session".into()));
+        assert_eq!(
+            act(&s, &store, "delete", "session", &a).await,
+            Outcome::Error("no such session".into())
+        );
     }
 
     #[tokio::test]

@@ -88,7 +88,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return Ok(Arc::new(postgres::Postgres::open(url, 16).await?));
     }
-    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     if path.is_empty() || path.contains("://") {
         return Err(StoreError::Url(url.to_string()));
     }

@@ -132,7 +132,11 @@ async fn run_op(client: &Client, op: &Op) -> Result<OpResult, StateError> {
     let named = |e| crate::name_collection(e, op);
     match shape {
         Shape::Docs => {
-            let rows = client.query(&prepared, &refs).await.map_err(backend_error).map_err(named)?;
+            let rows = client
+                .query(&prepared, &refs)
+                .await
+                .map_err(backend_error)
+                .map_err(named)?;
             let docs = rows
                 .iter()
                 .map(|r| (r.get::<_, String>(0), r.get::<_, Json<Value>>(1).0))
@@ -140,11 +144,19 @@ async fn run_op(client: &Client, op: &Op) -> Result<OpResult, StateError> {
             Ok(OpResult::Docs(docs))
         }
         Shape::Count => {
-            let row = client.query_one(&prepared, &refs).await.map_err(backend_error).map_err(named)?;
+            let row = client
+                .query_one(&prepared, &refs)
+                .await
+                .map_err(backend_error)
+                .map_err(named)?;
             Ok(OpResult::Count(row.get::<_, i64>(0) as u64))
         }
         Shape::Affected => Ok(OpResult::Count(
-            client.execute(&prepared, &refs).await.map_err(backend_error).map_err(named)?,
+            client
+                .execute(&prepared, &refs)
+                .await
+                .map_err(backend_error)
+                .map_err(named)?,
         )),
     }
 }
@@ -198,7 +210,8 @@ fn read_log_row(r: &Row) -> LogEntry {
     }
 }
 
-const LOG_COLUMNS: &str = "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
+const LOG_COLUMNS: &str =
+    "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
 
 impl Postgres {
     pub(crate) async fn open(url: &str, max_connections: usize) -> Result<Self, StoreError> {
@@ -318,10 +331,10 @@ impl StateBackend for Postgres {
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>> {
         Box::pin(async move {
             let conn = self.conn().await?;
-            // Repeatable read: a row changed by a concurrent action since this
-            // one read it is a conflict (the engine retries the action), never
-            // a lost update.
-            conn.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            // Serializable: whatever a concurrent action changed since this one
+            // read it (an updated row, or a row inserted where this one saw
+            // none) is a conflict the engine retries, never a lost update.
+            conn.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
                 .await
                 .map_err(backend_error)?;
             Ok(Box::new(PgTx { conn: Some(conn) }) as Box<dyn StateTx>)
@@ -347,7 +360,9 @@ impl Backend for Postgres {
                     .await
                     .map_err(store_error)?;
                 for spec in &specs {
-                    for stmt in sql::create_collection(Dialect::Postgres, spec).map_err(|e| StoreError::Database(e.to_string()))? {
+                    for stmt in sql::create_collection(Dialect::Postgres, spec)
+                        .map_err(|e| StoreError::Database(e.to_string()))?
+                    {
                         conn.batch_execute(&stmt).await.map_err(store_error)?;
                     }
                     conn.execute(
@@ -375,7 +390,10 @@ impl Backend for Postgres {
         Box::pin(async move {
             let conn = self.pool.get().await.map_err(StoreError::Connect)?;
             let rows = conn
-                .query(&format!("SELECT {LOG_COLUMNS} FROM concord_log WHERE flow = $1 ORDER BY seq"), &[&flow])
+                .query(
+                    &format!("SELECT {LOG_COLUMNS} FROM concord_log WHERE flow = $1 ORDER BY seq"),
+                    &[&flow],
+                )
                 .await
                 .map_err(store_error)?;
             Ok(rows.iter().map(read_log_row).collect())

@@ -38,5 +38,8 @@ pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
 pub(crate) const META: &str = "CREATE TABLE IF NOT EXISTS concord_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
 
 pub(crate) fn too_new(found: i64) -> crate::StoreError {
-    crate::StoreError::TooNew { found, supported: LATEST }
+    crate::StoreError::TooNew {
+        found,
+        supported: LATEST,
+    }
 }

@@ -3,8 +3,8 @@
 //! `json_extract(doc, '$.f')` (SQLite) or `(doc->'f')` (PostgreSQL), and
 //! indexes use exactly the same expressions so that lookups can use them.
 
-use concord_concept::state::{Change, CollectionSpec, Cond, Op, Query};
 use concord_concept::StateError;
+use concord_concept::state::{Change, CollectionSpec, Cond, Op, Query};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +64,21 @@ impl Dialect {
 pub(crate) fn table(collection: &str) -> String {
     let clean: String = collection
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let name = format!("c__{}", clean.replacen('.', "__", 1).replace('.', "_"));
     // PostgreSQL truncates identifiers at 63 bytes, and index names add a
     // suffix: keep long names unique by hashing them.
     if name.len() > 40 {
-        let hash = collection
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let hash = collection.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
         format!("{}_{hash:016x}", &name[..20])
     } else {
         name
@@ -239,7 +245,10 @@ pub(crate) fn statement(d: Dialect, op: &Op) -> Result<(Sql, Shape), StateError>
             let t = table(collection);
             let i = b.push(Param::Text(id.clone()));
             let j = b.push(Param::Json(doc.clone()));
-            (format!("INSERT INTO \"{t}\" (id, doc) VALUES ({i}, {j})"), Shape::Affected)
+            (
+                format!("INSERT INTO \"{t}\" (id, doc) VALUES ({i}, {j})"),
+                Shape::Affected,
+            )
         }
         Op::Find { collection, query } => {
             let t = table(collection);
@@ -252,7 +261,11 @@ pub(crate) fn statement(d: Dialect, op: &Op) -> Result<(Sql, Shape), StateError>
             let filter = b.filter(query)?;
             (format!("SELECT COUNT(*) FROM \"{t}\" WHERE {filter}"), Shape::Count)
         }
-        Op::Update { collection, query, change } => {
+        Op::Update {
+            collection,
+            query,
+            change,
+        } => {
             let t = table(collection);
             let set = match change {
                 Change::Replace(doc) => format!("doc = {}", b.push(Param::Json(doc.clone()))),
@@ -300,7 +313,11 @@ mod tests {
     #[test]
     fn table_names_are_safe_identifiers() {
         assert_eq!(table("Sessioning.sessions"), "c__Sessioning__sessions");
-        assert!(table("A.b\"; DROP TABLE x; --").chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        assert!(
+            table("A.b\"; DROP TABLE x; --")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        );
         assert!(table(&"X.".repeat(60)).len() <= 63);
     }
 
@@ -315,7 +332,11 @@ mod tests {
     fn queries_in_both_dialects() {
         let op = Op::Find {
             collection: "A.b".into(),
-            query: Query::eq("user", "u1").and(Cond::Gt("n".into(), json!(3))).sort("n", false).limit(5).offset(10),
+            query: Query::eq("user", "u1")
+                .and(Cond::Gt("n".into(), json!(3)))
+                .sort("n", false)
+                .limit(5)
+                .offset(10),
         };
         let (s, _) = statement(Dialect::Sqlite, &op).unwrap();
         assert_eq!(
@@ -339,6 +360,11 @@ mod tests {
             query: Query::eq("user", "u1").limit(1),
         };
         let (s, _) = statement(Dialect::Sqlite, &op).unwrap();
-        assert!(s.text.starts_with("DELETE FROM \"c__A__b\" WHERE id IN (SELECT id FROM \"c__A__b\" WHERE"), "{}", s.text);
+        assert!(
+            s.text
+                .starts_with("DELETE FROM \"c__A__b\" WHERE id IN (SELECT id FROM \"c__A__b\" WHERE"),
+            "{}",
+            s.text
+        );
     }
 }

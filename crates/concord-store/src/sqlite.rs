@@ -82,7 +82,9 @@ fn run_statement(conn: &Connection, op: &Op) -> Result<OpResult, StateError> {
     match shape {
         Shape::Docs => {
             let rows = prepared
-                .query_map(params_from_iter(params), |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))
+                .query_map(params_from_iter(params), |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
                 .map_err(backend_error)?;
             let mut docs = Vec::new();
             for row in rows {
@@ -93,10 +95,14 @@ fn run_statement(conn: &Connection, op: &Op) -> Result<OpResult, StateError> {
             Ok(OpResult::Docs(docs))
         }
         Shape::Count => {
-            let n: i64 = prepared.query_row(params_from_iter(params), |r| r.get(0)).map_err(backend_error)?;
+            let n: i64 = prepared
+                .query_row(params_from_iter(params), |r| r.get(0))
+                .map_err(backend_error)?;
             Ok(OpResult::Count(n as u64))
         }
-        Shape::Affected => Ok(OpResult::Count(prepared.execute(params_from_iter(params)).map_err(backend_error)? as u64)),
+        Shape::Affected => Ok(OpResult::Count(
+            prepared.execute(params_from_iter(params)).map_err(backend_error)? as u64,
+        )),
     }
 }
 
@@ -153,7 +159,8 @@ fn read_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
     })
 }
 
-const LOG_COLUMNS: &str = "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
+const LOG_COLUMNS: &str =
+    "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
 
 impl Sqlite {
     /// Opens (creating if needed) the database file at `path`, or an
@@ -169,7 +176,8 @@ impl Sqlite {
             Ok(conn)
         };
         if let Some(dir) = path.and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
         }
         let writer = open()?;
         migrate(&writer)?;
@@ -199,7 +207,9 @@ impl Sqlite {
 fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
     conn.execute_batch(schema::META).map_err(store_error)?;
     let v: Option<String> = conn
-        .query_row("SELECT value FROM concord_meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .query_row("SELECT value FROM concord_meta WHERE key = 'schema_version'", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(store_error)?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
@@ -303,7 +313,9 @@ impl Backend for Sqlite {
         Box::pin(async move {
             let conn = self.writer.lock().await;
             for spec in &specs {
-                for stmt in sql::create_collection(Dialect::Sqlite, spec).map_err(|e| StoreError::Database(e.to_string()))? {
+                for stmt in
+                    sql::create_collection(Dialect::Sqlite, spec).map_err(|e| StoreError::Database(e.to_string()))?
+                {
                     conn.execute_batch(&stmt).map_err(store_error)?;
                 }
                 conn.execute(
@@ -321,7 +333,9 @@ impl Backend for Sqlite {
         Box::pin(async move {
             self.with_reader(|c| {
                 let mut s = c
-                    .prepare_cached(&format!("SELECT {LOG_COLUMNS} FROM concord_log WHERE flow = ?1 ORDER BY seq"))
+                    .prepare_cached(&format!(
+                        "SELECT {LOG_COLUMNS} FROM concord_log WHERE flow = ?1 ORDER BY seq"
+                    ))
                     .map_err(store_error)?;
                 let rows = s.query_map([flow], read_log_row).map_err(store_error)?;
                 rows.collect::<Result<Vec<_>, _>>().map_err(store_error)

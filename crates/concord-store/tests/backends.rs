@@ -17,7 +17,9 @@ fn postgres_url() -> Option<String> {
             panic!("CI=true but CONCORD_TEST_POSTGRES_URL is not set: the PostgreSQL suite must run under CI")
         }
         _ => {
-            eprintln!("note: CONCORD_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped (scripts/test-postgres.sh starts one)");
+            eprintln!(
+                "note: CONCORD_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped (scripts/test-postgres.sh starts one)"
+            );
             None
         }
     }
@@ -27,11 +29,23 @@ fn postgres_url() -> Option<String> {
 async fn backends() -> Vec<(String, Arc<dyn Backend>, tempfile::TempDir)> {
     let mut out = Vec::new();
     let dir = tempfile::tempdir().unwrap();
-    out.push(("sqlite-memory".to_string(), concord_store::open("sqlite::memory:").await.unwrap(), tempfile::tempdir().unwrap()));
+    out.push((
+        "sqlite-memory".to_string(),
+        concord_store::open("sqlite::memory:").await.unwrap(),
+        tempfile::tempdir().unwrap(),
+    ));
     let file = format!("sqlite://{}", dir.path().join("test.db").display());
-    out.push(("sqlite-file".to_string(), concord_store::open(&file).await.unwrap(), dir));
+    out.push((
+        "sqlite-file".to_string(),
+        concord_store::open(&file).await.unwrap(),
+        dir,
+    ));
     if let Some(url) = postgres_url() {
-        out.push(("postgres".to_string(), concord_store::open(&url).await.unwrap(), tempfile::tempdir().unwrap()));
+        out.push((
+            "postgres".to_string(),
+            concord_store::open(&url).await.unwrap(),
+            tempfile::tempdir().unwrap(),
+        ));
     }
     out
 }
@@ -81,7 +95,9 @@ async fn write(backend: &Arc<dyn Backend>, ops: Vec<Op>) -> Vec<Result<OpResult,
     for op in ops {
         results.push(tx.run(op).await);
     }
-    tx.commit(entry(&FlowId::fresh().to_string(), 0, "T", concord_store::now_micros())).await.unwrap();
+    tx.commit(entry(&FlowId::fresh().to_string(), 0, "T", concord_store::now_micros()))
+        .await
+        .unwrap();
     results
 }
 
@@ -94,14 +110,28 @@ fn insert(c: &str, id: &str, doc: Value) -> Op {
 }
 
 async fn ids(backend: &Arc<dyn Backend>, c: &str, query: Query) -> Vec<String> {
-    match backend.read(Op::Find { collection: c.into(), query }).await.unwrap() {
+    match backend
+        .read(Op::Find {
+            collection: c.into(),
+            query,
+        })
+        .await
+        .unwrap()
+    {
         OpResult::Docs(d) => d.into_iter().map(|(id, _)| id).collect(),
         other => panic!("{other:?}"),
     }
 }
 
 async fn count(backend: &Arc<dyn Backend>, c: &str, query: Query) -> u64 {
-    match backend.read(Op::Count { collection: c.into(), query }).await.unwrap() {
+    match backend
+        .read(Op::Count {
+            collection: c.into(),
+            query,
+        })
+        .await
+        .unwrap()
+    {
         OpResult::Count(n) => n,
         other => panic!("{other:?}"),
     }
@@ -122,17 +152,35 @@ async fn find_filters_sorts_and_pages() {
         )
         .await;
         assert_eq!(ids(&b, &c, Query::eq("tag", "x")).await, ["a", "c"], "{name}");
-        assert_eq!(ids(&b, &c, Query::all().sort("n", true)).await, ["b", "c", "a", "d"], "{name}");
-        assert_eq!(ids(&b, &c, Query::all().sort("n", false).limit(2)).await, ["d", "a"], "{name}");
-        assert_eq!(ids(&b, &c, Query::all().sort("n", true).offset(1).limit(2)).await, ["c", "a"], "{name}");
-        assert_eq!(ids(&b, &c, Query::all().sort("n", true).offset(3)).await, ["d"], "{name}");
+        assert_eq!(
+            ids(&b, &c, Query::all().sort("n", true)).await,
+            ["b", "c", "a", "d"],
+            "{name}"
+        );
+        assert_eq!(
+            ids(&b, &c, Query::all().sort("n", false).limit(2)).await,
+            ["d", "a"],
+            "{name}"
+        );
+        assert_eq!(
+            ids(&b, &c, Query::all().sort("n", true).offset(1).limit(2)).await,
+            ["c", "a"],
+            "{name}"
+        );
+        assert_eq!(
+            ids(&b, &c, Query::all().sort("n", true).offset(3)).await,
+            ["d"],
+            "{name}"
+        );
         let lt = Query::all().and(Cond::Lt("n".into(), json!(3))).sort("n", true);
         assert_eq!(ids(&b, &c, lt).await, ["b", "c"], "{name}: numbers compare as numbers");
         let gt = Query::all().and(Cond::Gt("n".into(), json!(2))).sort("n", true);
         assert_eq!(ids(&b, &c, gt).await, ["a", "d"], "{name}");
         let ne = Query::all().and(Cond::Ne("tag".into(), json!("x"))).sort("n", true);
         assert_eq!(ids(&b, &c, ne).await, ["b", "d"], "{name}");
-        let inn = Query::all().and(Cond::In("tag".into(), vec![json!("y"), json!("z")])).sort("n", true);
+        let inn = Query::all()
+            .and(Cond::In("tag".into(), vec![json!("y"), json!("z")]))
+            .sort("n", true);
         assert_eq!(ids(&b, &c, inn).await, ["b", "d"], "{name}");
         let none = Query::all().and(Cond::In("tag".into(), vec![]));
         assert!(ids(&b, &c, none).await.is_empty(), "{name}");
@@ -142,7 +190,11 @@ async fn find_filters_sorts_and_pages() {
         assert_eq!(ids(&b, &c, no_bio).await, ["b", "a", "d"], "{name}");
         assert_eq!(ids(&b, &c, Query::eq("ok", true)).await, ["d"], "{name}: booleans");
         assert_eq!(count(&b, &c, Query::eq("tag", "x")).await, 2, "{name}");
-        assert_eq!(count(&b, &c, Query::all().limit(1)).await, 4, "{name}: count ignores paging");
+        assert_eq!(
+            count(&b, &c, Query::all().limit(1)).await,
+            4,
+            "{name}: count ignores paging"
+        );
         assert_eq!(ids(&b, &c, Query::id("c")).await, ["c"], "{name}");
     }
 }
@@ -151,7 +203,14 @@ async fn find_filters_sorts_and_pages() {
 async fn updates_replace_and_deletes() {
     for (name, b, _dir) in backends().await {
         let c = setup(&b, &[], &[]).await;
-        write(&b, vec![insert(&c, "a", json!({"n": 1, "keep": "k"})), insert(&c, "b", json!({"n": 1}))]).await;
+        write(
+            &b,
+            vec![
+                insert(&c, "a", json!({"n": 1, "keep": "k"})),
+                insert(&c, "b", json!({"n": 1})),
+            ],
+        )
+        .await;
         let set = json!({"n": 5, "bio": null}).as_object().unwrap().clone();
         let r = write(
             &b,
@@ -163,8 +222,18 @@ async fn updates_replace_and_deletes() {
         )
         .await;
         assert_eq!(r[0], Ok(OpResult::Count(1)), "{name}");
-        let docs = b.read(Op::Find { collection: c.clone(), query: Query::id("a") }).await.unwrap();
-        assert_eq!(docs, OpResult::Docs(vec![("a".into(), json!({"n": 5, "keep": "k", "bio": null}))]), "{name}");
+        let docs = b
+            .read(Op::Find {
+                collection: c.clone(),
+                query: Query::id("a"),
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            docs,
+            OpResult::Docs(vec![("a".into(), json!({"n": 5, "keep": "k", "bio": null}))]),
+            "{name}"
+        );
         write(
             &b,
             vec![Op::Update {
@@ -175,10 +244,24 @@ async fn updates_replace_and_deletes() {
         )
         .await;
         assert_eq!(ids(&b, &c, Query::eq("other", true)).await, ["b"], "{name}");
-        let r = write(&b, vec![Op::Delete { collection: c.clone(), query: Query::all().limit(1) }]).await;
+        let r = write(
+            &b,
+            vec![Op::Delete {
+                collection: c.clone(),
+                query: Query::all().limit(1),
+            }],
+        )
+        .await;
         assert_eq!(r[0], Ok(OpResult::Count(1)), "{name}: delete one");
         assert_eq!(count(&b, &c, Query::all()).await, 1, "{name}");
-        let r = write(&b, vec![Op::Delete { collection: c.clone(), query: Query::all() }]).await;
+        let r = write(
+            &b,
+            vec![Op::Delete {
+                collection: c.clone(),
+                query: Query::all(),
+            }],
+        )
+        .await;
         assert_eq!(r[0], Ok(OpResult::Count(1)), "{name}");
         assert_eq!(count(&b, &c, Query::all()).await, 0, "{name}");
     }
@@ -202,7 +285,10 @@ async fn unique_fields_are_enforced_by_the_database_with_a_typed_error() {
         drop(tx);
         let mut tx = b.begin().await.unwrap();
         let same_id = tx.run(insert(&c, "u1", json!({"username": "bob"}))).await;
-        assert!(matches!(same_id, Err(StateError::Unique { ref field, .. }) if field == "_id"), "{name}: {same_id:?}");
+        assert!(
+            matches!(same_id, Err(StateError::Unique { ref field, .. }) if field == "_id"),
+            "{name}: {same_id:?}"
+        );
         drop(tx);
         assert_eq!(count(&b, &c, Query::all()).await, 1, "{name}");
     }
@@ -214,12 +300,22 @@ async fn a_transaction_sees_its_writes_and_rolls_back_when_dropped() {
         let c = setup(&b, &[], &[]).await;
         let mut tx = b.begin().await.unwrap();
         tx.run(insert(&c, "a", json!({"n": 1}))).await.unwrap();
-        let inside = tx.run(Op::Find { collection: c.clone(), query: Query::all() }).await.unwrap();
+        let inside = tx
+            .run(Op::Find {
+                collection: c.clone(),
+                query: Query::all(),
+            })
+            .await
+            .unwrap();
         assert!(matches!(inside, OpResult::Docs(ref d) if d.len() == 1), "{name}");
         drop(tx);
         // PostgreSQL rolls back on a spawned task; give it a moment.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert_eq!(count(&b, &c, Query::all()).await, 0, "{name}: nothing of a dropped transaction remains");
+        assert_eq!(
+            count(&b, &c, Query::all()).await,
+            0,
+            "{name}: nothing of a dropped transaction remains"
+        );
         write(&b, vec![insert(&c, "b", json!({"n": 2}))]).await;
         assert_eq!(count(&b, &c, Query::all()).await, 1, "{name}");
     }
@@ -244,7 +340,10 @@ async fn the_log_is_queryable_by_flow_and_time_and_pruned() {
         assert_eq!(log[1].sync.as_deref(), Some("S"), "{name}");
         assert_eq!(log[0].input["password"], "<redacted>", "{name}");
         let recent = b.flows(now - 1_000_000, now + 1_000_000, 10).await.unwrap();
-        assert!(recent.iter().any(|f| f.flow == f2 && f.actions == 4), "{name}: {recent:?}");
+        assert!(
+            recent.iter().any(|f| f.flow == f2 && f.actions == 4),
+            "{name}: {recent:?}"
+        );
         assert!(!recent.iter().any(|f| f.flow == f1), "{name}");
         let pruned = b.prune(now - 1_000_000).await.unwrap();
         assert!(pruned >= 3, "{name}: {pruned}");
@@ -297,6 +396,12 @@ fn rusqlite_connection(path: &std::path::Path) -> rusqlite::Connection {
 
 #[tokio::test]
 async fn urls_are_checked() {
-    assert!(matches!(concord_store::open("mysql://x").await, Err(StoreError::Url(_))));
-    assert!(matches!(concord_store::open("postgres://127.0.0.1:1/none").await, Err(StoreError::Connect(_))));
+    assert!(matches!(
+        concord_store::open("mysql://x").await,
+        Err(StoreError::Url(_))
+    ));
+    assert!(matches!(
+        concord_store::open("postgres://127.0.0.1:1/none").await,
+        Err(StoreError::Connect(_))
+    ));
 }

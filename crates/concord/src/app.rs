@@ -340,7 +340,10 @@ mod tests {
 
     #[test]
     fn database_passwords_are_not_logged() {
-        assert_eq!(redact_url("postgres://app:s3cret@localhost:5432/db"), "postgres://app:***@localhost:5432/db");
+        assert_eq!(
+            redact_url("postgres://app:s3cret@localhost:5432/db"),
+            "postgres://app:***@localhost:5432/db"
+        );
         assert_eq!(redact_url("postgres://app@localhost/db"), "postgres://app@localhost/db");
         assert_eq!(redact_url("sqlite://data/concord.db"), "sqlite://data/concord.db");
     }

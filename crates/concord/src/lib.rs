@@ -31,13 +31,13 @@
 mod app;
 
 pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, init_tracing};
-/// Storage backends (SQLite, PostgreSQL) and the action log.
-pub use concord_store as store;
 pub use concord_concept::*;
 pub use concord_engine::{
     ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MemoryLog,
 };
 pub use concord_macros::{Outputs, concept};
+/// Storage backends (SQLite, PostgreSQL) and the action log.
+pub use concord_store as store;
 
 /// The checker, for tools that check syncs without running them.
 pub use concord_check as check;

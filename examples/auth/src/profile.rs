@@ -79,7 +79,12 @@ impl Profile {
     }
 
     /// Checks a username and password.
-    pub async fn authenticate(&self, ctx: &mut ActionContext, username: String, #[sensitive] password: String) -> Result<UserOut, String> {
+    pub async fn authenticate(
+        &self,
+        ctx: &mut ActionContext,
+        username: String,
+        #[sensitive] password: String,
+    ) -> Result<UserOut, String> {
         // A read-only lookup: committed state, no transaction held while
         // the hash is checked.
         let found = ctx
@@ -100,7 +105,10 @@ impl Profile {
     /// The username of a user.
     pub async fn _get_username(&self, ctx: &QueryContext, user: String) -> Result<Vec<UsernameRow>, StateError> {
         let found = ctx.collection::<UserDoc>("users").get(&user).await?;
-        Ok(found.map(|u| UsernameRow { username: u.username }).into_iter().collect())
+        Ok(found
+            .map(|u| UsernameRow { username: u.username })
+            .into_iter()
+            .collect())
     }
 }
 
