@@ -23,7 +23,7 @@ pub fn syncs_dir() -> PathBuf {
 pub fn app(requesting: Arc<Requesting>) -> App {
     App::new()
         .concept_shared(requesting)
-        .concept(Profile::default())
+        .concept(Profile)
         .concept(Sessioning::new())
         .syncs(syncs_dir())
 }
