@@ -4,6 +4,9 @@
 #
 #   eval "$(scripts/test-postgres.sh)"    # exports CONCORD_TEST_POSTGRES_URL
 #   scripts/test-postgres.sh stop
+#
+# The cluster runs with fsync off (it is thrown away); set CONCORD_PG_FSYNC=on
+# for one whose commits are durable, e.g. for benchmarks.
 set -euo pipefail
 PORT="${CONCORD_PG_PORT:-55432}"
 DIR="${CONCORD_PG_DIR:-/tmp/concord-pg-$PORT}"
@@ -33,6 +36,6 @@ if ! su postgres -s /bin/sh -c "$BIN/pg_isready -h 127.0.0.1 -p $PORT" >/dev/nul
     mkdir -p "$DIR"
     chown postgres "$DIR"
     su postgres -s /bin/sh -c "$BIN/initdb -D $DIR/data -U postgres --auth=trust -E UTF8 --no-instructions" >&2
-    su postgres -s /bin/sh -c "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=off -c max_connections=200' start" >&2
+    su postgres -s /bin/sh -c "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=${CONCORD_PG_FSYNC:-off} -c max_connections=200' start" >&2
 fi
 echo "export CONCORD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PORT/postgres"
