@@ -93,6 +93,9 @@ pub struct ConceptSpec {
     pub queries: Vec<QuerySpec>,
     /// Collections the concept stores its state in.
     pub collections: Vec<crate::state::CollectionSpec>,
+    /// Input or output keys whose values are secrets (besides `#[sensitive]`
+    /// parameters): written as `<redacted>` in traces and the log.
+    pub sensitive: Vec<String>,
 }
 
 impl ConceptSpec {

@@ -125,6 +125,7 @@ impl EngineBuilder {
                 .flat_map(|a| &a.params)
                 .chain(spec.queries.iter().flat_map(|q| &q.params));
             sensitive.extend(params.filter(|p| p.sensitive).map(|p| p.name.clone()));
+            sensitive.extend(spec.sensitive.iter().cloned());
             if concept_index.insert(spec.name.clone(), ci).is_some() {
                 return Err(EngineError::DuplicateConcept(spec.name));
             }

@@ -166,6 +166,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         .ok_or_else(|| syn::Error::new(self_ty.span(), "#[concept] needs an impl block for a named type"))?;
     // (collection, unique fields, indexed fields), in declaration order.
     let mut collections: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    let mut sensitive_keys: Vec<String> = Vec::new();
     for m in &args {
         let Meta::NameValue(nv) = m else {
             return Err(syn::Error::new(m.span(), "expected `key = value`"));
@@ -192,6 +193,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         };
         match key.as_str() {
             "name" => concept_name = text,
+            "sensitive" => sensitive_keys.push(text),
             "collection" => {
                 entry(&text);
             }
@@ -212,7 +214,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
             _ => {
                 return Err(syn::Error::new(
                     nv.path.span(),
-                    "unknown option; expected `name`, `collection`, `unique`, `index` or `crate`",
+                    "unknown option; expected `name`, `collection`, `unique`, `index`, `sensitive` or `crate`",
                 ));
             }
         }
@@ -413,6 +415,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     actions: vec![#(#action_specs),*],
                     queries: vec![#(#query_specs),*],
                     collections: vec![#(#collection_specs),*],
+                    sensitive: vec![#(#sensitive_keys.to_string()),*],
                 }
             }
 

@@ -38,7 +38,8 @@ struct SessionDoc {
 ///
 /// **state** a set of Sessions (`Sessioning.sessions`), each with a user and
 /// an expiry time; the session id is 256 random bits from the operating
-/// system, hex-encoded.
+/// system, hex-encoded. Session ids are bearer secrets: traces and the log
+/// show them as `<redacted>`.
 #[derive(Debug, Clone)]
 pub struct Sessioning {
     lifetime: Duration,
@@ -55,7 +56,12 @@ fn failure(e: StateError) -> String {
     format!("sessions are unavailable: {e}")
 }
 
-#[concord_macros::concept(crate = concord_concept, collection = "sessions", index = "sessions.user")]
+#[concord_macros::concept(
+    crate = concord_concept,
+    collection = "sessions",
+    index = "sessions.user",
+    sensitive = "session"
+)]
 impl Sessioning {
     /// Starts a session for `user`.
     pub async fn create(&self, ctx: &mut ActionContext, user: String) -> Result<SessionOut, String> {

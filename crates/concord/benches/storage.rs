@@ -26,7 +26,10 @@ impl Notes {
     /// One state write.
     pub async fn add(&self, ctx: &mut ActionContext, text: String) -> Result<(), String> {
         let id = ctx.fresh_id();
-        ctx.collection::<Note>("notes").insert(&id, &Note { text }).await.map_err(|e| e.to_string())
+        ctx.collection::<Note>("notes")
+            .insert(&id, &Note { text })
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// No state at all: only the action record.
@@ -40,7 +43,10 @@ async fn engine(url: Option<&str>) -> Engine {
     let builder = match url {
         Some(url) => {
             let store = concord::store::open(url).await.unwrap();
-            store.ensure_collections(concord::Concept::spec(&Notes).collections).await.unwrap();
+            store
+                .ensure_collections(concord::Concept::spec(&Notes).collections)
+                .await
+                .unwrap();
             builder.store(store)
         }
         None => builder.log(Arc::new(NullLog)),
@@ -99,7 +105,11 @@ async fn measure(e: &Engine, action: &str, total: usize, in_flight: usize) -> f6
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let file = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -112,7 +122,10 @@ fn main() {
             backends.push(("PostgreSQL (loopback)", Some(url)));
         }
         println!("actions/s, median of 3 runs; 1 task = one flow at a time, 32 = flows in flight");
-        println!("{:<40} {:>12} {:>12} {:>12} {:>12}", "backend", "touch 1", "touch 32", "add 1", "add 32");
+        println!(
+            "{:<40} {:>12} {:>12} {:>12} {:>12}",
+            "backend", "touch 1", "touch 32", "add 1", "add 32"
+        );
         let mut baseline = None;
         for (name, url) in backends {
             let e = engine(url.as_deref()).await;
@@ -127,7 +140,11 @@ fn main() {
             println!("{name:<40} {touch1:>12.0} {touch32:>12.0} {add1:>12.0} {add32:>12.0}");
             match baseline {
                 None => baseline = Some(touch1),
-                Some(b) => println!("{:<40} persisting the log costs {:.1}x the in-memory log (touch, 1 task)", "", b / touch1),
+                Some(b) => println!(
+                    "{:<40} persisting the log costs {:.1}x the in-memory log (touch, 1 task)",
+                    "",
+                    b / touch1
+                ),
             }
         }
     });
