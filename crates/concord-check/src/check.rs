@@ -17,6 +17,13 @@ use crate::suggest::{closest, help_for};
 /// The concept that turns HTTP requests into flows.
 pub const REQUESTING: &str = "Requesting";
 
+/// Its actions that answer a request.
+pub const RESPONDERS: [&str; 2] = ["respond", "respondWith"];
+
+fn is_respond(concept: &str, action: &str) -> bool {
+    concept == REQUESTING && RESPONDERS.contains(&action)
+}
+
 /// What the cross-sync analysis needs to know about one checked sync.
 #[derive(Debug, Clone)]
 pub(crate) struct Summary {
@@ -306,7 +313,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let mut then = Vec::new();
         let mut responds: Option<Span> = None;
         for p in &sync.then {
-            if p.concept.name == REQUESTING && p.action.name == "respond" {
+            if is_respond(&p.concept.name, &p.action.name) {
                 if let Some(first) = responds {
                     let file = self.fc.file;
                     self.error("E0270", "this sync responds twice", p.span)
@@ -1176,10 +1183,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 .iter()
                 .map(|p| (p.concept.name.clone(), p.action.name.clone(), p.span))
                 .collect(),
-            responds: sync
-                .then
-                .iter()
-                .any(|p| p.concept.name == REQUESTING && p.action.name == "respond"),
+            responds: sync.then.iter().any(|p| is_respond(&p.concept.name, &p.action.name)),
         })
     }
 

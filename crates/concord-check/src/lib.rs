@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use concord_concept::ConceptSpec;
 use concord_syntax::{Diagnostic, FileId, SourceMap, ast};
 
-pub use check::REQUESTING;
+pub use check::{REQUESTING, RESPONDERS};
 pub use program::Program;
 
 /// One parsed `.sync` file.

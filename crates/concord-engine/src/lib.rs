@@ -273,6 +273,18 @@ impl Engine {
     /// Starts a flow with an external invocation and runs it to quiescence
     /// (or until it exceeds the step quota).
     pub async fn run(&self, concept: &str, action: &str, input: Record) -> Result<FlowReport, EngineError> {
+        self.run_in(FlowId::fresh(), concept, action, input).await
+    }
+
+    /// Like [`Engine::run`], with a flow id chosen by the caller (so that it
+    /// can wait for things keyed by the flow before the flow starts).
+    pub async fn run_in(
+        &self,
+        flow: FlowId,
+        concept: &str,
+        action: &str,
+        input: Record,
+    ) -> Result<FlowReport, EngineError> {
         let id = self
             .inner
             .action_index
@@ -280,7 +292,44 @@ impl Engine {
             .copied()
             .ok_or_else(|| EngineError::UnknownAction(format!("{concept}.{action}")))?;
         let table = self.sync_table();
-        Ok(flow::run(&self.inner, table, FlowId::fresh(), id, input).await)
+        Ok(flow::run(&self.inner, table, flow, id, input).await)
+    }
+
+    /// Runs a query outside any flow (for passthrough routes and tools).
+    pub async fn query(&self, concept: &str, query: &str, input: Record) -> Result<Vec<Record>, String> {
+        let Some(&ci) = self.inner.concept_index.get(concept) else {
+            return Err(format!("no concept `{concept}`"));
+        };
+        let ctx = concord_concept::QueryContext::with_state(
+            FlowId::fresh(),
+            self.inner.concept_names[ci].clone(),
+            self.inner.store.clone(),
+        );
+        self.inner.concepts[ci].query(&ctx, query, &input).await
+    }
+
+    /// The literal values the syncs in force require for `key` in when
+    /// patterns on `concept.action` (e.g. every request `path` they handle).
+    pub fn when_literals(&self, concept: &str, action: &str, key: &str) -> Vec<serde_json::Value> {
+        use concord_check::program::Matcher;
+        let mut out: Vec<serde_json::Value> = Vec::new();
+        for s in &self.sync_table().syncs {
+            for p in s
+                .sync
+                .when
+                .iter()
+                .filter(|p| p.concept == concept && p.action == action)
+            {
+                for m in p.inputs.iter().filter(|m| m.key == key) {
+                    if let Matcher::Literal(v) = &m.matcher
+                        && !out.contains(v)
+                    {
+                        out.push(v.clone());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Like [`Engine::run`], on its own task, so that flows run concurrently.

@@ -1,7 +1,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use concord_concept::{ActionContext, Record};
+use concord_concept::{ActionContext, Record, Value};
+use tokio::sync::oneshot;
 
 /// The output of `Requesting.request`.
 #[derive(Debug, Clone, PartialEq, Eq, concord_macros::Outputs)]
@@ -11,9 +12,19 @@ pub struct RequestOut {
     pub request: String,
 }
 
+/// How a request was answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// The code a sync chose with `respondWith`; `None` for `respond`.
+    pub code: Option<i64>,
+    /// The answer's body.
+    pub body: Value,
+}
+
 #[derive(Debug, Default)]
 struct Pending {
-    response: Option<Record>,
+    answer: Option<Response>,
+    waiter: Option<oneshot::Sender<Response>>,
 }
 
 /// **concept** Requesting
@@ -22,10 +33,13 @@ struct Pending {
 /// once.
 ///
 /// **principle** after `request (path, ...fields) : (request)`, a sync calls
-/// `respond (request, ...fields)`; the fields become the answer. A second
-/// respond to the same request is an error; the first answer stands.
+/// `respond (request, ...fields)`, whose fields become the answer's body, or
+/// `respondWith (request, code, body)`, which also chooses the answer's code.
+/// A second answer to the same request is an error; the first one stands.
 ///
-/// **state** a set of pending requests, each with an optional response.
+/// **state** a set of pending requests, each with an optional answer. The
+/// request id is the id of the flow the request started. Pending requests
+/// live in this process: they belong to live connections.
 #[derive(Debug, Default)]
 pub struct Requesting {
     pending: Mutex<HashMap<String, Pending>>,
@@ -36,22 +50,30 @@ impl Requesting {
     /// A request arrives at `path` with any further fields.
     pub fn request(&self, ctx: &mut ActionContext, path: String, #[rest] fields: Record) -> RequestOut {
         let _ = (path, fields);
-        let request = ctx.fresh_id();
-        self.lock().insert(request.clone(), Pending::default());
+        let request = ctx.flow().to_string();
+        self.lock().entry(request.clone()).or_default();
         RequestOut { request }
     }
 
-    /// Answers `request` with `fields`; fails if it is unknown or already answered.
+    /// Answers `request`; its other fields are the body.
     pub fn respond(&self, request: String, #[rest] fields: Record) -> Result<(), String> {
-        let mut pending = self.lock();
-        match pending.get_mut(&request) {
-            None => Err(format!("no pending request `{request}`")),
-            Some(p) if p.response.is_some() => Err(format!("request `{request}` was already answered")),
-            Some(p) => {
-                p.response = Some(fields);
-                Ok(())
-            }
-        }
+        self.answer(
+            &request,
+            Response {
+                code: None,
+                body: Value::Object(fields),
+            },
+        )
+    }
+
+    /// Answers `request` with a chosen code and body (an object, or nothing).
+    pub fn respond_with(&self, request: String, code: i64, body: Option<Value>) -> Result<(), String> {
+        let body = match body {
+            None | Some(Value::Null) => Value::Object(Record::new()),
+            Some(b @ Value::Object(_)) => b,
+            Some(other) => return Err(format!("the body must be an object, not {other}")),
+        };
+        self.answer(&request, Response { code: Some(code), body })
     }
 }
 
@@ -61,15 +83,40 @@ impl Requesting {
         Self::default()
     }
 
+    fn answer(&self, request: &str, response: Response) -> Result<(), String> {
+        let mut pending = self.lock();
+        let Some(p) = pending.get_mut(request) else {
+            return Err(format!("no pending request `{request}`"));
+        };
+        if p.answer.is_some() {
+            return Err(format!("request `{request}` was already answered"));
+        }
+        if let Some(waiter) = p.waiter.take() {
+            let _ = waiter.send(response.clone());
+        }
+        p.answer = Some(response);
+        Ok(())
+    }
+
+    /// Registers interest in the answer to the request that flow `request`
+    /// will start (call before starting the flow).
+    pub fn expect(&self, request: &str) -> oneshot::Receiver<Response> {
+        let (tx, rx) = oneshot::channel();
+        self.lock().entry(request.to_string()).or_default().waiter = Some(tx);
+        rx
+    }
+
     /// Takes the answer of a request and forgets the request. `None` if it
     /// has not been answered (it stays pending) or is unknown.
     pub fn take_response(&self, request: &str) -> Option<Record> {
         let mut pending = self.lock();
-        let answered = pending.get(request).is_some_and(|p| p.response.is_some());
-        if answered {
-            pending.remove(request).and_then(|p| p.response)
-        } else {
-            None
+        let answered = pending.get(request).is_some_and(|p| p.answer.is_some());
+        if !answered {
+            return None;
+        }
+        match pending.remove(request).and_then(|p| p.answer).map(|a| a.body) {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
         }
     }
 
@@ -93,30 +140,60 @@ impl Requesting {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_concept::{Concept, FlowId, Outcome, RecordId, Value};
+    use concord_concept::{Concept, FlowId, Outcome, RecordId};
 
     fn fields(pairs: &[(&str, Value)]) -> Record {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
     #[tokio::test]
-    async fn answers_each_request_once() {
+    async fn answers_each_request_once_and_wakes_the_waiter() {
         let r = Requesting::new();
-        let mut ctx = ActionContext::new(FlowId::fresh(), RecordId::fresh());
+        let flow = FlowId::fresh();
+        let waiter = r.expect(&flow.to_string());
+        let mut ctx = ActionContext::new(flow, RecordId::fresh());
         let input = fields(&[("path", "/x".into()), ("name", "ada".into())]);
         let Outcome::Success(out) = r.perform(&mut ctx, "request", &input).await else {
             panic!()
         };
         let id = out["request"].as_str().unwrap().to_string();
+        assert_eq!(id, flow.to_string(), "the request id is the flow id");
         let respond = fields(&[("request", id.clone().into()), ("greeting", "hi".into())]);
         assert_eq!(
             r.perform(&mut ctx, "respond", &respond).await,
             Outcome::Success(Record::new())
         );
-        let again = r.perform(&mut ctx, "respond", &respond).await;
-        assert_eq!(again, Outcome::Error(format!("request `{id}` was already answered")));
-        assert_eq!(r.take_response(&id), Some(fields(&[("greeting", "hi".into())])));
+        let again = fields(&[("request", id.clone().into()), ("code", 500.into())]);
+        assert_eq!(
+            r.perform(&mut ctx, "respondWith", &again).await,
+            Outcome::Error(format!("request `{id}` was already answered"))
+        );
+        let got = waiter.await.unwrap();
+        assert_eq!(got.code, None);
+        assert_eq!(got.body, serde_json::json!({"greeting": "hi"}));
+        r.forget(&id);
         assert_eq!(r.pending_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn respond_with_sets_a_code() {
+        let r = Requesting::new();
+        let flow = FlowId::fresh();
+        let mut ctx = ActionContext::new(flow, RecordId::fresh());
+        r.perform(&mut ctx, "request", &fields(&[("path", "/x".into())])).await;
+        let input = fields(&[
+            ("request", flow.to_string().into()),
+            ("code", 422.into()),
+            ("body", serde_json::json!({"errors": {"body": ["can't be empty"]}})),
+        ]);
+        assert_eq!(
+            r.perform(&mut ctx, "respondWith", &input).await,
+            Outcome::Success(Record::new())
+        );
+        assert_eq!(
+            r.take_response(&flow.to_string()).unwrap()["errors"]["body"][0],
+            "can't be empty"
+        );
     }
 
     #[test]
@@ -127,5 +204,6 @@ mod tests {
         assert_eq!(request.success, vec![vec!["request".to_string()]]);
         assert!(!request.error);
         assert!(spec.action("respond").unwrap().error);
+        assert!(!spec.action("respondWith").unwrap().open_params);
     }
 }

@@ -2,10 +2,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use concord_concept::{Concept, ConceptSpec};
 use concord_engine::{Engine, EngineBuilder, EngineError};
+use concord_std::Requesting;
 use concord_syntax::{SourceMap, render_all};
 
 /// Why an app could not be loaded.
@@ -54,6 +56,8 @@ pub struct App {
     syncs: PathBuf,
     database: Option<String>,
     retention: Option<Duration>,
+    requesting: Arc<Requesting>,
+    passthrough: Option<PathBuf>,
 }
 
 impl Default for App {
@@ -63,13 +67,16 @@ impl Default for App {
 }
 
 impl App {
-    /// No concepts; syncs in `./syncs`.
+    /// An app with only the standard `Requesting` concept; syncs in `./syncs`.
     pub fn new() -> Self {
+        let requesting = Arc::new(Requesting::new());
         App {
-            builder: EngineBuilder::new(),
+            builder: EngineBuilder::new().concept_shared(requesting.clone()),
             syncs: PathBuf::from("syncs"),
             database: None,
             retention: Some(DEFAULT_RETENTION),
+            requesting,
+            passthrough: None,
         }
     }
 
@@ -111,7 +118,7 @@ impl App {
     pub fn database_url(&self) -> String {
         self.database
             .clone()
-            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .or_else(|| crate::serve::setting("DATABASE_URL"))
             .unwrap_or_else(|| DEFAULT_DATABASE.to_string())
     }
 
@@ -169,51 +176,99 @@ impl App {
         Ok(self.builder.store(store).build(program)?)
     }
 
-    /// Runs the app's command line: `check [DIR]` checks syncs and exits
-    /// non-zero on errors; anything else loads the app and calls `run`.
-    pub async fn main<F, Fut>(self, run: F) -> ExitCode
-    where
-        F: FnOnce(Engine) -> Fut,
-        Fut: std::future::Future<Output = ExitCode>,
-    {
+    /// Runs the app's command line:
+    ///
+    /// - `serve` (the default): load, then serve HTTP on `HOST:PORT`;
+    /// - `check [DIR]`: check syncs, print diagnostics, exit non-zero on errors
+    ///   (no server, no database);
+    /// - `routes`: every request path the syncs handle and which sync answers
+    ///   each outcome.
+    ///
+    /// Settings come from the environment, then from `.env` in the working
+    /// directory: `PORT` (8000), `HOST` (127.0.0.1), `DATABASE_URL`,
+    /// `REQUESTING_BASE_URL` (`/api`), `REQUESTING_TIMEOUT` (ms, 10000),
+    /// `REQUESTING_ALLOWED_ORIGIN` (none), `CONCORD_DEV` (off).
+    pub async fn main(self) -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        match args.first().map(String::as_str) {
+        let result = match args.first().map(String::as_str) {
+            None | Some("serve") => crate::serve::serve(self).await,
             Some("check") => {
                 let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
-                match self.check(&dir) {
-                    Ok(report) => {
-                        eprint!("{}", report.rendered);
-                        if report.errors > 0 {
-                            ExitCode::FAILURE
-                        } else {
-                            eprintln!("{}: {} file(s) checked, no errors", dir.display(), report.files);
-                            ExitCode::SUCCESS
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
+                self.check_command(&dir)
             }
+            Some("routes") => crate::serve::routes(&self),
             Some("help" | "--help" | "-h") => {
-                println!("usage: {} [check [DIR]]", std::env::args().next().unwrap_or_default());
-                println!("  (no command)  load the app and run it");
+                println!(
+                    "usage: {} [serve | check [DIR] | routes]",
+                    std::env::args().next().unwrap_or_default()
+                );
+                println!("  serve         serve the app over HTTP (default)");
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
-                ExitCode::SUCCESS
+                println!("  routes        list the request paths the syncs handle and who answers them");
+                Ok(())
             }
-            Some(other) => {
-                eprintln!("error: unknown command `{other}`; try `help`");
+            Some(other) => Err(format!("unknown command `{other}`; try `help`")),
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
                 ExitCode::FAILURE
             }
-            None => match self.load().await {
-                Ok(engine) => run(engine).await,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            },
         }
+    }
+
+    fn check_command(&self, dir: &Path) -> Result<(), String> {
+        let report = self.check(dir).map_err(|e| e.to_string())?;
+        eprint!("{}", report.rendered);
+        if report.errors > 0 {
+            return Err(format!("{}: the syncs have {} error(s)", dir.display(), report.errors));
+        }
+        eprintln!("{}: {} file(s) checked, no errors", dir.display(), report.files);
+        Ok(())
+    }
+
+    /// The checked program without building an engine (for listings).
+    pub(crate) fn program(&self) -> Result<concord_check::Program, LoadError> {
+        let (checked, sources, _) = self.check_dir(&self.syncs)?;
+        let rendered = render_all(&checked.diagnostics, &sources);
+        checked.program.ok_or_else(|| LoadError::Check {
+            errors: checked.diagnostics.iter().filter(|d| d.is_error()).count(),
+            rendered,
+        })
+    }
+
+    /// The shared `Requesting` concept every app has.
+    pub fn requesting(&self) -> Arc<Requesting> {
+        self.requesting.clone()
+    }
+
+    /// The syncs directory.
+    pub fn syncs_dir(&self) -> &Path {
+        &self.syncs
+    }
+
+    /// Opens passthrough routes listed in `file` (`Concept.action: why` per
+    /// line). Without it, or without `passthrough.routes` beside the syncs
+    /// directory, none are open.
+    pub fn passthrough(mut self, file: impl Into<PathBuf>) -> Self {
+        self.passthrough = Some(file.into());
+        self
+    }
+
+    pub(crate) fn passthrough_routes(&self) -> Result<concord_http::Passthrough, String> {
+        let file = match &self.passthrough {
+            Some(f) => f.clone(),
+            None => {
+                let default = self.syncs.parent().unwrap_or(Path::new(".")).join("passthrough.routes");
+                if !default.exists() {
+                    return Ok(concord_http::Passthrough::default());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        concord_http::Passthrough::parse(&file.display().to_string(), &text).map_err(|e| e.to_string())
     }
 
     fn check_dir(&self, dir: &Path) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {

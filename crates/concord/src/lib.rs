@@ -29,13 +29,18 @@
 //! runtime).
 
 mod app;
+mod serve;
 
 pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, init_tracing};
 pub use concord_concept::*;
 pub use concord_engine::{
     ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MemoryLog,
 };
+/// HTTP serving: Requesting over axum, passthrough routes.
+pub use concord_http as http;
 pub use concord_macros::{Outputs, concept};
+/// Standard concepts.
+pub use concord_std as std_concepts;
 /// Storage backends (SQLite, PostgreSQL) and the action log.
 pub use concord_store as store;
 

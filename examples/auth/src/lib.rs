@@ -1,13 +1,13 @@
 //! The seeds' auth app on concord: register, log in and log out, with the
 //! login/logout flows of seeds 001–003 written as checked syncs.
 //!
-//! Concepts: `Requesting` and `Sessioning` from `concord-std`, and this
-//! example's `Profile`. State is in memory for now.
+//! Concepts: `Requesting` (every app has it) and `Sessioning` from
+//! `concord-std`, and this example's `Profile`. State lives in the app's
+//! database (`DATABASE_URL`, embedded SQLite by default).
 
 mod profile;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use concord::{App, Engine, Record, Value};
 use concord_std::{Requesting, Sessioning};
@@ -19,17 +19,17 @@ pub fn syncs_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("syncs")
 }
 
-/// The app, with its concepts registered. Keep `requesting` to read answers.
-pub fn app(requesting: Arc<Requesting>) -> App {
+/// The app, with its concepts registered.
+pub fn app() -> App {
     App::new()
-        .concept_shared(requesting)
         .concept(Profile)
         .concept(Sessioning::new())
         .syncs(syncs_dir())
 }
 
-/// Sends a request through the engine, as the HTTP layer will: runs the flow
-/// to quiescence and returns the answer, or `None` if no sync responded.
+/// Sends a request through the engine in-process, as the HTTP layer does:
+/// runs the flow to quiescence and returns the answer's body, or `None` if
+/// no sync responded.
 pub async fn request(engine: &Engine, requesting: &Requesting, path: &str, fields: Value) -> Option<Record> {
     let mut input = fields.as_object().cloned().unwrap_or_default();
     input.insert("path".into(), Value::from(path));

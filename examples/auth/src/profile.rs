@@ -102,6 +102,19 @@ impl Profile {
         }
     }
 
+    /// The user with this username.
+    pub async fn _get_user_by_username(
+        &self,
+        ctx: &QueryContext,
+        username: String,
+    ) -> Result<Vec<UserOut>, StateError> {
+        let found = ctx
+            .collection::<UserDoc>("users")
+            .find(Query::eq("username", &username).limit(1))
+            .await?;
+        Ok(found.into_iter().map(|u| UserOut { user: u.id }).collect())
+    }
+
     /// The username of a user.
     pub async fn _get_username(&self, ctx: &QueryContext, user: String) -> Result<Vec<UsernameRow>, StateError> {
         let found = ctx.collection::<UserDoc>("users").get(&user).await?;

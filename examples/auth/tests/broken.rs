@@ -3,9 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
-
-use concord_std::Requesting;
 
 fn broken_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("broken")
@@ -13,7 +10,7 @@ fn broken_dir() -> PathBuf {
 
 #[test]
 fn check_explains_the_seed_001_bug() {
-    let app = auth::app(Arc::new(Requesting::new()));
+    let app = auth::app();
     let report = app.check(&broken_dir()).unwrap();
     assert_eq!(report.errors, 2, "{}", report.rendered);
     let r = &report.rendered;
@@ -51,7 +48,11 @@ fn the_check_command_exits_non_zero_on_the_broken_syncs() {
 
 #[test]
 fn the_app_syncs_check_cleanly() {
-    let out = Command::new(env!("CARGO_BIN_EXE_auth")).arg("check").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_auth"))
+        .arg("check")
+        .arg(auth::syncs_dir())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("warning"), "no warnings expected: {stderr}");

@@ -7,8 +7,9 @@ use concord_std::Requesting;
 use serde_json::{Value, json};
 
 async fn setup() -> (Engine, Arc<Requesting>) {
-    let requesting = Arc::new(Requesting::new());
-    let engine = auth::app(requesting.clone())
+    let app = auth::app();
+    let requesting = app.requesting();
+    let engine = app
         .database("sqlite::memory:")
         .load()
         .await
@@ -80,7 +81,8 @@ async fn each_failed_login_is_answered_exactly_once() {
         .clone();
     input.insert("path".into(), "/auth/login".into());
     let report = e.0.run("Requesting", "request", input).await.unwrap();
-    let responds = report.records_of("Requesting", "respond");
+    let mut responds = report.records_of("Requesting", "respond");
+    responds.extend(report.records_of("Requesting", "respondWith"));
     assert_eq!(responds.len(), 1, "{:?}", report.action_names());
     assert!(!responds[0].outcome.is_error());
     assert!(report.records_of("Sessioning", "create").is_empty());

@@ -1,0 +1,320 @@
+//! Serving a concord app over HTTP.
+//!
+//! Every request under the base path (default `/api`) becomes
+//! `Requesting.request` in a new flow: `path` is the URL path below the base
+//! (or the matching route template, such as `/profiles/:username`, with its
+//! parameters as fields), the JSON body's top-level fields, the query-string
+//! parameters, `method`, and `token` from an `Authorization: Token …` or
+//! `Bearer …` header. The flow's syncs answer with `Requesting.respond`
+//! (status 200, fields as the JSON body) or `Requesting.respondWith (request,
+//! code, body)`. A flow that ends without an answer is answered at once; one
+//! still running after the timeout gets 504.
+//!
+//! Passthrough routes (`POST /api/{Concept}/{action or query}`) are closed
+//! unless listed with a justification ([`Passthrough`]).
+//!
+//! This is the only crate that knows HTTP status codes.
+
+mod passthrough;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use concord_concept::{FlowId, Record, Value};
+use concord_engine::Engine;
+use concord_std::Requesting;
+use serde_json::json;
+
+pub use passthrough::{Passthrough, PassthroughError};
+pub use routes::RouteTable;
+
+/// How requests are served.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Path prefix of the API (`REQUESTING_BASE_URL`, default `/api`).
+    pub base: String,
+    /// How long a request may wait for its answer (`REQUESTING_TIMEOUT`).
+    pub timeout: Duration,
+    /// The origin allowed by CORS (`REQUESTING_ALLOWED_ORIGIN`); none by default.
+    pub allowed_origin: Option<String>,
+    /// Largest accepted body, in bytes.
+    pub body_limit: usize,
+    /// Development mode: unanswered requests explain what ran.
+    pub dev: bool,
+    /// Passthrough routes that are open.
+    pub passthrough: Passthrough,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            base: "/api".into(),
+            timeout: Duration::from_secs(10),
+            allowed_origin: None,
+            body_limit: 1 << 20,
+            dev: false,
+            passthrough: Passthrough::default(),
+        }
+    }
+}
+
+struct Shared {
+    engine: Engine,
+    requesting: Arc<Requesting>,
+    config: HttpConfig,
+    routes: RouteTable,
+}
+
+/// The app's router: every method and path, answered by the syncs.
+pub fn router(engine: Engine, requesting: Arc<Requesting>, config: HttpConfig) -> Router {
+    let routes = RouteTable::from_engine(&engine);
+    let shared = Arc::new(Shared {
+        engine,
+        requesting,
+        config,
+        routes,
+    });
+    Router::new().fallback(handle).with_state(shared)
+}
+
+/// Serves `router` on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+        return status.into_response();
+    }
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    json_response(status, json!({ "error": message.into() }))
+}
+
+fn with_cors(mut r: Response, config: &HttpConfig) -> Response {
+    if let Some(origin) = &config.allowed_origin
+        && let Ok(v) = HeaderValue::from_str(origin)
+    {
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Content-Type, Authorization"),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    r
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let config = &shared.config;
+    let response = answer(&shared, request).await;
+    with_cors(response, config)
+}
+
+async fn answer(shared: &Shared, request: Request) -> Response {
+    let config = &shared.config;
+    let (parts, body) = request.into_parts();
+    let Some(sub_path) = parts
+        .uri
+        .path()
+        .strip_prefix(config.base.trim_end_matches('/'))
+        .filter(|p| p.is_empty() || p.starts_with('/'))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("not found: the API is under {}", config.base),
+        );
+    };
+    let sub_path = if sub_path.is_empty() { "/" } else { sub_path }.to_string();
+    if parts.method == Method::OPTIONS {
+        return StatusCode::NO_CONTENT.into_response();
+    }
+    let bytes = match axum::body::to_bytes(body, config.body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {} bytes", config.body_limit),
+            );
+        }
+    };
+    let mut input = match parse_body(&bytes) {
+        Ok(fields) => fields,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    if let Some(query) = parts.uri.query() {
+        for (k, v) in form_pairs(query) {
+            if input.contains_key(&k) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("`{k}` is given both in the query string and in the body"),
+                );
+            }
+            input.insert(k, Value::String(v));
+        }
+    }
+    if let Some(token) = credentials(&parts.headers) {
+        input.insert("token".into(), Value::String(token));
+    }
+    if parts.method == Method::POST
+        && let Some(target) = config.passthrough.find(&sub_path)
+    {
+        return passthrough::run(&shared.engine, target, input).await;
+    }
+    let (path, params) = shared.routes.resolve(&sub_path);
+    for (k, v) in params {
+        input.insert(k, Value::String(v));
+    }
+    input.insert("path".into(), Value::String(path));
+    input.insert("method".into(), Value::String(parts.method.as_str().to_string()));
+    run_request(shared, input).await
+}
+
+fn parse_body(bytes: &[u8]) -> Result<Record, String> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Record::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(format!(
+            "request body must be a JSON object, not {}",
+            match other {
+                Value::Array(_) => "an array",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )),
+        Err(e) => Err(format!("request body is not valid JSON: {e}")),
+    }
+}
+
+fn form_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+pub(crate) fn decode(s: &str) -> String {
+    let plus = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The credential of `Authorization: Token x` or `Bearer x`.
+fn credentials(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer"))
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+async fn run_request(shared: &Shared, input: Record) -> Response {
+    let flow = FlowId::fresh();
+    let id = flow.to_string();
+    let mut answer = shared.requesting.expect(&id);
+    let engine = shared.engine.clone();
+    let mut done = tokio::spawn(async move { engine.run_in(flow, "Requesting", "request", input).await });
+    let deadline = tokio::time::sleep(shared.config.timeout);
+    tokio::pin!(deadline);
+    let (response, flow_over) = tokio::select! {
+        got = &mut answer => (got.ok(), false),
+        finished = &mut done => {
+            // The answer may have been sent just before the flow ended.
+            match answer.try_recv() {
+                Ok(r) => (Some(r), true),
+                Err(_) => {
+                    shared.requesting.forget(&id);
+                    return unanswered(shared, &id, finished.ok().and_then(Result::ok));
+                }
+            }
+        }
+        () = &mut deadline => {
+            shared.requesting.forget(&id);
+            tracing::warn!(target: "concord::http", flow = %id, "request timed out");
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("no answer within {} ms", shared.config.timeout.as_millis()),
+            );
+        }
+    };
+    if flow_over {
+        shared.requesting.forget(&id);
+    } else {
+        // The flow may go on after answering; the request is forgotten when it ends.
+        let requesting = shared.requesting.clone();
+        let forget_id = id.clone();
+        tokio::spawn(async move {
+            let _ = done.await;
+            requesting.forget(&forget_id);
+        });
+    }
+    match response {
+        Some(r) => {
+            let status = match r.code {
+                None => StatusCode::OK,
+                Some(code) => match u16::try_from(code).ok().and_then(|c| StatusCode::from_u16(c).ok()) {
+                    Some(s) => s,
+                    None => {
+                        tracing::error!(target: "concord::http", flow = %id, "respondWith used an invalid status code {code}");
+                        return error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "the app chose an invalid status code",
+                        );
+                    }
+                },
+            };
+            json_response(status, r.body)
+        }
+        None => error(StatusCode::INTERNAL_SERVER_ERROR, "the request was dropped"),
+    }
+}
+
+fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
+    tracing::warn!(target: "concord::http", flow = %id, "no synchronization responded to the request");
+    let mut body = json!({
+        "error": "no synchronization responded to this request",
+        "flow": id,
+    });
+    if shared.config.dev
+        && let Some(report) = report
+    {
+        body["actions"] = Value::from(report.action_names());
+        body["errors"] = Value::from(
+            report
+                .errors
+                .iter()
+                .map(|e| format!("{}: {}", e.sync, e.message))
+                .collect::<Vec<_>>(),
+        );
+        if let concord_engine::FlowStatus::Runaway { cycle, .. } = report.status {
+            body["runaway"] = Value::from(cycle);
+        }
+    }
+    json_response(StatusCode::INTERNAL_SERVER_ERROR, body)
+}

@@ -1,0 +1,216 @@
+//! The `serve` and `routes` commands, and settings from the environment.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use concord_check::program::{Matcher, OutcomeMatch};
+use concord_http::HttpConfig;
+
+use crate::App;
+
+/// A setting from the environment, else from `.env` in the working
+/// directory (read once; the process environment is never modified).
+pub(crate) fn setting(key: &str) -> Option<String> {
+    static DOTENV: OnceLock<HashMap<String, String>> = OnceLock::new();
+    if let Ok(v) = std::env::var(key)
+        && !v.is_empty()
+    {
+        return Some(v);
+    }
+    DOTENV
+        .get_or_init(|| {
+            std::fs::read_to_string(".env")
+                .map(|t| parse_dotenv(&t))
+                .unwrap_or_default()
+        })
+        .get(key)
+        .cloned()
+}
+
+fn parse_dotenv(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+/// HTTP settings from the environment.
+pub fn http_config() -> Result<HttpConfig, String> {
+    let mut c = HttpConfig::default();
+    if let Some(base) = setting("REQUESTING_BASE_URL") {
+        c.base = if base.starts_with('/') {
+            base
+        } else {
+            format!("/{base}")
+        };
+    }
+    if let Some(t) = setting("REQUESTING_TIMEOUT") {
+        let ms: u64 = t
+            .parse()
+            .map_err(|_| format!("REQUESTING_TIMEOUT must be milliseconds, not `{t}`"))?;
+        c.timeout = Duration::from_millis(ms);
+    }
+    c.allowed_origin = setting("REQUESTING_ALLOWED_ORIGIN");
+    c.dev = setting("CONCORD_DEV").is_some_and(|v| v != "0" && v != "false");
+    Ok(c)
+}
+
+pub(crate) async fn serve(app: App) -> Result<(), String> {
+    let mut config = http_config()?;
+    config.passthrough = app.passthrough_routes()?;
+    let host = setting("HOST").unwrap_or_else(|| "127.0.0.1".into());
+    let port: u16 = match setting("PORT") {
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
+        None => 8000,
+    };
+    let requesting = app.requesting();
+    let reachable = reachable_actions(&app)?;
+    let specs = app.specs();
+    let engine = app.load().await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let router = concord_http::router(engine, requesting, config.clone());
+    let routes = concord_http::RouteTable::from_engine_paths(&reachable.paths);
+    let mut listing = String::new();
+    for path in routes.all() {
+        listing.push_str(&format!("\n  {}{}", config.base, path));
+    }
+    for r in config.passthrough.routes() {
+        listing.push_str(&format!(
+            "\n  POST {}/{}/{}  (passthrough: {})",
+            config.base, r.concept, r.name, r.justification
+        ));
+    }
+    let unreached: Vec<String> = specs
+        .iter()
+        .filter(|s| s.name != concord_check::REQUESTING)
+        .flat_map(|s| s.actions.iter().map(move |a| format!("{}.{}", s.name, a.name)))
+        .filter(|a| {
+            !reachable.actions.contains(a)
+                && !config
+                    .passthrough
+                    .routes()
+                    .iter()
+                    .any(|r| format!("{}.{}", r.concept, r.name) == *a)
+        })
+        .collect();
+    tracing::info!(target: "concord::http", "served routes:{listing}");
+    if !unreached.is_empty() {
+        tracing::info!(target: "concord::http", "actions no route reaches: {}", unreached.join(", "));
+    }
+    println!("listening on http://{addr}{}", config.base);
+    concord_http::serve(listener, router).await.map_err(|e| e.to_string())
+}
+
+struct Reachable {
+    paths: Vec<String>,
+    actions: Vec<String>,
+}
+
+/// Request paths in the syncs, and actions some sync invokes.
+fn reachable_actions(app: &App) -> Result<Reachable, String> {
+    let program = app.program().map_err(|e| e.to_string())?;
+    let mut paths = Vec::new();
+    let mut actions = Vec::new();
+    for s in &program.syncs {
+        for p in s
+            .when
+            .iter()
+            .filter(|p| p.concept == concord_check::REQUESTING && p.action == "request")
+        {
+            for m in p.inputs.iter().filter(|m| m.key == "path") {
+                if let Matcher::Literal(concord_concept::Value::String(path)) = &m.matcher
+                    && !paths.contains(path)
+                {
+                    paths.push(path.clone());
+                }
+            }
+        }
+        for i in &s.then {
+            let name = format!("{}.{}", i.concept, i.action);
+            if !actions.contains(&name) {
+                actions.push(name);
+            }
+        }
+    }
+    Ok(Reachable { paths, actions })
+}
+
+/// `routes`: each request path, the syncs that handle it, and what each
+/// responding sync answers.
+pub(crate) fn routes(app: &App) -> Result<(), String> {
+    let program = app.program().map_err(|e| e.to_string())?;
+    let reachable = reachable_actions(app)?;
+    let mut paths = reachable.paths.clone();
+    paths.sort();
+    let base = http_config()?.base;
+    for path in paths {
+        println!("{base}{path}");
+        for s in &program.syncs {
+            let on_path = s.when.iter().any(|p| {
+                p.concept == concord_check::REQUESTING
+                    && p.action == "request"
+                    && p.inputs
+                        .iter()
+                        .any(|m| m.key == "path" && matches!(&m.matcher, Matcher::Literal(v) if v == path.as_str()))
+            });
+            if !on_path {
+                continue;
+            }
+            let waits: Vec<String> = s
+                .when
+                .iter()
+                .filter(|p| !(p.concept == concord_check::REQUESTING && p.action == "request"))
+                .map(|p| {
+                    let outcome = match &p.outcome {
+                        OutcomeMatch::Success(_) => "succeeds",
+                        OutcomeMatch::Error(_) => "fails",
+                        OutcomeMatch::Any => "ends",
+                    };
+                    format!("{}.{} {outcome}", p.concept, p.action)
+                })
+                .collect();
+            let responds = s.then.iter().any(|i| {
+                i.concept == concord_check::REQUESTING && concord_check::RESPONDERS.contains(&i.action.as_str())
+            });
+            let does: Vec<String> = s.then.iter().map(|i| format!("{}.{}", i.concept, i.action)).collect();
+            let when = if waits.is_empty() {
+                "on the request".to_string()
+            } else {
+                format!("when {}", waits.join(" and "))
+            };
+            let verb = if responds { "responds" } else { "invokes" };
+            println!("  {:<36} {verb} {when}: {}", s.name, does.join(", "));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_lines() {
+        let env = parse_dotenv("# c\nPORT=9000\nexport DATABASE_URL=\"postgres://x\"\nA='b c'\n\nbad line\n");
+        assert_eq!(env["PORT"], "9000");
+        assert_eq!(env["DATABASE_URL"], "postgres://x");
+        assert_eq!(env["A"], "b c");
+        assert_eq!(env.len(), 3);
+    }
+}

@@ -1,0 +1,236 @@
+//! The auth app over real HTTP on a loopback port (embedded SQLite in memory).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use concord::http::HttpConfig;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn start(config: HttpConfig) -> SocketAddr {
+    let app = auth::app().database("sqlite::memory:");
+    let requesting = app.requesting();
+    let engine = app.load().await.expect("the auth app loads");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = concord::http::router(engine, requesting, config);
+    tokio::spawn(concord::http::serve(listener, router));
+    addr
+}
+
+struct Reply {
+    status: u16,
+    headers: String,
+    body: Value,
+}
+
+/// A minimal HTTP/1.1 client: one request per connection.
+async fn send(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = headers
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(Value::String(body.into()))
+    };
+    Reply {
+        status,
+        headers: headers.to_ascii_lowercase(),
+        body,
+    }
+}
+
+async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
+    send(addr, "POST", path, &body.to_string(), &[]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_login_logout_over_http() {
+    let addr = start(HttpConfig::default()).await;
+    let creds = json!({"username": "ada", "password": "correct horse"});
+    let r = post(addr, "/api/auth/register", creds.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let user = r.body["user"].as_str().unwrap().to_string();
+    assert!(r.headers.contains("content-type: application/json"));
+
+    let dup = post(addr, "/api/auth/register", creds.clone()).await;
+    assert_eq!(
+        (dup.status, dup.body.clone()),
+        (422, json!({"error": "username `ada` is taken"}))
+    );
+
+    let wrong = post(
+        addr,
+        "/api/auth/login",
+        json!({"username": "ada", "password": "nope nope"}),
+    )
+    .await;
+    assert_eq!(
+        (wrong.status, wrong.body),
+        (401, json!({"error": "invalid username or password"}))
+    );
+
+    let login = post(addr, "/api/auth/login", creds.clone()).await;
+    assert_eq!(login.status, 200);
+    assert_eq!(login.body["user"], user.as_str());
+    assert_eq!(login.body["message"], "Login successful");
+    let session = login.body["session"].as_str().unwrap().to_string();
+
+    let who = send(addr, "GET", "/api/auth/users/ada", "", &[]).await;
+    assert_eq!(
+        (who.status, who.body),
+        (200, json!({"user": user, "username": "ada"})),
+        "route template binds :username"
+    );
+    let nobody = send(addr, "GET", "/api/auth/users/nobody", "", &[]).await;
+    assert_eq!((nobody.status, nobody.body), (404, json!({"error": "no such user"})));
+
+    let me = post(addr, "/api/auth/me", json!({ "session": session })).await;
+    assert_eq!(me.body["username"], "ada");
+    let out = post(addr, "/api/auth/logout", json!({ "session": session })).await;
+    assert_eq!((out.status, out.body), (200, json!({"status": "logged_out"})));
+    let again = post(addr, "/api/auth/logout", json!({ "session": session })).await;
+    assert_eq!(
+        (again.status, again.body),
+        (401, json!({"error": "no such session"})),
+        "answered once, with the error"
+    );
+    let bad = post(addr, "/api/auth/logout", json!({"session": "not-a-session"})).await;
+    assert_eq!(bad.status, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_no_sync_answers_is_answered_at_once() {
+    let addr = start(HttpConfig::default()).await;
+    let started = Instant::now();
+    let r = post(addr, "/api/nowhere", json!({})).await;
+    assert_eq!(r.status, 500);
+    assert_eq!(r.body["error"], "no synchronization responded to this request");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not a timeout: {:?}",
+        started.elapsed()
+    );
+    // A login without a password matches no sync either.
+    let r = post(addr, "/api/auth/login", json!({"username": "ada"})).await;
+    assert_eq!(r.status, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_mode_says_what_ran() {
+    let addr = start(HttpConfig {
+        dev: true,
+        ..HttpConfig::default()
+    })
+    .await;
+    let r = post(addr, "/api/nowhere", json!({})).await;
+    assert_eq!(r.body["actions"], json!(["Requesting.request"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_bodies_get_4xx_with_json_errors() {
+    let addr = start(HttpConfig {
+        body_limit: 1024,
+        ..HttpConfig::default()
+    })
+    .await;
+    let r = send(addr, "POST", "/api/auth/login", "{not json", &[]).await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("request body is not valid JSON"),
+        "{:?}",
+        r.body
+    );
+    let r = send(addr, "POST", "/api/auth/login", "[1, 2]", &[]).await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"error": "request body must be a JSON object, not an array"})
+        )
+    );
+    let big = json!({"username": "x".repeat(5000)}).to_string();
+    let r = send(addr, "POST", "/api/auth/login", &big, &[]).await;
+    assert_eq!(
+        (r.status, r.body),
+        (413, json!({"error": "request body is larger than 1024 bytes"}))
+    );
+    let r = send(addr, "POST", "/api/auth/login?username=a", r#"{"username": "b"}"#, &[]).await;
+    assert_eq!(r.status, 400, "ambiguous parameters are refused");
+    let r = send(addr, "GET", "/elsewhere", "", &[]).await;
+    assert_eq!(r.status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_only_for_the_configured_origin_and_passthrough_closed_by_default() {
+    let open = start(HttpConfig {
+        allowed_origin: Some("http://localhost:5173".into()),
+        ..HttpConfig::default()
+    })
+    .await;
+    let r = send(
+        open,
+        "OPTIONS",
+        "/api/auth/login",
+        "",
+        &[("Origin", "http://localhost:5173")],
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    assert!(
+        r.headers.contains("access-control-allow-origin: http://localhost:5173"),
+        "{}",
+        r.headers
+    );
+    let closed = start(HttpConfig::default()).await;
+    let r = post(closed, "/api/auth/me", json!({})).await;
+    assert!(!r.headers.contains("access-control-allow-origin"));
+    // POST /api/Sessioning/create is not a passthrough route: it is an
+    // ordinary request that no sync answers.
+    let r = post(closed, "/api/Sessioning/create", json!({"user": "u"})).await;
+    assert_eq!(r.status, 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_passthrough_routes_are_served() {
+    let passthrough = concord::http::Passthrough::parse(
+        "test",
+        "Profile._getUserByUsername: the sign-up form checks whether a name is free\n",
+    )
+    .unwrap();
+    let addr = start(HttpConfig {
+        passthrough,
+        ..HttpConfig::default()
+    })
+    .await;
+    post(
+        addr,
+        "/api/auth/register",
+        json!({"username": "bob", "password": "correct horse"}),
+    )
+    .await;
+    let r = post(addr, "/api/Profile/_getUserByUsername", json!({"username": "bob"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.as_array().map(Vec::len), Some(1));
+}
