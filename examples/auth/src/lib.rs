@@ -1,8 +1,9 @@
 //! The seeds' auth app on concord: register, log in and log out, with the
 //! login/logout flows of seeds 001–003 written as checked syncs.
 //!
-//! Concepts: `Requesting` (every app has it) and `Sessioning` from
-//! `concord-std`, and this example's `Profile`. State lives in the app's
+//! Concepts: `Requesting` (every app has it), `UserAuthentication` and
+//! `Sessioning` from `concord-std`, and this example's `Profile` (the seeds'
+//! `authenticate (username, password) : (user)` shape). State lives in the app's
 //! database (`DATABASE_URL`, embedded SQLite by default).
 
 mod profile;
@@ -10,7 +11,7 @@ mod profile;
 use std::path::PathBuf;
 
 use concord::{App, Engine, Record, Value};
-use concord_std::{Requesting, Sessioning};
+use concord_std::{Requesting, Sessioning, UserAuthentication};
 
 pub use profile::Profile;
 
@@ -22,6 +23,7 @@ pub fn syncs_dir() -> PathBuf {
 /// The app, with its concepts registered.
 pub fn app() -> App {
     App::new()
+        .concept(UserAuthentication)
         .concept(Profile)
         .concept(Sessioning::new())
         .syncs(syncs_dir())

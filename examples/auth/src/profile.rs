@@ -1,5 +1,4 @@
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use concord::std_concepts::password;
 use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +63,7 @@ impl Profile {
         }
         // Hash before touching state, so the slow part holds no transaction;
         // the database's unique index decides who gets the name.
-        let password_hash = hash(password).await?;
+        let password_hash = password::hash(password).await?;
         let id = ctx.fresh_id();
         let doc = UserDoc {
             id: String::new(),
@@ -95,7 +94,7 @@ impl Profile {
         let Some(user) = found.into_iter().next() else {
             return Err("invalid username or password".into());
         };
-        if verify(password, user.password_hash).await {
+        if password::verify(password, user.password_hash).await {
             Ok(UserOut { user: user.id })
         } else {
             Err("invalid username or password".into())
@@ -123,27 +122,4 @@ impl Profile {
             .into_iter()
             .collect())
     }
-}
-
-/// Argon2id is deliberately slow; it runs off the async workers.
-async fn hash(password: String) -> Result<String, String> {
-    tokio::task::spawn_blocking(move || {
-        let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| format!("no random salt: {e}"))?;
-        let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| format!("hashing failed: {e}"))
-    })
-    .await
-    .map_err(|e| e.to_string())?
-}
-
-async fn verify(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-    })
-    .await
-    .unwrap_or(false)
 }

@@ -234,3 +234,25 @@ async fn listed_passthrough_routes_are_served() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_003_paths_with_user_authentication() {
+    let addr = start(HttpConfig::default()).await;
+    let creds = json!({"username": "eve", "password": "correct horse"});
+    let reg = post(addr, "/api/UserAuthentication/register", creds.clone()).await;
+    assert_eq!(reg.status, 200);
+    assert!(reg.body["user"].is_string());
+    let dup = post(addr, "/api/UserAuthentication/register", creds.clone()).await;
+    assert_eq!(
+        (dup.status, dup.body),
+        (200, json!({"error": "username `eve` is taken"})),
+        "seed 003 answers errors with 200"
+    );
+    let login = post(addr, "/api/UserAuthentication/login", creds).await;
+    let session = login.body["session"].as_str().expect("a session").to_string();
+    let out = post(addr, "/api/logout", json!({ "session": session })).await;
+    assert_eq!(out.body, json!({"status": "logged_out"}));
+    // The reference answered this twice (its success sync matched errors too).
+    let again = post(addr, "/api/logout", json!({ "session": session })).await;
+    assert_eq!(again.body, json!({"error": "no such session"}));
+}
