@@ -251,7 +251,7 @@ mod tests {
         );
         drop(ctx);
         assert!(
-            act(&s, "login", "bob", "1234567890").await.is_error() == false,
+            !act(&s, "login", "bob", "1234567890").await.is_error(),
             "still logs in after the upgrade"
         );
     }
