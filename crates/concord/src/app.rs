@@ -182,7 +182,9 @@ impl App {
     /// - `check [DIR]`: check syncs, print diagnostics, exit non-zero on errors
     ///   (no server, no database);
     /// - `routes`: every request path the syncs handle and which sync answers
-    ///   each outcome.
+    ///   each outcome;
+    /// - `trace [FLOW]`: a flow from the action log as a tree (without FLOW,
+    ///   the recent flows).
     ///
     /// Settings come from the environment, then from `.env` in the working
     /// directory: `PORT` (8000), `HOST` (127.0.0.1), `DATABASE_URL`,
@@ -197,6 +199,7 @@ impl App {
                 self.check_command(&dir)
             }
             Some("routes") => crate::serve::routes(&self),
+            Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
             Some("help" | "--help" | "-h") => {
                 println!(
                     "usage: {} [serve | check [DIR] | routes]",
@@ -205,6 +208,7 @@ impl App {
                 println!("  serve         serve the app over HTTP (default)");
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  routes        list the request paths the syncs handle and who answers them");
+                println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");
                 Ok(())
             }
             Some(other) => Err(format!("unknown command `{other}`; try `help`")),

@@ -31,6 +31,8 @@
 mod app;
 mod serve;
 
+pub use serve::{http_config, render_trace};
+
 pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, init_tracing};
 pub use concord_concept::*;
 pub use concord_engine::{

@@ -201,6 +201,72 @@ pub(crate) fn routes(app: &App) -> Result<(), String> {
     Ok(())
 }
 
+/// `trace [FLOW]`: a persisted flow as a tree, or the recent flows.
+pub(crate) async fn trace(app: &App, flow: Option<&str>) -> Result<(), String> {
+    let store = concord_store::open(&app.database_url())
+        .await
+        .map_err(|e| e.to_string())?;
+    match flow {
+        Some(flow) => {
+            let entries = store.flow_log(flow.to_string()).await.map_err(|e| e.to_string())?;
+            if entries.is_empty() {
+                return Err(format!("no flow `{flow}` in the log (it may have been pruned)"));
+            }
+            print!("{}", render_trace(&entries));
+        }
+        None => {
+            let now = concord_store::now_micros();
+            let flows = store.flows(0, now + 1, 20).await.map_err(|e| e.to_string())?;
+            for f in flows {
+                println!(
+                    "{}  {:>3} action(s)  {:>8.1} ms",
+                    f.flow,
+                    f.actions,
+                    (f.completed_at - f.started_at) as f64 / 1000.0
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A flow's records as a tree: each record under the most recent record its
+/// sync matched, with the sync's name before it.
+pub fn render_trace(entries: &[concord_concept::state::LogEntry]) -> String {
+    use std::fmt::Write as _;
+    let index: HashMap<&str, usize> = entries.iter().enumerate().map(|(i, e)| (e.id.as_str(), i)).collect();
+    let mut depth = vec![0usize; entries.len()];
+    for (i, e) in entries.iter().enumerate() {
+        let parent = e.matched.iter().filter_map(|m| index.get(m.as_str())).max();
+        depth[i] = parent.map_or(0, |&p| depth[p] + 1);
+    }
+    let json = |r: &concord_concept::Record| serde_json::Value::Object(r.clone()).to_string();
+    let mut out = String::new();
+    if let (Some(first), Some(last)) = (entries.first(), entries.last()) {
+        let _ = writeln!(
+            out,
+            "flow {}: {} action(s), {:.1} ms",
+            first.flow,
+            entries.len(),
+            (last.completed_at - first.started_at) as f64 / 1000.0
+        );
+    }
+    for (e, d) in entries.iter().zip(&depth) {
+        let sync = e.sync.as_deref().map(|s| format!("[{s}] ")).unwrap_or_default();
+        let mark = if e.error { "  (error)" } else { "" };
+        let _ = writeln!(
+            out,
+            "{}{sync}{}.{} {} => {}{mark}",
+            "  ".repeat(*d),
+            e.concept,
+            e.action,
+            json(&e.input),
+            json(&e.output)
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
