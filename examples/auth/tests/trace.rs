@@ -20,7 +20,7 @@ async fn a_login_flow_as_a_tree_without_secrets() {
     input.insert("path".into(), "/auth/login".into());
     let report = engine.run("Requesting", "request", input).await.unwrap();
     let session = requesting
-        .take_response(&report.records[0].output()["request"].as_str().unwrap().to_string())
+        .take_response(report.records[0].output()["request"].as_str().unwrap())
         .unwrap()["session"]
         .as_str()
         .unwrap()
