@@ -248,7 +248,9 @@ pub trait StateBackend: Send + Sync + 'static {
     fn read(&self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>>;
     /// Starts a write transaction.
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>>;
-    /// Appends a log entry on its own (for actions that wrote nothing).
+    /// Appends a log entry on its own (for actions that changed no state).
+    /// Backends may write such entries in batches shortly afterwards; readers
+    /// of the log see them.
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>>;
 }
 

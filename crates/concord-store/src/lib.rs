@@ -9,6 +9,7 @@
 //! Another backend (MongoDB, say) implements [`Backend`] for the same
 //! operations, behind a feature, without touching concepts.
 
+mod log_queue;
 mod postgres;
 mod schema;
 mod sql;

@@ -12,6 +12,7 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{Client, NoTls, Row};
 
+use crate::log_queue::LogQueue;
 use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, StoreError};
@@ -87,6 +88,7 @@ async fn connect(url: &str) -> Result<Client, String> {
 
 pub(crate) struct Postgres {
     pool: Arc<Pool>,
+    log: LogQueue,
 }
 
 fn backend_error(e: tokio_postgres::Error) -> StateError {
@@ -222,7 +224,23 @@ impl Postgres {
         });
         let mut conn = pool.get().await.map_err(StoreError::Connect)?;
         migrate(&mut conn).await?;
-        Ok(Postgres { pool })
+        drop(conn);
+        let batch_pool = pool.clone();
+        let log = LogQueue::start(Arc::new(move |batch: Vec<LogEntry>| {
+            let pool = batch_pool.clone();
+            Box::pin(async move {
+                let conn = pool.get().await.map_err(StateError::Backend)?;
+                conn.batch_execute("BEGIN").await.map_err(backend_error)?;
+                for e in &batch {
+                    if let Err(err) = insert_log(&conn, e).await {
+                        let _ = conn.batch_execute("ROLLBACK").await;
+                        return Err(err);
+                    }
+                }
+                conn.batch_execute("COMMIT").await.map_err(backend_error)
+            })
+        }));
+        Ok(Postgres { pool, log })
     }
 
     async fn conn(&self) -> Result<Pooled, StateError> {
@@ -342,7 +360,7 @@ impl StateBackend for Postgres {
     }
 
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>> {
-        Box::pin(async move { insert_log(&*self.conn().await?, &entry).await })
+        Box::pin(async move { self.log.push(entry) })
     }
 }
 
@@ -388,6 +406,7 @@ impl Backend for Postgres {
 
     fn flow_log(&self, flow: String) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>> {
         Box::pin(async move {
+            self.log.flush().await;
             let conn = self.pool.get().await.map_err(StoreError::Connect)?;
             let rows = conn
                 .query(
@@ -402,6 +421,7 @@ impl Backend for Postgres {
 
     fn flows(&self, since: i64, until: i64, limit: u32) -> BoxFuture<'_, Result<Vec<FlowSummary>, StoreError>> {
         Box::pin(async move {
+            self.log.flush().await;
             let conn = self.pool.get().await.map_err(StoreError::Connect)?;
             let rows = conn
                 .query(
@@ -426,6 +446,7 @@ impl Backend for Postgres {
 
     fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
+            self.log.flush().await;
             let conn = self.pool.get().await.map_err(StoreError::Connect)?;
             conn.execute(
                 "DELETE FROM concord_log WHERE flow IN \

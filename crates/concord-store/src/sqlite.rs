@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::log_queue::LogQueue;
 use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, StoreError};
@@ -19,6 +20,7 @@ pub(crate) struct Sqlite {
     writer: Arc<Mutex<Connection>>,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
+    log: LogQueue,
 }
 
 const READERS: usize = 4;
@@ -186,10 +188,28 @@ impl Sqlite {
             Some(_) => (0..READERS).map(|_| open().map(Mutex::new)).collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
+        let writer = Arc::new(Mutex::new(writer));
+        let batch_writer = writer.clone();
+        let log = LogQueue::start(Arc::new(move |batch: Vec<LogEntry>| {
+            let writer = batch_writer.clone();
+            Box::pin(async move {
+                let conn = writer.lock().await;
+                conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
+                let written = batch.iter().try_for_each(|e| insert_log(&conn, e));
+                match written.and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error)) {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            })
+        }));
         Ok(Sqlite {
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
             readers,
             next: AtomicUsize::new(0),
+            log,
         })
     }
 
@@ -297,10 +317,7 @@ impl StateBackend for Sqlite {
     }
 
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>> {
-        Box::pin(async move {
-            let conn = self.writer.lock().await;
-            insert_log(&conn, &entry)
-        })
+        Box::pin(async move { self.log.push(entry) })
     }
 }
 
@@ -331,6 +348,7 @@ impl Backend for Sqlite {
 
     fn flow_log(&self, flow: String) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>> {
         Box::pin(async move {
+            self.log.flush().await;
             self.with_reader(|c| {
                 let mut s = c
                     .prepare_cached(&format!(
@@ -346,6 +364,7 @@ impl Backend for Sqlite {
 
     fn flows(&self, since: i64, until: i64, limit: u32) -> BoxFuture<'_, Result<Vec<FlowSummary>, StoreError>> {
         Box::pin(async move {
+            self.log.flush().await;
             self.with_reader(|c| {
                 let mut s = c
                     .prepare_cached(
@@ -372,6 +391,7 @@ impl Backend for Sqlite {
 
     fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
+            self.log.flush().await;
             let conn = self.writer.lock().await;
             conn.execute(
                 "DELETE FROM concord_log WHERE flow IN \

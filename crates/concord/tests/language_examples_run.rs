@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use concord::{App, Outputs, Record, concept};
-use concord_std::{Requesting, Sessioning};
+use concord_std::Sessioning;
 use serde_json::{Value, json};
 
 #[derive(Default)]
@@ -59,10 +59,10 @@ fn listing_syncs() -> String {
 async fn list_my_files_answers_rows_empty_list_or_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("files.sync"), listing_syncs()).unwrap();
-    let requesting = Arc::new(Requesting::new());
     let uploads = Arc::new(FileUploading::default());
-    let engine = App::new()
-        .concept_shared(requesting.clone())
+    let app = App::new();
+    let requesting = app.requesting();
+    let engine = app
         .concept(Sessioning::new())
         .concept_shared(uploads.clone())
         .syncs(dir.path())

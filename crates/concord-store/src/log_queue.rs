@@ -1,0 +1,83 @@
+//! Group commit for log records of actions that changed no state: they are
+//! queued and written many per transaction by one background task, so a
+//! read-only request does not pay one commit per action. (Records of actions
+//! that changed state are written in those actions' own transactions.)
+//! Readers of the log flush the queue first, so they always see every record
+//! appended before they asked.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use concord_concept::state::LogEntry;
+use concord_concept::{BoxFuture, StateError};
+use tokio::sync::{Notify, mpsc};
+
+/// Most records written in one transaction.
+const BATCH: usize = 512;
+
+pub(crate) struct LogQueue {
+    sender: mpsc::UnboundedSender<LogEntry>,
+    queued: AtomicU64,
+    progress: Arc<Progress>,
+}
+
+struct Progress {
+    written: AtomicU64,
+    notify: Notify,
+}
+
+/// Writes a batch of records in one transaction.
+pub(crate) type BatchWriter = Arc<dyn Fn(Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>> + Send + Sync>;
+
+impl LogQueue {
+    /// Starts the background writer on the current runtime.
+    pub(crate) fn start(write: BatchWriter) -> Self {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<LogEntry>();
+        let progress = Arc::new(Progress {
+            written: AtomicU64::new(0),
+            notify: Notify::new(),
+        });
+        let p = progress.clone();
+        tokio::spawn(async move {
+            while let Some(first) = receiver.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < BATCH {
+                    match receiver.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(_) => break,
+                    }
+                }
+                let n = batch.len() as u64;
+                if let Err(e) = write(batch).await {
+                    tracing::error!(target: "concord::store", "could not write {n} log record(s): {e}");
+                }
+                p.written.fetch_add(n, Ordering::SeqCst);
+                p.notify.notify_waiters();
+            }
+        });
+        LogQueue {
+            sender,
+            queued: AtomicU64::new(0),
+            progress,
+        }
+    }
+
+    pub(crate) fn push(&self, entry: LogEntry) -> Result<(), StateError> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        self.sender
+            .send(entry)
+            .map_err(|_| StateError::Backend("the log writer has stopped".into()))
+    }
+
+    /// Waits until every record queued before this call is written.
+    pub(crate) async fn flush(&self) {
+        let target = self.queued.load(Ordering::SeqCst);
+        loop {
+            let notified = self.progress.notify.notified();
+            if self.progress.written.load(Ordering::SeqCst) >= target {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
