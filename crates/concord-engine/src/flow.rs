@@ -702,3 +702,109 @@ impl<T> Future for CatchUnwind<'_, T> {
         }
     }
 }
+
+/// For a finished flow: the syncs that have a pattern matching the flow's
+/// first record but did not fire, each with the first reason found — a when
+/// pattern no record of the flow matches, or a where clause that dropped
+/// every frame. A first answer to "why did nothing respond?"; the full
+/// why-not explanation is a separate tool.
+pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<String> {
+    let Some(root) = report.records.first() else {
+        return Vec::new();
+    };
+    let fired: std::collections::HashSet<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
+    let mut out = Vec::new();
+    for loaded in &table.syncs {
+        let s = &loaded.sync;
+        if fired.contains(&*loaded.name) {
+            continue;
+        }
+        let fresh = || vec![None; s.vars.len()];
+        // Close means: a pattern on the first record's action whose literals
+        // (such as the request path) the first record has.
+        let Some(root_pattern) = s
+            .when
+            .iter()
+            .find(|p| p.concept == *root.concept && p.action == *root.action && literals_match(p, root))
+        else {
+            continue;
+        };
+        if let Some(why) = first_mismatch(root_pattern, root) {
+            out.push(format!("{}: {}.{} {why}", loaded.name, root.concept, root.action));
+            continue;
+        }
+        let missing = s.when.iter().find(|p| {
+            !report
+                .records
+                .iter()
+                .any(|r| p.concept == *r.concept && p.action == *r.action && unify(p, r, &mut fresh()))
+        });
+        let reason = match missing {
+            Some(p) => {
+                let outcome = match p.outcome {
+                    OutcomeMatch::Success(_) => "a success",
+                    OutcomeMatch::Error(_) => "an error",
+                    OutcomeMatch::Any => "an outcome",
+                };
+                let happened = report
+                    .records
+                    .iter()
+                    .any(|r| p.concept == *r.concept && p.action == *r.action);
+                if happened {
+                    format!(
+                        "{}: waits for {outcome} of {}.{} whose fields match; none did",
+                        loaded.name, p.concept, p.action
+                    )
+                } else {
+                    format!(
+                        "{}: waits for {outcome} of {}.{}, which did not run in this flow",
+                        loaded.name, p.concept, p.action
+                    )
+                }
+            }
+            None if !s.steps.is_empty() => format!(
+                "{}: its when patterns matched, but its where clause dropped every frame",
+                loaded.name
+            ),
+            None => format!(
+                "{}: its patterns matched records, but never together (their shared variables differ)",
+                loaded.name
+            ),
+        };
+        out.push(reason);
+    }
+    out
+}
+
+fn literals_match(p: &WhenPattern, r: &ActionRecord) -> bool {
+    p.inputs.iter().all(|m| match &m.matcher {
+        Matcher::Literal(l) => r.input.get(&m.key).is_some_and(|v| json_eq(l, v)),
+        _ => true,
+    })
+}
+
+/// Why `r` does not match `p`, in words; `None` if it does.
+fn first_mismatch(p: &WhenPattern, r: &ActionRecord) -> Option<String> {
+    for m in &p.inputs {
+        if r.input.get(&m.key).is_none() && !m.optional {
+            return Some(format!("has no `{}`", m.key));
+        }
+    }
+    match (&p.outcome, &r.outcome) {
+        (OutcomeMatch::Success(_), Outcome::Error(_)) => return Some("ended in its error, not a success".into()),
+        (OutcomeMatch::Error(_), Outcome::Success(_)) => {
+            return Some("succeeded, and the pattern waits for its error".into());
+        }
+        _ => {}
+    }
+    let outputs = match (&p.outcome, &r.outcome) {
+        (OutcomeMatch::Success(ms), Outcome::Success(out)) => {
+            ms.iter().find(|m| !m.optional && !out.contains_key(&m.key))
+        }
+        _ => None,
+    };
+    if let Some(m) = outputs {
+        return Some(format!("has no output `{}`", m.key));
+    }
+    None
+}

@@ -295,6 +295,13 @@ impl Engine {
         Ok(flow::run(&self.inner, table, flow, id, input).await)
     }
 
+    /// For a finished flow, the syncs that matched its first record but did
+    /// not fire, with the first reason found for each (what a developer needs
+    /// when a request got no answer).
+    pub fn near_misses(&self, report: &FlowReport) -> Vec<String> {
+        flow::near_misses(&self.sync_table(), report)
+    }
+
     /// Runs a query outside any flow (for passthrough routes and tools).
     pub async fn query(&self, concept: &str, query: &str, input: Record) -> Result<Vec<Record>, String> {
         let Some(&ci) = self.inner.concept_index.get(concept) else {

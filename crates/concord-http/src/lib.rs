@@ -305,6 +305,7 @@ fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowRepo
         && let Some(report) = report
     {
         body["actions"] = Value::from(report.action_names());
+        body["nearMisses"] = Value::from(shared.engine.near_misses(&report));
         body["errors"] = Value::from(
             report
                 .errors

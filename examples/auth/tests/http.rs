@@ -143,6 +143,22 @@ async fn dev_mode_says_what_ran() {
     .await;
     let r = post(addr, "/api/nowhere", json!({})).await;
     assert_eq!(r.body["actions"], json!(["Requesting.request"]));
+    assert_eq!(r.body["nearMisses"], json!([]), "no sync handles /nowhere");
+    // A login without a password: the handler's pattern needs `password`.
+    let r = post(addr, "/api/auth/login", json!({"username": "ada"})).await;
+    assert_eq!(r.status, 500);
+    let misses: Vec<String> = serde_json::from_value(r.body["nearMisses"].clone()).unwrap();
+    assert!(
+        misses.contains(&"auth.LoginRequest: Requesting.request has no `password`".to_string()),
+        "{misses:?}"
+    );
+    assert!(
+        misses.contains(
+            &"auth.RespondToFailedAuthentication: waits for an error of Profile.authenticate, which did not run in this flow"
+                .to_string()
+        ),
+        "{misses:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
