@@ -166,6 +166,13 @@ pub(crate) async fn run(
                         depth,
                     });
                 }
+                // Most syncs on a busy action (every request) differ in a
+                // literal, such as the path: rule them out before any work.
+                let rec = &flow.records[record as usize];
+                let when = &table.syncs[sync].sync.when;
+                if !positions.iter().any(|&p| literals_match(&when[p], rec)) {
+                    continue;
+                }
                 let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
                 for (action, input, matched) in invocations.into_iter().rev() {
                     stack.push(Work::Invoke {

@@ -296,7 +296,20 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
 }
 
 fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
-    tracing::warn!(target: "concord::http", flow = %id, "no synchronization responded to the request");
+    let misses = match (&report, shared.config.dev) {
+        (Some(r), true) => shared.engine.near_misses(r),
+        _ => Vec::new(),
+    };
+    if misses.is_empty() {
+        tracing::warn!(target: "concord::http", flow = %id, "no synchronization responded to the request");
+    } else {
+        tracing::warn!(
+            target: "concord::http",
+            flow = %id,
+            "no synchronization responded to the request; close: {}",
+            misses.join("; ")
+        );
+    }
     let mut body = json!({
         "error": "no synchronization responded to this request",
         "flow": id,
@@ -305,7 +318,7 @@ fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowRepo
         && let Some(report) = report
     {
         body["actions"] = Value::from(report.action_names());
-        body["nearMisses"] = Value::from(shared.engine.near_misses(&report));
+        body["nearMisses"] = Value::from(misses);
         body["errors"] = Value::from(
             report
                 .errors

@@ -13,7 +13,10 @@ use concord_concept::{BoxFuture, StateError};
 use tokio::sync::{Notify, mpsc};
 
 /// Most records written in one transaction.
-const BATCH: usize = 512;
+const BATCH: usize = 2048;
+
+/// How long the writer waits for more records before writing a batch.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
 pub(crate) struct LogQueue {
     sender: mpsc::UnboundedSender<LogEntry>,
@@ -40,6 +43,9 @@ impl LogQueue {
         let p = progress.clone();
         tokio::spawn(async move {
             while let Some(first) = receiver.recv().await {
+                // Let a batch gather: each commit rewrites whole pages, so
+                // many records per commit cost little more than one.
+                tokio::time::sleep(GATHER).await;
                 let mut batch = vec![first];
                 while batch.len() < BATCH {
                     match receiver.try_recv() {
