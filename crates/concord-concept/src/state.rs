@@ -252,6 +252,8 @@ pub trait StateBackend: Send + Sync + 'static {
     /// Backends may write such entries in batches shortly afterwards; readers
     /// of the log see them.
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>>;
+    /// Waits until every entry appended so far is written.
+    fn flush_log(&self) -> BoxFuture<'_, ()>;
 }
 
 /// One action's write transaction. Dropping it without commit rolls back.

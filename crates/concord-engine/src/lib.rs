@@ -295,6 +295,14 @@ impl Engine {
         Ok(flow::run(&self.inner, table, flow, id, input).await)
     }
 
+    /// Waits until every action record so far is in the store's log (records
+    /// of actions that changed no state are written in batches).
+    pub async fn flush_log(&self) {
+        if let Some(store) = &self.inner.store {
+            store.flush_log().await;
+        }
+    }
+
     /// For a finished flow, the syncs that matched its first record but did
     /// not fire, with the first reason found for each (what a developer needs
     /// when a request got no answer).

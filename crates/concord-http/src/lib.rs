@@ -21,7 +21,6 @@ mod routes;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -83,9 +82,21 @@ pub fn router(engine: Engine, requesting: Arc<Requesting>, config: HttpConfig) -
     Router::new().fallback(handle).with_state(shared)
 }
 
+pub use axum::Router;
+
 /// Serves `router` on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(listener, router).await
+}
+
+/// Serves `router` until `stop` completes, then finishes the requests in
+/// progress.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(stop).await
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {

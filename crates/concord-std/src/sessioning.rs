@@ -144,16 +144,12 @@ fn fresh_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{commit, store_for};
     use concord_concept::{Concept, FlowId, Outcome, Record, RecordId, Value};
     use std::sync::Arc;
 
     async fn store() -> Arc<dyn concord_store::Backend> {
-        let store = concord_store::open("sqlite::memory:").await.unwrap();
-        store
-            .ensure_collections(Sessioning::new().spec().collections)
-            .await
-            .unwrap();
-        store
+        store_for(&Sessioning::new()).await
     }
 
     /// Runs an action and commits its writes, as the engine does.
@@ -168,27 +164,8 @@ mod tests {
         let mut input = Record::new();
         input.insert(key.into(), Value::from(value));
         let outcome = s.perform(&mut ctx, action, &input).await;
-        if let (Outcome::Success(_), Some(tx)) = (&outcome, ctx.take_transaction()) {
-            tx.commit(test_entry()).await.unwrap();
-        }
+        commit(&outcome, &mut ctx).await;
         outcome
-    }
-
-    fn test_entry() -> concord_concept::state::LogEntry {
-        concord_concept::state::LogEntry {
-            id: RecordId::fresh().to_string(),
-            flow: FlowId::fresh().to_string(),
-            seq: 0,
-            concept: "Sessioning".into(),
-            action: "test".into(),
-            input: Record::new(),
-            error: false,
-            output: Record::new(),
-            sync: None,
-            matched: Vec::new(),
-            started_at: 0,
-            completed_at: 0,
-        }
     }
 
     async fn user_of(s: &Sessioning, store: &Arc<dyn concord_store::Backend>, session: &str) -> Vec<UserRow> {

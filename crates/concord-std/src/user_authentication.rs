@@ -1,7 +1,6 @@
-use concord_concept::{ActionContext, Query, QueryContext, StateError};
-use serde::{Deserialize, Serialize};
+use concord_concept::{ActionContext, QueryContext, StateError};
 
-use crate::password;
+use crate::accounts;
 
 /// Output of `register` and `login`, and row of `_getUserByUsername`.
 #[derive(Debug, Clone, PartialEq, Eq, concord_macros::Outputs)]
@@ -17,16 +16,6 @@ pub struct UserOut {
 pub struct UsernameRow {
     /// The user's name.
     pub username: String,
-}
-
-/// A stored user; the document id is the user id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserDoc {
-    #[serde(rename = "_id", default, skip_serializing)]
-    id: String,
-    username: String,
-    password_hash: String,
 }
 
 /// **concept** UserAuthentication [User]
@@ -46,13 +35,6 @@ struct UserDoc {
 #[derive(Debug, Clone, Default)]
 pub struct UserAuthentication;
 
-const MIN_PASSWORD: usize = 8;
-const INVALID: &str = "invalid username or password";
-
-fn unavailable(e: StateError) -> String {
-    format!("accounts are unavailable: {e}")
-}
-
 #[concord_macros::concept(crate = concord_concept, collection = "users", unique = "users.username")]
 impl UserAuthentication {
     /// Creates a user; fails if the username is taken or the password is
@@ -63,26 +45,8 @@ impl UserAuthentication {
         username: String,
         #[sensitive] password: String,
     ) -> Result<UserOut, String> {
-        if username.trim().is_empty() {
-            return Err("username must not be empty".into());
-        }
-        if password.chars().count() < MIN_PASSWORD {
-            return Err(format!("password must have at least {MIN_PASSWORD} characters"));
-        }
-        // Hash before touching state: the slow part holds no transaction,
-        // and the unique index decides who gets the name.
-        let password_hash = password::hash(password).await?;
-        let id = ctx.fresh_id();
-        let doc = UserDoc {
-            id: String::new(),
-            username: username.clone(),
-            password_hash,
-        };
-        match ctx.collection::<UserDoc>("users").insert(&id, &doc).await {
-            Ok(()) => Ok(UserOut { user: id }),
-            Err(e) if e.is_unique_violation() => Err(format!("username `{username}` is taken")),
-            Err(e) => Err(unavailable(e)),
-        }
+        let user = accounts::register(ctx, "users", username, password).await?;
+        Ok(UserOut { user })
     }
 
     /// Checks a username and password.
@@ -92,25 +56,8 @@ impl UserAuthentication {
         username: String,
         #[sensitive] password: String,
     ) -> Result<UserOut, String> {
-        let found = ctx
-            .collection::<UserDoc>("users")
-            .find_committed(Query::eq("username", &username).limit(1))
-            .await
-            .map_err(unavailable)?;
-        let Some(user) = found.into_iter().next() else {
-            return Err(INVALID.into());
-        };
-        if !password::verify(password.clone(), user.password_hash.clone()).await {
-            return Err(INVALID.into());
-        }
-        if password::is_legacy(&user.password_hash) {
-            let upgraded = password::hash(password).await?;
-            ctx.collection::<UserDoc>("users")
-                .update(Query::id(&user.id), serde_json::json!({ "passwordHash": upgraded }))
-                .await
-                .map_err(unavailable)?;
-        }
-        Ok(UserOut { user: user.id })
+        let user = accounts::check(ctx, "users", &username, password).await?;
+        Ok(UserOut { user })
     }
 
     /// The user with this username (no rows if none).
@@ -119,55 +66,26 @@ impl UserAuthentication {
         ctx: &QueryContext,
         username: String,
     ) -> Result<Vec<UserOut>, StateError> {
-        let found = ctx
-            .collection::<UserDoc>("users")
-            .find(Query::eq("username", &username).limit(1))
-            .await?;
-        Ok(found.into_iter().map(|u| UserOut { user: u.id }).collect())
+        Ok(accounts::user_of(ctx, "users", &username)
+            .await?
+            .map(|user| UserOut { user })
+            .into_iter()
+            .collect())
     }
 
     /// The username of a user (no rows if none).
     pub async fn _get_username(&self, ctx: &QueryContext, user: String) -> Result<Vec<UsernameRow>, StateError> {
-        let found = ctx.collection::<UserDoc>("users").get(&user).await?;
-        Ok(found
-            .map(|u| UsernameRow { username: u.username })
-            .into_iter()
-            .collect())
+        let name = accounts::username_of(ctx, "users", &user).await?;
+        Ok(name.map(|username| UsernameRow { username }).into_iter().collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_concept::state::LogEntry;
+    use crate::test_support::{commit, store_for};
     use concord_concept::{Concept, FlowId, Outcome, Record, RecordId, Value};
     use std::sync::Arc;
-
-    async fn store() -> Arc<dyn concord_store::Backend> {
-        let store = concord_store::open("sqlite::memory:").await.unwrap();
-        store
-            .ensure_collections(UserAuthentication.spec().collections)
-            .await
-            .unwrap();
-        store
-    }
-
-    fn entry() -> LogEntry {
-        LogEntry {
-            id: RecordId::fresh().to_string(),
-            flow: FlowId::fresh().to_string(),
-            seq: 0,
-            concept: "UserAuthentication".into(),
-            action: "test".into(),
-            input: Record::new(),
-            error: false,
-            output: Record::new(),
-            sync: None,
-            matched: Vec::new(),
-            started_at: 0,
-            completed_at: 0,
-        }
-    }
 
     async fn act(store: &Arc<dyn concord_store::Backend>, action: &str, username: &str, password: &str) -> Outcome {
         let mut ctx = ActionContext::with_state(
@@ -180,15 +98,13 @@ mod tests {
         input.insert("username".into(), Value::from(username));
         input.insert("password".into(), Value::from(password));
         let outcome = UserAuthentication.perform(&mut ctx, action, &input).await;
-        if let (Outcome::Success(_), Some(tx)) = (&outcome, ctx.take_transaction()) {
-            tx.commit(entry()).await.unwrap();
-        }
+        commit(&outcome, &mut ctx).await;
         outcome
     }
 
     #[tokio::test]
     async fn register_then_login() {
-        let s = store().await;
+        let s = store_for(&UserAuthentication).await;
         let Outcome::Success(reg) = act(&s, "register", "ada", "correct horse").await else {
             panic!()
         };
@@ -203,34 +119,28 @@ mod tests {
         assert_eq!(act(&s, "login", "ada", "correct horse").await, Outcome::Success(reg));
         assert_eq!(
             act(&s, "login", "ada", "wrong horse").await,
-            Outcome::Error(INVALID.into())
+            Outcome::Error(accounts::INVALID.into())
         );
         assert_eq!(
             act(&s, "login", "nobody", "correct horse").await,
-            Outcome::Error(INVALID.into())
+            Outcome::Error(accounts::INVALID.into())
         );
     }
 
     #[tokio::test]
     async fn bcrypt_users_from_the_reference_log_in_and_are_rehashed() {
-        let s = store().await;
-        // An account as the reference stack stored it.
+        let s = store_for(&UserAuthentication).await;
         let mut ctx = ActionContext::with_state(
             FlowId::fresh(),
             RecordId::fresh(),
             "UserAuthentication".into(),
             s.clone(),
         );
-        let legacy = UserDoc {
-            id: String::new(),
-            username: "bob".into(),
-            password_hash: bcrypt::hash("1234567890", 4).unwrap(),
-        };
-        ctx.collection::<UserDoc>("users")
-            .insert("u-bob", &legacy)
+        let legacy = bcrypt::hash("1234567890", 4).unwrap();
+        accounts::import(&mut ctx, "users", "u-bob", "bob", &legacy)
             .await
             .unwrap();
-        ctx.take_transaction().unwrap().commit(entry()).await.unwrap();
+        commit(&Outcome::Success(Record::new()), &mut ctx).await;
 
         let out = act(&s, "login", "bob", "1234567890").await;
         assert_eq!(
@@ -243,13 +153,8 @@ mod tests {
             "UserAuthentication".into(),
             s.clone(),
         );
-        let stored = ctx.collection::<UserDoc>("users").get("u-bob").await.unwrap().unwrap();
-        assert!(
-            stored.password_hash.starts_with("$argon2id$"),
-            "re-hashed: {}",
-            stored.password_hash
-        );
-        drop(ctx);
+        let stored = accounts::stored_hash(&mut ctx, "users", "bob").await.unwrap();
+        assert!(stored.starts_with("$argon2id$"), "re-hashed: {stored}");
         assert!(
             !act(&s, "login", "bob", "1234567890").await.is_error(),
             "still logs in after the upgrade"

@@ -362,6 +362,10 @@ impl StateBackend for Postgres {
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>> {
         Box::pin(async move { self.log.push(entry) })
     }
+
+    fn flush_log(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.log.flush())
+    }
 }
 
 impl Backend for Postgres {

@@ -319,6 +319,10 @@ impl StateBackend for Sqlite {
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>> {
         Box::pin(async move { self.log.push(entry) })
     }
+
+    fn flush_log(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.log.flush())
+    }
 }
 
 impl Backend for Sqlite {

@@ -84,7 +84,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = concord_http::router(engine, requesting, config.clone());
+    let router = concord_http::router(engine.clone(), requesting, config.clone());
     let routes = concord_http::RouteTable::from_engine_paths(&reachable.paths);
     let mut listing = String::new();
     for path in routes.all() {
@@ -114,7 +114,24 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         tracing::info!(target: "concord::http", "actions no route reaches: {}", unreached.join(", "));
     }
     println!("listening on http://{addr}{}", config.base);
-    concord_http::serve(listener, router).await.map_err(|e| e.to_string())
+    let stop = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!(target: "concord::http", "shutting down");
+    };
+    axum_serve(listener, router, stop).await?;
+    // Records of actions that changed no state are written in batches.
+    engine.flush_log().await;
+    Ok(())
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    router: concord_http::Router,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    concord_http::serve_until(listener, router, stop)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 struct Reachable {

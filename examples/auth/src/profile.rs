@@ -1,6 +1,5 @@
-use concord::std_concepts::password;
-use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
-use serde::{Deserialize, Serialize};
+use concord::std_concepts::accounts;
+use concord::{ActionContext, Outputs, QueryContext, StateError, concept};
 
 /// Output of `register` and `authenticate`.
 #[derive(Debug, Clone, PartialEq, Eq, Outputs)]
@@ -14,16 +13,6 @@ pub struct UserOut {
 pub struct UsernameRow {
     /// The user's name.
     pub username: String,
-}
-
-/// A stored user; the id is the user id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UserDoc {
-    #[serde(rename = "_id", default, skip_serializing)]
-    id: String,
-    username: String,
-    password_hash: String,
 }
 
 /// **concept** Profile [User]
@@ -40,12 +29,6 @@ struct UserDoc {
 #[derive(Debug, Default)]
 pub struct Profile;
 
-const MIN_PASSWORD: usize = 8;
-
-fn unavailable(e: StateError) -> String {
-    format!("accounts are unavailable: {e}")
-}
-
 #[concept(collection = "users", unique = "users.username")]
 impl Profile {
     /// Creates a user; fails if the username is taken or the password short.
@@ -55,26 +38,8 @@ impl Profile {
         username: String,
         #[sensitive] password: String,
     ) -> Result<UserOut, String> {
-        if username.trim().is_empty() {
-            return Err("username must not be empty".into());
-        }
-        if password.chars().count() < MIN_PASSWORD {
-            return Err(format!("password must have at least {MIN_PASSWORD} characters"));
-        }
-        // Hash before touching state, so the slow part holds no transaction;
-        // the database's unique index decides who gets the name.
-        let password_hash = password::hash(password).await?;
-        let id = ctx.fresh_id();
-        let doc = UserDoc {
-            id: String::new(),
-            username: username.clone(),
-            password_hash,
-        };
-        match ctx.collection::<UserDoc>("users").insert(&id, &doc).await {
-            Ok(()) => Ok(UserOut { user: id }),
-            Err(e) if e.is_unique_violation() => Err(format!("username `{username}` is taken")),
-            Err(e) => Err(unavailable(e)),
-        }
+        let user = accounts::register(ctx, "users", username, password).await?;
+        Ok(UserOut { user })
     }
 
     /// Checks a username and password.
@@ -84,21 +49,8 @@ impl Profile {
         username: String,
         #[sensitive] password: String,
     ) -> Result<UserOut, String> {
-        // A read-only lookup: committed state, no transaction held while
-        // the hash is checked.
-        let found = ctx
-            .collection::<UserDoc>("users")
-            .find_committed(Query::eq("username", &username).limit(1))
-            .await
-            .map_err(unavailable)?;
-        let Some(user) = found.into_iter().next() else {
-            return Err("invalid username or password".into());
-        };
-        if password::verify(password, user.password_hash).await {
-            Ok(UserOut { user: user.id })
-        } else {
-            Err("invalid username or password".into())
-        }
+        let user = accounts::check(ctx, "users", &username, password).await?;
+        Ok(UserOut { user })
     }
 
     /// The user with this username.
@@ -107,19 +59,16 @@ impl Profile {
         ctx: &QueryContext,
         username: String,
     ) -> Result<Vec<UserOut>, StateError> {
-        let found = ctx
-            .collection::<UserDoc>("users")
-            .find(Query::eq("username", &username).limit(1))
-            .await?;
-        Ok(found.into_iter().map(|u| UserOut { user: u.id }).collect())
+        Ok(accounts::user_of(ctx, "users", &username)
+            .await?
+            .map(|user| UserOut { user })
+            .into_iter()
+            .collect())
     }
 
     /// The username of a user.
     pub async fn _get_username(&self, ctx: &QueryContext, user: String) -> Result<Vec<UsernameRow>, StateError> {
-        let found = ctx.collection::<UserDoc>("users").get(&user).await?;
-        Ok(found
-            .map(|u| UsernameRow { username: u.username })
-            .into_iter()
-            .collect())
+        let name = accounts::username_of(ctx, "users", &user).await?;
+        Ok(name.map(|username| UsernameRow { username }).into_iter().collect())
     }
 }

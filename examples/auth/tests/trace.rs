@@ -26,6 +26,7 @@ async fn a_login_flow_as_a_tree_without_secrets() {
         .unwrap()
         .to_string();
 
+    engine.flush_log().await;
     let store = concord::store::open(&url).await.unwrap();
     let entries = store.flow_log(report.flow.to_string()).await.unwrap();
     let tree = concord::render_trace(&entries);
