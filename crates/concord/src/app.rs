@@ -186,14 +186,18 @@ impl App {
     /// - `trace [FLOW]`: a flow from the action log as a tree (without FLOW,
     ///   the recent flows).
     ///
-    /// Settings come from the environment, then from `.env` in the working
-    /// directory: `PORT` (8000), `HOST` (127.0.0.1), `DATABASE_URL`,
+    /// Settings come from `serve`'s flags, then the environment, then `.env`
+    /// in the working directory: `PORT` (8000), `HOST` (127.0.0.1), `DATABASE_URL`,
     /// `REQUESTING_BASE_URL` (`/api`), `REQUESTING_TIMEOUT` (ms, 10000),
     /// `REQUESTING_ALLOWED_ORIGIN` (none), `CONCORD_DEV` (off).
     pub async fn main(self) -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let result = match args.first().map(String::as_str) {
-            None | Some("serve") => crate::serve::serve(self).await,
+            None => crate::serve::serve(self).await,
+            Some("serve") => match crate::serve::parse_flags(&args[1..]) {
+                Ok(()) => crate::serve::serve(self).await,
+                Err(e) => Err(e),
+            },
             Some("check") => {
                 let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
                 self.check_command(&dir)
@@ -205,7 +209,8 @@ impl App {
                     "usage: {} [serve | check [DIR] | routes]",
                     std::env::args().next().unwrap_or_default()
                 );
-                println!("  serve         serve the app over HTTP (default)");
+                println!("  serve         serve the app over HTTP (default); flags: --port, --host, --database-url,");
+                println!("                --base-url, --timeout (ms), --allowed-origin, --dev");
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  routes        list the request paths the syncs handle and who answers them");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");

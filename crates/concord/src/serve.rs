@@ -9,10 +9,56 @@ use concord_http::HttpConfig;
 
 use crate::App;
 
-/// A setting from the environment, else from `.env` in the working
-/// directory (read once; the process environment is never modified).
+/// Settings given as command-line flags; they win over the environment.
+static FLAGS: OnceLock<HashMap<String, String>> = OnceLock::new();
+
+/// The flags `serve` understands, and the settings they set.
+const FLAG_SETTINGS: [(&str, &str); 7] = [
+    ("--port", "PORT"),
+    ("--host", "HOST"),
+    ("--database-url", "DATABASE_URL"),
+    ("--base-url", "REQUESTING_BASE_URL"),
+    ("--timeout", "REQUESTING_TIMEOUT"),
+    ("--allowed-origin", "REQUESTING_ALLOWED_ORIGIN"),
+    ("--dev", "CONCORD_DEV"),
+];
+
+/// Reads `serve`'s flags (`--port 9000`, `--port=9000`, `--dev`).
+pub(crate) fn parse_flags(args: &[String]) -> Result<(), String> {
+    let mut flags = HashMap::new();
+    let mut i = 0;
+    while i < args.len() {
+        let (name, inline) = match args[i].split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (args[i].clone(), None),
+        };
+        let Some(&(_, key)) = FLAG_SETTINGS.iter().find(|(f, _)| *f == name) else {
+            let known: Vec<&str> = FLAG_SETTINGS.iter().map(|(f, _)| *f).collect();
+            return Err(format!("unknown flag `{name}`; serve takes {}", known.join(", ")));
+        };
+        let value = if name == "--dev" {
+            inline.unwrap_or_else(|| "1".into())
+        } else if let Some(v) = inline {
+            v
+        } else {
+            i += 1;
+            args.get(i).cloned().ok_or_else(|| format!("`{name}` needs a value"))?
+        };
+        flags.insert(key.to_string(), value);
+        i += 1;
+    }
+    let _ = FLAGS.set(flags);
+    Ok(())
+}
+
+/// A setting from a command-line flag, else the environment, else `.env` in
+/// the working directory (read once; the process environment is never
+/// modified).
 pub(crate) fn setting(key: &str) -> Option<String> {
     static DOTENV: OnceLock<HashMap<String, String>> = OnceLock::new();
+    if let Some(v) = FLAGS.get().and_then(|f| f.get(key)) {
+        return Some(v.clone());
+    }
     if let Ok(v) = std::env::var(key)
         && !v.is_empty()
     {
@@ -287,6 +333,28 @@ pub fn render_trace(entries: &[concord_concept::state::LogEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags() {
+        let args: Vec<String> = ["--port", "9000", "--dev", "--base-url=/v1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        parse_flags(&args).unwrap();
+        assert_eq!(setting("PORT").as_deref(), Some("9000"));
+        assert_eq!(setting("CONCORD_DEV").as_deref(), Some("1"));
+        assert_eq!(setting("REQUESTING_BASE_URL").as_deref(), Some("/v1"));
+        assert!(
+            parse_flags(&["--nope".to_string()])
+                .unwrap_err()
+                .contains("unknown flag `--nope`")
+        );
+        assert!(
+            parse_flags(&["--port".to_string()])
+                .unwrap_err()
+                .contains("needs a value")
+        );
+    }
 
     #[test]
     fn dotenv_lines() {

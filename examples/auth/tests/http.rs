@@ -272,3 +272,30 @@ async fn seed_003_paths_with_user_authentication() {
     let again = post(addr, "/api/logout", json!({ "session": session })).await;
     assert_eq!(again.body, json!({"error": "no such session"}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_where_it_says() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_auth"))
+        .args(["serve", "--port", "0", "--database-url", "sqlite::memory:"])
+        .env("CONCORD_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let url = line
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("{line}"));
+    let addr: SocketAddr = url.trim_end_matches("/api").parse().unwrap();
+    let r = post(
+        addr,
+        "/api/auth/register",
+        json!({"username": "zed", "password": "correct horse"}),
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
