@@ -94,6 +94,32 @@ struct Flow {
     causes: Vec<Option<Cause>>,
     by_action: HashMap<ActionId, Vec<u32>>,
     errors: Vec<FlowError>,
+    queries: QueryCache,
+}
+
+/// Query answers seen while evaluating the syncs of one record: sibling
+/// syncs (a query and its `not` companion) see the same answer, read once.
+/// An action of a concept drops that concept's answers, since only its own
+/// actions change a concept's state.
+#[derive(Default)]
+struct QueryCache {
+    record: u32,
+    answers: HashMap<(usize, String, String), Arc<Vec<Record>>>,
+}
+
+impl QueryCache {
+    fn scope(&mut self, record: u32) {
+        if self.record != record {
+            self.record = record;
+            self.answers.clear();
+        }
+    }
+
+    fn forget_concept(&mut self, concept: usize) {
+        if !self.answers.is_empty() {
+            self.answers.retain(|k, _| k.0 != concept);
+        }
+    }
 }
 
 pub(crate) async fn run(
@@ -110,6 +136,7 @@ pub(crate) async fn run(
         causes: Vec::new(),
         by_action: HashMap::new(),
         errors: Vec::new(),
+        queries: QueryCache::default(),
     };
     let mut stack = vec![Work::Invoke {
         action,
@@ -173,6 +200,7 @@ pub(crate) async fn run(
                 if !positions.iter().any(|&p| literals_match(&when[p], rec)) {
                     continue;
                 }
+                flow.queries.scope(record);
                 let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
                 for (action, input, matched) in invocations.into_iter().rev() {
                     stack.push(Work::Invoke {
@@ -307,6 +335,7 @@ async fn perform(
     flow.actions.push(action);
     flow.causes.push(cause);
     flow.by_action.entry(action).or_default().push(index);
+    flow.queries.forget_concept(info.concept);
     index
 }
 
@@ -423,7 +452,17 @@ async fn evaluate(
         provenance.push(matched);
     }
     let mut errors = Vec::new();
-    let frames = run_steps(inner, flow.id, &s.steps, frames, &s.vars, &loaded.name, &mut errors).await;
+    let frames = run_steps(
+        inner,
+        flow.id,
+        &s.steps,
+        frames,
+        &s.vars,
+        &loaded.name,
+        &mut errors,
+        &mut flow.queries,
+    )
+    .await;
     flow.errors.extend(errors);
     let mut out = Vec::new();
     for frame in frames {
@@ -544,6 +583,7 @@ fn match_field(m: &FieldMatch, value: Option<&Value>, frame: &mut Frame) -> bool
 }
 
 /// Runs where steps over frames. Boxed because `collect` recurses.
+#[allow(clippy::too_many_arguments)]
 fn run_steps<'a>(
     inner: &'a Inner,
     flow: FlowId,
@@ -552,6 +592,7 @@ fn run_steps<'a>(
     vars: &'a [String],
     sync: &'a str,
     errors: &'a mut Vec<crate::FlowError>,
+    cache: &'a mut QueryCache,
 ) -> BoxFuture<'a, Vec<Frame>> {
     Box::pin(async move {
         let fail = |errors: &mut Vec<crate::FlowError>, message: String| {
@@ -614,8 +655,17 @@ fn run_steps<'a>(
                                 }
                             }
                         }
-                        let rows = match CatchUnwind(c.query(&ctx, query, &input)).await {
-                            Ok(Ok(rows)) => rows,
+                        let key = (ci, query.clone(), Value::Object(input.clone()).to_string());
+                        let cached = cache.answers.get(&key).cloned();
+                        let rows = match cached {
+                            Some(rows) => Ok(Ok(rows)),
+                            None => CatchUnwind(c.query(&ctx, query, &input)).await.map(|r| r.map(Arc::new)),
+                        };
+                        let rows = match rows {
+                            Ok(Ok(rows)) => {
+                                cache.answers.insert(key, rows.clone());
+                                rows
+                            }
                             Ok(Err(m)) => {
                                 fail(errors, format!("{concept}.{query} failed: {m}"));
                                 continue;
@@ -643,7 +693,7 @@ fn run_steps<'a>(
                                 next.push(f);
                             }
                             _ => {
-                                for row in &rows {
+                                for row in rows.iter() {
                                     if let Some(missing) =
                                         outputs.iter().find(|m| !m.optional && !row.contains_key(&m.key))
                                     {
@@ -668,7 +718,8 @@ fn run_steps<'a>(
                 }
                 Step::Collect { element, slot, steps } => {
                     for mut f in frames {
-                        let inner_frames = run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors).await;
+                        let inner_frames =
+                            run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors, cache).await;
                         let mut items = Vec::with_capacity(inner_frames.len());
                         for g in &inner_frames {
                             match eval(element, g, vars) {

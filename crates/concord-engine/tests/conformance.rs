@@ -143,6 +143,33 @@ impl Risky {
 }
 
 #[derive(Default)]
+struct Toggle {
+    on: Mutex<bool>,
+    reads: Mutex<usize>,
+}
+
+#[derive(Outputs)]
+#[outputs(crate = concord_concept)]
+struct State {
+    on: bool,
+}
+
+#[concept(crate = concord_concept)]
+impl Toggle {
+    pub fn flip(&self) {
+        let mut on = self.on.lock().unwrap();
+        *on = !*on;
+    }
+
+    pub fn _state(&self) -> Vec<State> {
+        *self.reads.lock().unwrap() += 1;
+        vec![State {
+            on: *self.on.lock().unwrap(),
+        }]
+    }
+}
+
+#[derive(Default)]
 struct Ping;
 
 #[concept(crate = concord_concept)]
@@ -156,6 +183,7 @@ struct World {
     notification: Arc<Notification>,
     list: Arc<List>,
     recorder: Arc<Recorder>,
+    toggle: Arc<Toggle>,
     engine: Engine,
 }
 
@@ -168,6 +196,7 @@ fn world_with(syncs: &str, configure: impl FnOnce(EngineBuilder) -> EngineBuilde
     let notification = Arc::new(Notification::default());
     let list = Arc::new(List::default());
     let recorder = Arc::new(Recorder::default());
+    let toggle = Arc::new(Toggle::default());
     let builder = EngineBuilder::new()
         .concept(Button)
         .concept_shared(counter.clone())
@@ -175,7 +204,8 @@ fn world_with(syncs: &str, configure: impl FnOnce(EngineBuilder) -> EngineBuilde
         .concept_shared(list.clone())
         .concept_shared(recorder.clone())
         .concept(Risky)
-        .concept(Ping);
+        .concept(Ping)
+        .concept_shared(toggle.clone());
     let builder = configure(builder);
     let mut sources = SourceMap::new();
     let checked = concord_check::load(
@@ -192,6 +222,7 @@ fn world_with(syncs: &str, configure: impl FnOnce(EngineBuilder) -> EngineBuilde
         notification,
         list,
         recorder,
+        toggle,
         engine: builder.build(program).expect("engine builds"),
     }
 }
@@ -663,4 +694,55 @@ fn each_completed_action_prints_one_trace_line_with_its_sync() {
  INFO       Recorder.record {"tag":"a:done"} => {"tag":"a:done"} flow=<id> sync=PreventDoubleFire
 "#;
     assert_eq!(text, expected);
+}
+
+#[tokio::test]
+async fn sibling_syncs_share_query_answers_until_the_concept_acts() {
+    let syncs = r#"
+sync IsOff
+when
+    Button.clicked (kind: "toggle") : ()
+where
+    Toggle._state () : (on)
+    on == false
+then
+    Recorder.record (tag: "was off")
+
+sync IsOn
+when
+    Button.clicked (kind: "toggle") : ()
+where
+    not Toggle._state () : ()
+then
+    Recorder.record (tag: "never")
+
+sync FlipWhenOff
+when
+    Button.clicked (kind: "toggle") : ()
+where
+    Toggle._state () : (on)
+    on == false
+then
+    Toggle.flip ()
+
+sync SeeAfterFlip
+when
+    Button.clicked (kind: "toggle") : ()
+where
+    Toggle._state () : (on)
+then
+    Recorder.record (tag: "now " + string(on))
+"#;
+    let w = world(syncs);
+    click(&w, "toggle").await;
+    assert_eq!(
+        *w.recorder.tags.lock().unwrap(),
+        ["was off", "now true"],
+        "the flip (an action of Toggle) makes later syncs read Toggle again"
+    );
+    assert_eq!(
+        *w.toggle.reads.lock().unwrap(),
+        2,
+        "one read before the flip, one after"
+    );
 }

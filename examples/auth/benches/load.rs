@@ -271,7 +271,12 @@ fn main() {
             ("passthrough query", "/api/Profile/_getUserByUsername", &lookup, 20_000),
             ("login (Argon2id)", "/api/auth/login", &creds, 160),
         ];
+        // `cargo bench -p auth --bench load -- cheap` runs matching scenarios only.
+        let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
         for (name, path, body, total) in scenarios {
+            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+                continue;
+            }
             // Warm up both.
             load(concord_addr, path, body.clone(), total / 10 + CONNECTIONS, limit).await;
             load(plain_addr, path, body.clone(), total / 10 + CONNECTIONS, limit).await;
