@@ -8,6 +8,7 @@
 
 mod check;
 mod coverage;
+mod cycles;
 pub mod program;
 mod suggest;
 
@@ -132,6 +133,7 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
     // Cross-sync warnings about an incomplete program would be noise.
     if all_ok && !diagnostics.iter().any(Diagnostic::is_error) {
         coverage::analyse(&summaries, &by_name, &mut diagnostics);
+        cycles::analyse(&summaries, &mut diagnostics);
     }
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Checked {
