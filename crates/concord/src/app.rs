@@ -203,6 +203,13 @@ impl App {
                 self.check_command(&dir)
             }
             Some("routes") => crate::serve::routes(&self),
+            Some("graph") => self.program().map_err(|e| e.to_string()).map(|p| {
+                if args.get(1).is_some_and(|a| a == "--svg") {
+                    print!("{}", crate::graph::svg(&p));
+                } else {
+                    print!("{}", crate::graph::dot(&p));
+                }
+            }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
             Some("help" | "--help" | "-h") => {
                 println!(
@@ -214,6 +221,7 @@ impl App {
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  routes        list the request paths the syncs handle and who answers them");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");
+                println!("  graph [--svg] the sync graph: concepts, and syncs as edges (DOT, or SVG)");
                 Ok(())
             }
             Some(other) => Err(format!("unknown command `{other}`; try `help`")),

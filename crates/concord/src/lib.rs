@@ -29,6 +29,7 @@
 //! runtime).
 
 mod app;
+pub mod graph;
 mod serve;
 
 pub use serve::{http_config, render_trace};
