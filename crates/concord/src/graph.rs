@@ -6,10 +6,13 @@ use std::fmt::Write as _;
 
 use concord_check::Program;
 
-/// (from concept, to concept, sync names) edges, and the concepts.
-fn edges(program: &Program) -> (Vec<String>, Vec<(String, String, Vec<String>)>) {
+/// From concept, to concept, and the syncs that connect them.
+type Edge = (String, String, Vec<String>);
+
+/// The concepts, and the edges between them.
+fn edges(program: &Program) -> (Vec<String>, Vec<Edge>) {
     let mut nodes: Vec<String> = Vec::new();
-    let mut edges: Vec<(String, String, Vec<String>)> = Vec::new();
+    let mut edges: Vec<Edge> = Vec::new();
     let node = |c: &str, nodes: &mut Vec<String>| {
         if !nodes.iter().any(|n| n == c) {
             nodes.push(c.to_string());
