@@ -761,15 +761,12 @@ impl<T> Future for CatchUnwind<'_, T> {
     }
 }
 
-/// For a finished flow: the syncs that have a pattern matching the flow's
-/// first record but did not fire, each with the first reason found — a when
+/// For a finished flow: the syncs with a pattern whose literals a record of
+/// the flow has, that did not fire, each with the first reason found — a when
 /// pattern no record of the flow matches, or a where clause that dropped
 /// every frame. A first answer to "why did nothing respond?"; the full
 /// why-not explanation is a separate tool.
 pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<String> {
-    let Some(root) = report.records.first() else {
-        return Vec::new();
-    };
     let fired: std::collections::HashSet<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
     let mut out = Vec::new();
     for loaded in &table.syncs {
@@ -778,17 +775,20 @@ pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<String>
             continue;
         }
         let fresh = || vec![None; s.vars.len()];
-        // Close means: a pattern on the first record's action whose literals
-        // (such as the request path) the first record has.
-        let Some(root_pattern) = s
-            .when
-            .iter()
-            .find(|p| p.concept == *root.concept && p.action == *root.action && literals_match(p, root))
-        else {
+        // Close means: a pattern on an action of the flow whose literals (such
+        // as the request path) one of its records has.
+        let close = s.when.iter().find_map(|p| {
+            report
+                .records
+                .iter()
+                .find(|r| p.concept == *r.concept && p.action == *r.action && literals_match(p, r))
+                .map(|r| (p, r))
+        });
+        let Some((pattern, record)) = close else {
             continue;
         };
-        if let Some(why) = first_mismatch(root_pattern, root) {
-            out.push(format!("{}: {}.{} {why}", loaded.name, root.concept, root.action));
+        if let Some(why) = first_mismatch(pattern, record) {
+            out.push(format!("{}: {}.{} {why}", loaded.name, record.concept, record.action));
             continue;
         }
         let missing = s.when.iter().find(|p| {

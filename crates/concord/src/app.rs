@@ -203,6 +203,10 @@ impl App {
                 self.check_command(&dir)
             }
             Some("routes") => crate::serve::routes(&self),
+            Some("why") => match args.get(1) {
+                Some(flow) => crate::serve::why(self, flow, args.get(2).map(String::as_str)).await,
+                None => Err("usage: why FLOW [SYNC]".into()),
+            },
             Some("graph") => self.program().map_err(|e| e.to_string()).map(|p| {
                 if args.get(1).is_some_and(|a| a == "--svg") {
                     print!("{}", crate::graph::svg(&p));
@@ -221,6 +225,7 @@ impl App {
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  routes        list the request paths the syncs handle and who answers them");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");
+                println!("  why FLOW [SYNC]  which syncs came close to firing in a logged flow, and why they did not");
                 println!("  graph [--svg] the sync graph: concepts, and syncs as edges (DOT, or SVG)");
                 Ok(())
             }

@@ -293,6 +293,81 @@ pub(crate) async fn trace(app: &App, flow: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
+/// `why FLOW [SYNC]`: for a logged flow, the syncs that came close to firing
+/// and why they did not (only SYNC's line if given).
+pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), String> {
+    let url = app.database_url();
+    let engine = app.load().await.map_err(|e| e.to_string())?;
+    let store = concord_store::open(&url).await.map_err(|e| e.to_string())?;
+    let entries = store.flow_log(flow.to_string()).await.map_err(|e| e.to_string())?;
+    if entries.is_empty() {
+        return Err(format!("no flow `{flow}` in the log (it may have been pruned)"));
+    }
+    let report = report_of(&entries);
+    let misses = engine.near_misses(&report);
+    let fired: Vec<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
+    match sync {
+        Some(name) if fired.contains(&name) => println!("{name} fired in this flow"),
+        Some(name) => match misses.iter().find(|m| m.split(':').next() == Some(name)) {
+            Some(m) => println!("{m}"),
+            None => println!("{name}: none of its patterns is close to a record of this flow"),
+        },
+        None if misses.is_empty() => println!("no sync came close to firing without firing"),
+        None => misses.iter().for_each(|m| println!("{m}")),
+    }
+    Ok(())
+}
+
+/// A flow report rebuilt from the log (secrets are redacted there).
+fn report_of(entries: &[concord_concept::state::LogEntry]) -> concord_engine::FlowReport {
+    use std::sync::Arc;
+    let id = |s: &str| {
+        s.parse()
+            .map(concord_concept::RecordId)
+            .unwrap_or_else(|_| concord_concept::RecordId::fresh())
+    };
+    let time = |us: i64| std::time::UNIX_EPOCH + Duration::from_micros(us.max(0) as u64);
+    let flow = entries
+        .first()
+        .and_then(|e| e.flow.parse().ok())
+        .map(concord_concept::FlowId)
+        .unwrap_or_else(concord_concept::FlowId::fresh);
+    let records = entries
+        .iter()
+        .map(|e| {
+            let outcome = if e.error {
+                concord_concept::Outcome::Error(
+                    e.output
+                        .get("error")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string(),
+                )
+            } else {
+                concord_concept::Outcome::Success(e.output.clone())
+            };
+            Arc::new(concord_engine::ActionRecord {
+                id: id(&e.id),
+                flow,
+                concept: e.concept.as_str().into(),
+                action: e.action.as_str().into(),
+                input: e.input.clone(),
+                outcome,
+                sync: e.sync.as_deref().map(Into::into),
+                matched: e.matched.iter().map(|m| id(m)).collect(),
+                started_at: time(e.started_at),
+                completed_at: time(e.completed_at),
+            })
+        })
+        .collect();
+    concord_engine::FlowReport {
+        flow,
+        records,
+        status: concord_engine::FlowStatus::Quiescent,
+        errors: Vec::new(),
+    }
+}
+
 /// A flow's records as a tree: each record under the most recent record its
 /// sync matched, with the sync's name before it.
 pub fn render_trace(entries: &[concord_concept::state::LogEntry]) -> String {

@@ -70,3 +70,37 @@ async fn a_login_flow_as_a_tree_without_secrets() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), tree);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn why_explains_a_logged_flow_that_got_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("why.db").display());
+    let app = auth::app().database(&url);
+    let engine = app.load().await.unwrap();
+    let input = json!({"path": "/auth/login", "username": "ada"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let report = engine.run("Requesting", "request", input).await.unwrap();
+    assert_eq!(report.records.len(), 1, "nothing answered");
+    engine.flush_log().await;
+    let why = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_auth"))
+            .arg("why")
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("CONCORD_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let flow = report.flow.to_string();
+    let all = why(&[&flow]);
+    assert!(
+        all.contains("auth.LoginRequest: Requesting.request has no `password`"),
+        "{all}"
+    );
+    let one = why(&[&flow, "auth.LoginRequest"]);
+    assert_eq!(one.trim(), "auth.LoginRequest: Requesting.request has no `password`");
+}
