@@ -151,6 +151,7 @@ impl EngineBuilder {
             sensitive,
             store: self.store,
             concept_names,
+            version: std::sync::atomic::AtomicU64::new(0),
         };
         let table = inner.compile(program)?;
         inner.syncs = RwLock::new(Arc::new(table));
@@ -195,6 +196,7 @@ pub(crate) struct Inner {
     pub sensitive: HashSet<String>,
     pub store: Option<Arc<dyn StateBackend>>,
     pub concept_names: Vec<Arc<str>>,
+    pub version: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
@@ -367,7 +369,14 @@ impl Engine {
             Ok(mut guard) => *guard = table,
             Err(poisoned) => *poisoned.into_inner() = table,
         }
+        self.inner.version.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Counts program replacements, so that what is derived from the syncs
+    /// (such as route tables) knows when to derive it again.
+    pub fn program_version(&self) -> u64 {
+        self.inner.version.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Names of the syncs in force, in load order.

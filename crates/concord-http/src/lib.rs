@@ -67,12 +67,24 @@ struct Shared {
     engine: Engine,
     requesting: Arc<Requesting>,
     config: HttpConfig,
-    routes: RouteTable,
+    /// The route table and the program version it was derived from.
+    routes: std::sync::Mutex<(u64, Arc<RouteTable>)>,
+}
+
+impl Shared {
+    fn routes(&self) -> Arc<RouteTable> {
+        let version = self.engine.program_version();
+        let mut cached = self.routes.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0 != version {
+            *cached = (version, Arc::new(RouteTable::from_engine(&self.engine)));
+        }
+        cached.1.clone()
+    }
 }
 
 /// The app's router: every method and path, answered by the syncs.
 pub fn router(engine: Engine, requesting: Arc<Requesting>, config: HttpConfig) -> Router {
-    let routes = RouteTable::from_engine(&engine);
+    let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(RouteTable::from_engine(&engine))));
     let shared = Arc::new(Shared {
         engine,
         requesting,
@@ -189,7 +201,7 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     {
         return passthrough::run(&shared.engine, target, input).await;
     }
-    let (path, params) = shared.routes.resolve(&sub_path);
+    let (path, params) = shared.routes().resolve(&sub_path);
     for (k, v) in params {
         input.insert(k, Value::String(v));
     }

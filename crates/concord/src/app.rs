@@ -294,22 +294,100 @@ impl App {
     }
 
     fn check_dir(&self, dir: &Path) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
-        let mut files = Vec::new();
-        collect_sync_files(dir, dir, &mut files)?;
-        files.sort();
-        let count = files.len();
-        let mut inputs = Vec::new();
-        for (path, module) in files {
-            let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
-                path: path.clone(),
-                source,
-            })?;
-            inputs.push((path.display().to_string(), module, text));
-        }
-        let mut sources = SourceMap::new();
-        let checked = concord_check::load(&mut sources, inputs, &self.builder.specs());
-        Ok((checked, sources, count))
+        check_syncs(dir, &self.builder.specs())
     }
+
+    /// Watches the syncs directory and swaps in every edit that checks (see
+    /// [`watch_syncs`]); for development.
+    pub fn watcher(&self) -> (PathBuf, Vec<ConceptSpec>) {
+        (self.syncs.clone(), self.builder.specs())
+    }
+}
+
+/// Reads and checks every `.sync` file under `dir` against `specs`.
+pub(crate) fn check_syncs(
+    dir: &Path,
+    specs: &[ConceptSpec],
+) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
+    let mut files = Vec::new();
+    collect_sync_files(dir, dir, &mut files)?;
+    files.sort();
+    let count = files.len();
+    let mut inputs = Vec::new();
+    for (path, module) in files {
+        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        inputs.push((path.display().to_string(), module, text));
+    }
+    let mut sources = SourceMap::new();
+    let checked = concord_check::load(&mut sources, inputs, specs);
+    Ok((checked, sources, count))
+}
+
+/// What the sync files look like from outside: paths, sizes, times.
+fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut files = Vec::new();
+    if collect_sync_files(dir, dir, &mut files).is_err() {
+        return Vec::new();
+    }
+    let mut out: Vec<_> = files
+        .into_iter()
+        .map(|(path, _)| {
+            let meta = std::fs::metadata(&path).ok();
+            let len = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
+            (path, len, modified)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Hot reload: checks `dir` every `every`; when its `.sync` files change
+/// and all of them check, the new syncs replace the old ones atomically
+/// between flows (running flows finish with the set they started with);
+/// when they do not check, the old syncs stay and the diagnostics are logged.
+pub fn watch_syncs(
+    engine: Engine,
+    dir: PathBuf,
+    specs: Vec<ConceptSpec>,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut seen = fingerprint(&dir);
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let now = fingerprint(&dir);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match check_syncs(&dir, &specs) {
+                Ok((checked, sources, _)) => {
+                    let rendered = render_all(&checked.diagnostics, &sources);
+                    match checked.program {
+                        Some(program) => {
+                            let n = program.syncs.len();
+                            match engine.replace_program(program) {
+                                Ok(()) => {
+                                    tracing::info!(target: "concord::reload", "reloaded {n} sync(s) from {}", dir.display())
+                                }
+                                Err(e) => tracing::warn!(target: "concord::reload", "kept the previous syncs: {e}"),
+                            }
+                            if !rendered.is_empty() {
+                                tracing::warn!(target: "concord::reload", "\n{rendered}");
+                            }
+                        }
+                        None => tracing::warn!(target: "concord::reload", "kept the previous syncs:\n{rendered}"),
+                    }
+                }
+                Err(e) => tracing::warn!(target: "concord::reload", "kept the previous syncs: {e}"),
+            }
+        }
+    })
 }
 
 /// The embedded default database.

@@ -125,7 +125,12 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
     let requesting = app.requesting();
     let reachable = reachable_actions(&app)?;
     let specs = app.specs();
+    let (syncs_dir, watch_specs) = app.watcher();
     let engine = app.load().await.map_err(|e| e.to_string())?;
+    if config.dev {
+        crate::watch_syncs(engine.clone(), syncs_dir.clone(), watch_specs, Duration::from_secs(1));
+        tracing::info!(target: "concord::reload", "development mode: watching {} for changes", syncs_dir.display());
+    }
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
