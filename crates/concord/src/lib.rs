@@ -31,6 +31,7 @@
 mod app;
 pub mod graph;
 mod serve;
+pub mod testing;
 
 pub use serve::{http_config, render_trace};
 
