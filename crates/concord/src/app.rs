@@ -355,8 +355,9 @@ pub fn watch_syncs(
     specs: Vec<ConceptSpec>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
+    // Taken now, not in the task: an edit made right after this call counts.
+    let mut seen = fingerprint(&dir);
     tokio::spawn(async move {
-        let mut seen = fingerprint(&dir);
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
