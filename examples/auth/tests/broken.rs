@@ -57,3 +57,46 @@ fn the_app_syncs_check_cleanly() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("warning"), "no warnings expected: {stderr}");
 }
+
+#[test]
+fn routes_lists_each_path_and_who_answers_each_outcome() {
+    let out = Command::new(env!("CARGO_BIN_EXE_auth")).arg("routes").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let login: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "/api/auth/login")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    let expect = [
+        "auth.LoginRequest                    invokes on the request: Profile.authenticate",
+        "auth.CreateSessionOnAuthentication   invokes when Profile.authenticate succeeds: Sessioning.create",
+        "auth.RespondWithSession              responds when Profile.authenticate succeeds and Sessioning.create succeeds: Requesting.respond",
+        "auth.RespondToFailedAuthentication   responds when Profile.authenticate fails: Requesting.respondWith",
+        "auth.RespondToFailedSession          responds when Sessioning.create fails: Requesting.respondWith",
+    ];
+    assert_eq!(login, expect, "{text}");
+    assert!(text.contains("/api/auth/users/:username"), "{text}");
+}
+
+#[test]
+fn graph_prints_the_sync_graph() {
+    let out = Command::new(env!("CARGO_BIN_EXE_auth")).arg("graph").output().unwrap();
+    let dot = String::from_utf8_lossy(&out.stdout);
+    assert!(dot.starts_with("digraph syncs {"), "{dot}");
+    assert!(
+        dot.contains("\"Profile\" -> \"Sessioning\" [label=\"auth.CreateSessionOnAuthentication\"];"),
+        "{dot}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_auth"))
+        .args(["graph", "--svg"])
+        .output()
+        .unwrap();
+    let svg = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        svg.starts_with("<svg") && svg.contains(">UserAuthentication</text>"),
+        "{svg}"
+    );
+}
