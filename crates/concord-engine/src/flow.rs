@@ -180,25 +180,37 @@ pub(crate) async fn run(
             }
             Work::Syncs { record, next, depth } => {
                 let entries = &table.by_action[flow.actions[record as usize]];
-                let sync = entries[next].0;
-                let end = entries[next..]
-                    .iter()
-                    .position(|&(s, _)| s != sync)
-                    .map_or(entries.len(), |n| next + n);
-                let positions: Vec<usize> = entries[next..end].iter().map(|&(_, p)| p).collect();
+                // Most syncs on a busy action (every request) differ in a
+                // literal, such as the path: skip those before any work.
+                let found = {
+                    let rec = &flow.records[record as usize];
+                    let mut at = next;
+                    loop {
+                        if at >= entries.len() {
+                            break None;
+                        }
+                        let sync = entries[at].0;
+                        let end = entries[at..]
+                            .iter()
+                            .position(|&(s, _)| s != sync)
+                            .map_or(entries.len(), |n| at + n);
+                        let when = &table.syncs[sync].sync.when;
+                        if entries[at..end].iter().any(|&(_, p)| literals_match(&when[p], rec)) {
+                            break Some((sync, at, end));
+                        }
+                        at = end;
+                    }
+                };
+                let Some((sync, start, end)) = found else {
+                    continue;
+                };
+                let positions: Vec<usize> = entries[start..end].iter().map(|&(_, p)| p).collect();
                 if end < entries.len() {
                     stack.push(Work::Syncs {
                         record,
                         next: end,
                         depth,
                     });
-                }
-                // Most syncs on a busy action (every request) differ in a
-                // literal, such as the path: rule them out before any work.
-                let rec = &flow.records[record as usize];
-                let when = &table.syncs[sync].sync.when;
-                if !positions.iter().any(|&p| literals_match(&when[p], rec)) {
-                    continue;
                 }
                 flow.queries.scope(record);
                 let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
@@ -252,9 +264,9 @@ async fn perform(
                 seq,
                 concept: info.concept_name.to_string(),
                 action: info.name.to_string(),
-                input: redact(&input, &inner.sensitive),
+                input: redact(input.clone(), &inner.sensitive),
                 error: outcome.is_error(),
-                output: redact(&outcome.to_record(), &inner.sensitive),
+                output: redact(outcome.to_record(), &inner.sensitive),
                 sync: sync_name.as_deref().map(str::to_string),
                 matched: matched.iter().map(ToString::to_string).collect(),
                 started_at: micros(started_at),
@@ -356,19 +368,14 @@ fn micros(t: SystemTime) -> i64 {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-/// A copy of `record` with sensitive values replaced, for the log.
-fn redact(record: &Record, sensitive: &std::collections::HashSet<String>) -> Record {
+/// `record` with sensitive values replaced, for the log.
+fn redact(mut record: Record, sensitive: &std::collections::HashSet<String>) -> Record {
+    for (k, v) in record.iter_mut() {
+        if sensitive.contains(k) {
+            *v = Value::from(crate::REDACTED);
+        }
+    }
     record
-        .iter()
-        .map(|(k, v)| {
-            let v = if sensitive.contains(k) {
-                Value::from(crate::REDACTED)
-            } else {
-                v.clone()
-            };
-            (k.clone(), v)
-        })
-        .collect()
 }
 
 /// Runs the concept's action, turning a panic into the error outcome.

@@ -262,19 +262,25 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     let id = flow.to_string();
     let mut answer = shared.requesting.expect(&id);
     let engine = shared.engine.clone();
-    let mut done = tokio::spawn(async move { engine.run_in(flow, "Requesting", "request", input).await });
+    let requesting = shared.requesting.clone();
+    let forget_id = id.clone();
+    // The flow may go on after answering; its request is forgotten when it
+    // ends (the answer travels on its own channel).
+    let mut done = tokio::spawn(async move {
+        let report = engine.run_in(flow, "Requesting", "request", input).await;
+        requesting.forget(&forget_id);
+        report
+    });
     let deadline = tokio::time::sleep(shared.config.timeout);
     tokio::pin!(deadline);
-    let (response, flow_over) = tokio::select! {
-        got = &mut answer => (got.ok(), false),
+    let response = tokio::select! {
+        // A closed channel means the flow ended and forgot the request unanswered.
+        got = &mut answer => got.ok(),
         finished = &mut done => {
             // The answer may have been sent just before the flow ended.
             match answer.try_recv() {
-                Ok(r) => (Some(r), true),
-                Err(_) => {
-                    shared.requesting.forget(&id);
-                    return unanswered(shared, &id, finished.ok().and_then(Result::ok));
-                }
+                Ok(r) => Some(r),
+                Err(_) => return unanswered(shared, &id, finished.ok().and_then(Result::ok)),
             }
         }
         () = &mut deadline => {
@@ -286,36 +292,24 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
             );
         }
     };
-    if flow_over {
-        shared.requesting.forget(&id);
-    } else {
-        // The flow may go on after answering; the request is forgotten when it ends.
-        let requesting = shared.requesting.clone();
-        let forget_id = id.clone();
-        tokio::spawn(async move {
-            let _ = done.await;
-            requesting.forget(&forget_id);
-        });
-    }
-    match response {
-        Some(r) => {
-            let status = match r.code {
-                None => StatusCode::OK,
-                Some(code) => match u16::try_from(code).ok().and_then(|c| StatusCode::from_u16(c).ok()) {
-                    Some(s) => s,
-                    None => {
-                        tracing::error!(target: "concord::http", flow = %id, "respondWith used an invalid status code {code}");
-                        return error(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            "the app chose an invalid status code",
-                        );
-                    }
-                },
-            };
-            json_response(status, r.body)
-        }
-        None => error(StatusCode::INTERNAL_SERVER_ERROR, "the request was dropped"),
-    }
+    let Some(r) = response else {
+        let finished = done.await;
+        return unanswered(shared, &id, finished.ok().and_then(Result::ok));
+    };
+    let status = match r.code {
+        None => StatusCode::OK,
+        Some(code) => match u16::try_from(code).ok().and_then(|c| StatusCode::from_u16(c).ok()) {
+            Some(s) => s,
+            None => {
+                tracing::error!(target: "concord::http", flow = %id, "respondWith used an invalid status code {code}");
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the app chose an invalid status code",
+                );
+            }
+        },
+    };
+    json_response(status, r.body)
 }
 
 fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
