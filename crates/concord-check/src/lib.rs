@@ -9,6 +9,7 @@
 mod check;
 mod coverage;
 mod cycles;
+pub mod graph;
 pub mod program;
 mod suggest;
 

@@ -53,6 +53,52 @@ pub struct FlowReport {
 }
 
 impl FlowReport {
+    /// A report rebuilt from a flow's log entries (whose secrets are
+    /// redacted), for explaining a flow after the fact.
+    pub fn from_log(entries: &[concord_concept::state::LogEntry]) -> FlowReport {
+        let id = |s: &str| s.parse().map(RecordId).unwrap_or_else(|_| RecordId::fresh());
+        let time = |us: i64| std::time::UNIX_EPOCH + std::time::Duration::from_micros(us.max(0) as u64);
+        let flow = entries
+            .first()
+            .and_then(|e| e.flow.parse().ok())
+            .map(FlowId)
+            .unwrap_or_else(FlowId::fresh);
+        let records = entries
+            .iter()
+            .map(|e| {
+                let outcome = if e.error {
+                    Outcome::Error(
+                        e.output
+                            .get("error")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                    )
+                } else {
+                    Outcome::Success(e.output.clone())
+                };
+                Arc::new(ActionRecord {
+                    id: id(&e.id),
+                    flow,
+                    concept: e.concept.as_str().into(),
+                    action: e.action.as_str().into(),
+                    input: e.input.clone(),
+                    outcome,
+                    sync: e.sync.as_deref().map(Into::into),
+                    matched: e.matched.iter().map(|m| id(m)).collect(),
+                    started_at: time(e.started_at),
+                    completed_at: time(e.completed_at),
+                })
+            })
+            .collect();
+        FlowReport {
+            flow,
+            records,
+            status: FlowStatus::Quiescent,
+            errors: Vec::new(),
+        }
+    }
+
     /// `Concept.action` of every record, in order.
     pub fn action_names(&self) -> Vec<String> {
         self.records.iter().map(|r| r.name()).collect()
@@ -782,8 +828,19 @@ pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<String>
             continue;
         }
         let fresh = || vec![None; s.vars.len()];
-        // Close means: a pattern on an action of the flow whose literals (such
-        // as the request path) one of its records has.
+        // Close means: every pattern that names literals (such as a request
+        // path) has a record of the flow with those literals, and some pattern
+        // has a record at all.
+        let literal_ok = s.when.iter().all(|p| {
+            p.inputs.iter().all(|m| !matches!(m.matcher, Matcher::Literal(_)))
+                || report
+                    .records
+                    .iter()
+                    .any(|r| p.concept == *r.concept && p.action == *r.action && literals_match(p, r))
+        });
+        if !literal_ok {
+            continue;
+        }
         let close = s.when.iter().find_map(|p| {
             report
                 .records

@@ -379,6 +379,13 @@ impl Engine {
         self.inner.version.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// The syncs in force.
+    pub fn program(&self) -> Program {
+        Program {
+            syncs: self.sync_table().syncs.iter().map(|s| s.sync.clone()).collect(),
+        }
+    }
+
     /// Names of the syncs in force, in load order.
     pub fn sync_names(&self) -> Vec<String> {
         self.sync_table().syncs.iter().map(|s| s.name.to_string()).collect()

@@ -15,6 +15,7 @@
 //!
 //! This is the only crate that knows HTTP status codes.
 
+mod explorer;
 mod passthrough;
 mod routes;
 
@@ -67,6 +68,8 @@ struct Shared {
     engine: Engine,
     requesting: Arc<Requesting>,
     config: HttpConfig,
+    /// The action log, for the flow explorer (development mode only).
+    explorer: Option<Arc<dyn concord_store::Backend>>,
     /// The route table and the program version it was derived from.
     routes: std::sync::Mutex<(u64, Arc<RouteTable>)>,
 }
@@ -84,14 +87,38 @@ impl Shared {
 
 /// The app's router: every method and path, answered by the syncs.
 pub fn router(engine: Engine, requesting: Arc<Requesting>, config: HttpConfig) -> Router {
+    router_with_explorer(engine, requesting, config, None)
+}
+
+/// Like [`router`]; in development mode (`config.dev`) with the store, it
+/// also serves the flow explorer under `/_concord/`. Otherwise those paths
+/// do not exist.
+pub fn router_with_explorer(
+    engine: Engine,
+    requesting: Arc<Requesting>,
+    config: HttpConfig,
+    store: Option<Arc<dyn concord_store::Backend>>,
+) -> Router {
+    let explorer = if config.dev { store } else { None };
     let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(RouteTable::from_engine(&engine))));
     let shared = Arc::new(Shared {
         engine,
         requesting,
         config,
         routes,
+        explorer,
     });
-    Router::new().fallback(handle).with_state(shared)
+    let mut router = Router::new();
+    if shared.explorer.is_some() {
+        use axum::routing::get;
+        router = router
+            .route("/_concord", get(explorer::page))
+            .route("/_concord/", get(explorer::page))
+            .route("/_concord/graph.svg", get(explorer::graph))
+            .route("/_concord/api/flows", get(explorer::flows))
+            .route("/_concord/api/flows/{id}", get(explorer::flow));
+    }
+    router.fallback(handle).with_state(shared)
 }
 
 pub use axum::Router;

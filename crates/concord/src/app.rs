@@ -149,6 +149,12 @@ impl App {
     /// schema and the concepts' collections) and builds the engine. Warnings
     /// are logged; errors refuse to load.
     pub async fn load(self) -> Result<Engine, LoadError> {
+        Ok(self.load_with_store().await?.0)
+    }
+
+    /// Like [`App::load`], also returning the store (for tools that read
+    /// the action log, such as the flow explorer).
+    pub async fn load_with_store(self) -> Result<(Engine, Arc<dyn concord_store::Backend>), LoadError> {
         let (checked, sources, _) = self.check_dir(&self.syncs)?;
         let rendered = render_all(&checked.diagnostics, &sources);
         let Some(program) = checked.program else {
@@ -173,7 +179,8 @@ impl App {
         if let Some(keep) = self.retention {
             spawn_retention(store.clone(), keep);
         }
-        Ok(self.builder.store(store).build(program)?)
+        let engine = self.builder.store(store.clone()).build(program)?;
+        Ok((engine, store))
     }
 
     /// Runs the app's command line:
@@ -209,9 +216,9 @@ impl App {
             },
             Some("graph") => self.program().map_err(|e| e.to_string()).map(|p| {
                 if args.get(1).is_some_and(|a| a == "--svg") {
-                    print!("{}", crate::graph::svg(&p));
+                    print!("{}", concord_check::graph::svg(&p));
                 } else {
-                    print!("{}", crate::graph::dot(&p));
+                    print!("{}", concord_check::graph::dot(&p));
                 }
             }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,

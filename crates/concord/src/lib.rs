@@ -29,7 +29,6 @@
 //! runtime).
 
 mod app;
-pub mod graph;
 mod serve;
 pub mod testing;
 

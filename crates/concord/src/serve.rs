@@ -126,7 +126,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
     let reachable = reachable_actions(&app)?;
     let specs = app.specs();
     let (syncs_dir, watch_specs) = app.watcher();
-    let engine = app.load().await.map_err(|e| e.to_string())?;
+    let (engine, store) = app.load_with_store().await.map_err(|e| e.to_string())?;
     if config.dev {
         crate::watch_syncs(engine.clone(), syncs_dir.clone(), watch_specs, Duration::from_secs(1));
         tracing::info!(target: "concord::reload", "development mode: watching {} for changes", syncs_dir.display());
@@ -135,7 +135,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = concord_http::router(engine.clone(), requesting, config.clone());
+    let router = concord_http::router_with_explorer(engine.clone(), requesting, config.clone(), Some(store));
     let routes = concord_http::RouteTable::from_engine_paths(&reachable.paths);
     let mut listing = String::new();
     for path in routes.all() {
@@ -165,6 +165,9 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         tracing::info!(target: "concord::http", "actions no route reaches: {}", unreached.join(", "));
     }
     println!("listening on http://{addr}{}", config.base);
+    if config.dev {
+        println!("flow explorer: http://{addr}/_concord/");
+    }
     let stop = async {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!(target: "concord::http", "shutting down");
@@ -308,7 +311,7 @@ pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), 
     if entries.is_empty() {
         return Err(format!("no flow `{flow}` in the log (it may have been pruned)"));
     }
-    let report = report_of(&entries);
+    let report = concord_engine::FlowReport::from_log(&entries);
     let misses = engine.near_misses(&report);
     let fired: Vec<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
     match sync {
@@ -321,56 +324,6 @@ pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), 
         None => misses.iter().for_each(|m| println!("{m}")),
     }
     Ok(())
-}
-
-/// A flow report rebuilt from the log (secrets are redacted there).
-fn report_of(entries: &[concord_concept::state::LogEntry]) -> concord_engine::FlowReport {
-    use std::sync::Arc;
-    let id = |s: &str| {
-        s.parse()
-            .map(concord_concept::RecordId)
-            .unwrap_or_else(|_| concord_concept::RecordId::fresh())
-    };
-    let time = |us: i64| std::time::UNIX_EPOCH + Duration::from_micros(us.max(0) as u64);
-    let flow = entries
-        .first()
-        .and_then(|e| e.flow.parse().ok())
-        .map(concord_concept::FlowId)
-        .unwrap_or_else(concord_concept::FlowId::fresh);
-    let records = entries
-        .iter()
-        .map(|e| {
-            let outcome = if e.error {
-                concord_concept::Outcome::Error(
-                    e.output
-                        .get("error")
-                        .and_then(|v| v.as_str())
-                        .unwrap_or_default()
-                        .to_string(),
-                )
-            } else {
-                concord_concept::Outcome::Success(e.output.clone())
-            };
-            Arc::new(concord_engine::ActionRecord {
-                id: id(&e.id),
-                flow,
-                concept: e.concept.as_str().into(),
-                action: e.action.as_str().into(),
-                input: e.input.clone(),
-                outcome,
-                sync: e.sync.as_deref().map(Into::into),
-                matched: e.matched.iter().map(|m| id(m)).collect(),
-                started_at: time(e.started_at),
-                completed_at: time(e.completed_at),
-            })
-        })
-        .collect();
-    concord_engine::FlowReport {
-        flow,
-        records,
-        status: concord_engine::FlowStatus::Quiescent,
-        errors: Vec::new(),
-    }
 }
 
 /// A flow's records as a tree: each record under the most recent record its

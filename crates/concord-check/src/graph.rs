@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use concord_check::Program;
+use crate::Program;
 
 /// From concept, to concept, and the syncs that connect them.
 type Edge = (String, String, Vec<String>);
@@ -109,8 +109,9 @@ pub fn svg(program: &Program) -> String {
         let _ = writeln!(
             out,
             "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"#333\"><title>{}</title>{}</text>",
-            (sx + ex) / 2.0,
-            (sy + ey) / 2.0 - 4.0,
+            // Nearer the source, so that the labels of A->B and B->A differ.
+            sx + (ex - sx) * 0.35,
+            sy + (ey - sy) * 0.35 - 4.0,
             escape(&names.join("\n")),
             escape(&format!("{} sync(s)", names.len()))
         );
@@ -135,7 +136,7 @@ pub fn svg(program: &Program) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use concord_check::program::{CompiledSync, Invocation, OutcomeMatch, WhenPattern};
+    use crate::program::{CompiledSync, Invocation, OutcomeMatch, WhenPattern};
 
     fn sync(name: &str, when: &[&str], then: &[&str]) -> CompiledSync {
         CompiledSync {
