@@ -26,18 +26,14 @@ pub(crate) async fn graph(State(shared): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
 }
 
-fn store(shared: &Shared) -> Result<&Arc<dyn concord_store::Backend>, Response> {
-    shared
-        .explorer
-        .as_ref()
-        .ok_or_else(|| crate::error(StatusCode::NOT_FOUND, "the explorer has no action log to read"))
+fn no_log() -> Response {
+    crate::error(StatusCode::NOT_FOUND, "the explorer has no action log to read")
 }
 
 /// Recent flows with their request path, answer status and duration.
 pub(crate) async fn flows(State(shared): State<Arc<Shared>>) -> Response {
-    let store = match store(&shared) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(store) = shared.explorer.as_ref() else {
+        return no_log();
     };
     let now = concord_store::now_micros();
     let list = match store.flows(0, now + 1, 50).await {
@@ -84,9 +80,8 @@ fn status_of(entries: &[concord_concept::state::LogEntry]) -> Value {
 
 /// One flow: its records as a tree, and the syncs that came close.
 pub(crate) async fn flow(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    let store = match store(&shared) {
-        Ok(s) => s,
-        Err(r) => return r,
+    let Some(store) = shared.explorer.as_ref() else {
+        return no_log();
     };
     let entries = match store.flow_log(id.clone()).await {
         Ok(e) if !e.is_empty() => e,
