@@ -884,10 +884,7 @@ pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<String>
                     )
                 }
             }
-            None if !s.steps.is_empty() => format!(
-                "{}: its when patterns matched, but its where clause dropped every frame",
-                loaded.name
-            ),
+            None if !s.steps.is_empty() => format!("{}{WHERE_DROPPED}", loaded.name),
             None => format!(
                 "{}: its patterns matched records, but never together (their shared variables differ)",
                 loaded.name
@@ -927,6 +924,120 @@ fn first_mismatch(p: &WhenPattern, r: &ActionRecord) -> Option<String> {
     };
     if let Some(m) = outputs {
         return Some(format!("has no output `{}`", m.key));
+    }
+    None
+}
+
+const WHERE_DROPPED: &str = ": its when patterns matched, but its where clause dropped every frame";
+
+/// [`near_misses`], with "its where clause dropped every frame" made
+/// precise: the where steps are run again, one at a time, on the flow's
+/// matches, and the first step that leaves no frame is named with the values
+/// it saw (secrets redacted). Queries read the state as it is now.
+pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowReport) -> Vec<String> {
+    let mut lines = near_misses(table, report);
+    for line in &mut lines {
+        let Some(name) = line.strip_suffix(WHERE_DROPPED).map(str::to_string) else {
+            continue;
+        };
+        let Some(loaded) = table.syncs.iter().find(|s| *s.name == *name) else {
+            continue;
+        };
+        if let Some(detail) = where_failure(inner, loaded, report).await {
+            *line = format!("{name}: {detail}");
+        }
+    }
+    lines
+}
+
+/// Every combination of the flow's records that matches all of `when`.
+fn all_matches(when: &[WhenPattern], records: &[Arc<ActionRecord>], frame: Frame, out: &mut Vec<Frame>) {
+    const CAP: usize = 50;
+    let Some((p, rest)) = when.split_first() else {
+        out.push(frame);
+        return;
+    };
+    for r in records
+        .iter()
+        .filter(|r| p.concept == *r.concept && p.action == *r.action)
+    {
+        if out.len() >= CAP {
+            return;
+        }
+        let mut f = frame.clone();
+        if unify(p, r, &mut f) {
+            all_matches(rest, records, f, out);
+        }
+    }
+}
+
+async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowReport) -> Option<String> {
+    let s = &loaded.sync;
+    let mut frames = Vec::new();
+    all_matches(&s.when, &report.records, vec![None; s.vars.len()], &mut frames);
+    let mut errors = Vec::new();
+    let mut cache = QueryCache::default();
+    for (i, step) in s.steps.iter().enumerate() {
+        let first = frames.first()?.clone();
+        frames = run_steps(
+            inner,
+            report.flow,
+            std::slice::from_ref(step),
+            frames,
+            &s.vars,
+            &loaded.name,
+            &mut errors,
+            &mut cache,
+        )
+        .await;
+        if frames.is_empty() {
+            let shown = |key: &str, v: &Value| {
+                if inner.sensitive.contains(key) {
+                    crate::REDACTED.to_string()
+                } else {
+                    let text = v.to_string();
+                    if text.chars().count() > 60 {
+                        format!("{}…", text.chars().take(60).collect::<String>())
+                    } else {
+                        text
+                    }
+                }
+            };
+            let what = match step {
+                Step::Query {
+                    mode,
+                    concept,
+                    query,
+                    inputs,
+                    ..
+                } => {
+                    let args: Vec<String> = inputs
+                        .iter()
+                        .map(|(k, e)| match eval(e, &first, &s.vars) {
+                            Ok(v) => format!("{k}: {}", shown(k, &v)),
+                            Err(_) => format!("{k}: ?"),
+                        })
+                        .collect();
+                    let call = format!("{concept}.{query} ({})", args.join(", "));
+                    match mode {
+                        QueryMode::Not => format!("`not {call}` found rows"),
+                        _ => format!("`{call}` returned no rows"),
+                    }
+                }
+                Step::Filter(_) => {
+                    let bound: Vec<String> = s
+                        .vars
+                        .iter()
+                        .zip(&first)
+                        .filter_map(|(name, v)| v.as_ref().map(|v| format!("{name} = {}", shown(name, v))))
+                        .collect();
+                    format!("a filter was false for {}", bound.join(", "))
+                }
+                Step::Let(slot, _) => format!("`let {}` could not be computed", s.vars[*slot]),
+                Step::Collect { .. } => "a collect step failed".to_string(),
+            };
+            return Some(format!("where step {} dropped every frame: {what}", i + 1));
+        }
     }
     None
 }

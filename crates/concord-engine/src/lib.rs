@@ -312,6 +312,13 @@ impl Engine {
         flow::near_misses(&self.sync_table(), report)
     }
 
+    /// [`Engine::near_misses`], naming for syncs whose where clause stopped
+    /// them the step that did and the values it saw (it runs the where steps
+    /// again, reading the state as it is now).
+    pub async fn explain(&self, report: &FlowReport) -> Vec<String> {
+        flow::explain(&self.inner, &self.sync_table(), report).await
+    }
+
     /// Runs a query outside any flow (for passthrough routes and tools).
     pub async fn query(&self, concept: &str, query: &str, input: Record) -> Result<Vec<Record>, String> {
         let Some(&ci) = self.inner.concept_index.get(concept) else {

@@ -746,3 +746,27 @@ then
         "one read before the flip, one after"
     );
 }
+
+#[tokio::test]
+async fn explanations_name_the_where_step_that_stopped_a_sync() {
+    let w = world(DEPARTURE_SYNCS);
+    let r = click(&w, "bio-7").await;
+    let lines = w.engine.explain(&r).await;
+    assert!(
+        lines.contains(
+            &"NotBio: where step 1 dropped every frame: `not Recorder._bio (tag: \"bio-7\")` found rows".to_string()
+        ),
+        "{lines:?}"
+    );
+    let r = click(&w, "twice").await;
+    let lines = w.engine.explain(&r).await;
+    assert!(
+        lines
+            .contains(&"NotBio: where step 2 dropped every frame: a filter was false for kind = \"twice\"".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("OnSuccess")),
+        "syncs only on actions absent from the flow are not close: {lines:?}"
+    );
+}

@@ -111,7 +111,7 @@ pub(crate) async fn flow(State(shared): State<Arc<Shared>>, Path(id): Path<Strin
         "flow": id,
         "status": status_of(&entries),
         "records": records,
-        "nearMisses": shared.engine.near_misses(&report),
+        "nearMisses": shared.engine.explain(&report).await,
     });
     crate::json_response(StatusCode::OK, body)
 }

@@ -307,7 +307,7 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
             // The answer may have been sent just before the flow ended.
             match answer.try_recv() {
                 Ok(r) => Some(r),
-                Err(_) => return unanswered(shared, &id, finished.ok().and_then(Result::ok)),
+                Err(_) => return unanswered(shared, &id, finished.ok().and_then(Result::ok)).await,
             }
         }
         () = &mut deadline => {
@@ -321,7 +321,7 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     };
     let Some(r) = response else {
         let finished = done.await;
-        return unanswered(shared, &id, finished.ok().and_then(Result::ok));
+        return unanswered(shared, &id, finished.ok().and_then(Result::ok)).await;
     };
     let status = match r.code {
         None => StatusCode::OK,
@@ -339,9 +339,9 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     json_response(status, r.body)
 }
 
-fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
+async fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
     let misses = match (&report, shared.config.dev) {
-        (Some(r), true) => shared.engine.near_misses(r),
+        (Some(r), true) => shared.engine.explain(r).await,
         _ => Vec::new(),
     };
     if misses.is_empty() {

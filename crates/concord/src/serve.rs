@@ -312,7 +312,7 @@ pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), 
         return Err(format!("no flow `{flow}` in the log (it may have been pruned)"));
     }
     let report = concord_engine::FlowReport::from_log(&entries);
-    let misses = engine.near_misses(&report);
+    let misses = engine.explain(&report).await;
     let fired: Vec<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
     match sync {
         Some(name) if fired.contains(&name) => println!("{name} fired in this flow"),
