@@ -4,16 +4,19 @@
 //! * [`Sessioning`]: sessions for users, identified by unguessable tokens.
 //! * [`UserAuthentication`]: usernames and passwords (Argon2id; verifies and
 //!   upgrades bcrypt hashes imported from the reference stack).
+//! * [`Jwt`] (`JWT` in syncs): HS256 JSON Web Tokens for stateless sessions.
 //!
 //! Sessioning and UserAuthentication keep their state in the app's store;
 //! Requesting's pending requests live in the process.
 
 pub mod accounts;
+mod jwt;
 pub mod password;
 mod requesting;
 mod sessioning;
 mod user_authentication;
 
+pub use jwt::{Jwt, SubjectRow, TokenOut};
 pub use requesting::{RequestOut, Requesting, Response};
 pub use sessioning::{SessionOut, Sessioning, UserRow};
 pub use user_authentication::{UserAuthentication, UserOut, UsernameRow};
