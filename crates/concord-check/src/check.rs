@@ -526,6 +526,12 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     if let (Matcher::Literal(v), Some(a)) = (&m.matcher, spec) {
                         ok &= self.check_literal_type(arg, v, &a.params, &full);
                     }
+                    if let (Matcher::Literal(Value::String(path)), true) = (
+                        &m.matcher,
+                        p.concept.name == REQUESTING && p.action.name == "request" && m.key == "path",
+                    ) {
+                        ok &= self.check_route(path, arg);
+                    }
                     inputs.push(m);
                 }
                 None => ok = false,
@@ -578,6 +584,43 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             inputs,
             outcome,
         })
+    }
+
+    /// A request path: `/a/b`, or a template `/profiles/:username` whose
+    /// parameters are distinct names.
+    fn check_route(&mut self, path: &str, arg: &Arg) -> bool {
+        let span = match &arg.value {
+            ArgValue::Expr(e) => e.span,
+            _ => arg.span,
+        };
+        let mut names: Vec<&str> = Vec::new();
+        let problem = if !path.starts_with('/') {
+            Some("a request path starts with `/`".to_string())
+        } else {
+            path.split('/')
+                .filter_map(|seg| seg.strip_prefix(':'))
+                .find_map(|name| {
+                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        Some(format!(
+                            "`:{name}` is not a parameter name; write `:name` with letters, digits and `_`"
+                        ))
+                    } else if names.contains(&name) {
+                        Some(format!("`:{name}` appears twice; give each parameter its own name"))
+                    } else {
+                        names.push(name);
+                        None
+                    }
+                })
+        };
+        match problem {
+            None => true,
+            Some(help) => {
+                self.error("E0290", format!("malformed request path `{path}`"), span)
+                    .label("not a path or route template")
+                    .help = Some(help);
+                false
+            }
+        }
     }
 
     fn mark_bound(&mut self, name: &str) {
