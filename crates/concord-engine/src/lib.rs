@@ -22,7 +22,7 @@ use concord_concept::state::StateBackend;
 use concord_concept::{Concept, ConceptSpec, FlowId, Record};
 
 pub use flow::{FlowError, FlowReport, FlowStatus};
-pub use record::{ActionLog, ActionRecord, Json, MemoryLog, REDACTED};
+pub use record::{ActionLog, ActionRecord, Json, REDACTED};
 
 /// Default per-flow step quota (actions per flow).
 pub const DEFAULT_STEP_QUOTA: usize = 1_000;

@@ -110,30 +110,3 @@ pub trait ActionLog: Send + Sync + 'static {
     /// Called once per completed action.
     fn record(&self, record: &ActionRecord);
 }
-
-/// Keeps every record in memory: for tests and small tools, never for
-/// long-running servers (it grows without bound).
-#[derive(Debug, Default)]
-pub struct MemoryLog {
-    records: std::sync::Mutex<Vec<ActionRecord>>,
-}
-
-impl MemoryLog {
-    /// An empty log.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Everything recorded so far.
-    pub fn records(&self) -> Vec<ActionRecord> {
-        self.records.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-}
-
-impl ActionLog for MemoryLog {
-    fn record(&self, record: &ActionRecord) {
-        if let Ok(mut r) = self.records.lock() {
-            r.push(record.clone());
-        }
-    }
-}

@@ -37,7 +37,7 @@ pub use serve::{http_config, render_trace};
 pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, init_tracing, watch_syncs};
 pub use concord_concept::*;
 pub use concord_engine::{
-    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MemoryLog,
+    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus,
 };
 /// HTTP serving: Requesting over axum, passthrough routes.
 pub use concord_http as http;
