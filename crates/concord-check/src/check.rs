@@ -34,6 +34,8 @@ pub(crate) struct Summary {
     /// The first step that can drop frames, if any.
     pub guard: Option<Guard>,
     pub guard_span: Option<Span>,
+    /// Every step that can drop frames: the conditions a frame must meet.
+    pub conditions: Vec<Guard>,
     pub then: Vec<(String, String, Span)>,
     pub responds: bool,
 }
@@ -94,6 +96,16 @@ impl Guard {
             (Guard::Filter(a), Guard::Filter(b)) => negate(a).as_deref() == Some(b) || negate(b).as_deref() == Some(a),
             _ => false,
         }
+    }
+}
+
+impl Summary {
+    /// No frame can meet both syncs' where clauses: one requires a query
+    /// result or filter whose negation the other requires.
+    pub fn excludes(&self, other: &Summary) -> bool {
+        self.conditions
+            .iter()
+            .any(|a| other.conditions.iter().any(|b| a.complements(b)))
     }
 }
 
@@ -1194,26 +1206,31 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 }
             })
             .collect();
-        let first_guard = sync.where_steps.iter().find_map(|s| match s {
-            ast::Step::Query {
-                mode: QueryMode::Join,
-                pattern,
-                span,
-            } => Some((
-                Guard::Has(format!("{}.{}", pattern.concept.name, pattern.action.name)),
-                *span,
-            )),
-            ast::Step::Query {
-                mode: QueryMode::Not,
-                pattern,
-                span,
-            } => Some((
-                Guard::HasNot(format!("{}.{}", pattern.concept.name, pattern.action.name)),
-                *span,
-            )),
-            ast::Step::Filter(e) => Some((Guard::Filter(canonical(e)), e.span)),
-            _ => None,
-        });
+        let conditions: Vec<(Guard, Span)> = sync
+            .where_steps
+            .iter()
+            .filter_map(|s| match s {
+                ast::Step::Query {
+                    mode: QueryMode::Join,
+                    pattern,
+                    span,
+                } if !self.exactly_one(pattern) => Some((
+                    Guard::Has(format!("{}.{}", pattern.concept.name, pattern.action.name)),
+                    *span,
+                )),
+                ast::Step::Query {
+                    mode: QueryMode::Not,
+                    pattern,
+                    span,
+                } => Some((
+                    Guard::HasNot(format!("{}.{}", pattern.concept.name, pattern.action.name)),
+                    *span,
+                )),
+                ast::Step::Filter(e) => Some((Guard::Filter(canonical(e)), e.span)),
+                _ => None,
+            })
+            .collect();
+        let first_guard = conditions.first().cloned();
         Some(Summary {
             file: self.fc.file,
             name: sync.name.name.clone(),
@@ -1221,6 +1238,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             when,
             guard: first_guard.as_ref().map(|(g, _)| g.clone()),
             guard_span: first_guard.map(|(_, s)| s),
+            conditions: conditions.into_iter().map(|(g, _)| g).collect(),
             then: sync
                 .then
                 .iter()
@@ -1230,13 +1248,34 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         })
     }
 
+    /// A query that yields exactly one row for any input, with no literal
+    /// among its outputs to compare with: it cannot drop a frame (joining an
+    /// output with a variable bound before still can; that case is not
+    /// detected).
+    fn exactly_one(&self, pattern: &Pattern) -> bool {
+        let compares_literal = match &pattern.outputs {
+            Some(Outputs::List(outs, _)) => outs
+                .iter()
+                .any(|a| matches!(&a.value, ArgValue::Expr(e) if const_value(e).is_some())),
+            _ => false,
+        };
+        !compares_literal
+            && self
+                .fc
+            .concepts
+            .get(&pattern.concept.name)
+            .and_then(|c| c.query(&pattern.action.name))
+            .is_some_and(|q| q.exactly_one)
+    }
+
     fn report_unused_if_clean(&mut self, errors_before: usize) {
-        if self.fc.diags.iter().filter(|d| d.is_error()).count() != errors_before {
+        if self.sync.generated || self.fc.diags.iter().filter(|d| d.is_error()).count() != errors_before {
             return;
         }
+        let used_by_else = concord_syntax::expand::else_variables(self.sync);
         for (slot, &(count, span, how)) in self.occurrences.iter().enumerate() {
             let name = &self.vars[slot];
-            if count != 1 || name.starts_with('_') {
+            if count != 1 || name.starts_with('_') || used_by_else.contains(name) {
                 continue;
             }
             let help = match how {

@@ -381,12 +381,7 @@ impl<'a> PathAnalysis<'a> {
         for (n, &i) in responders.iter().enumerate() {
             for &j in &responders[..n] {
                 let (a, b) = (&self.syncs[j], &self.syncs[i]);
-                if let (Some(ga), Some(gb)) = (&a.guard, &b.guard)
-                    && ga.complements(gb)
-                {
-                    continue;
-                }
-                if disjoint_literals(a, b) {
+                if a.excludes(b) || disjoint_literals(a, b) {
                     continue;
                 }
                 let (sa, sb) = (signature(a), signature(b));

@@ -127,7 +127,20 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
                     program.syncs.push(compiled);
                     summaries.push(summary);
                 }
-                None => all_ok = false,
+                None => {
+                    // Its companions would repeat the same findings.
+                    all_ok = false;
+                    continue;
+                }
+            }
+            for companion in concord_syntax::expand::companions(sync) {
+                match fc.check_sync(&companion) {
+                    Some((compiled, summary)) => {
+                        program.syncs.push(compiled);
+                        summaries.push(summary);
+                    }
+                    None => all_ok = false,
+                }
             }
         }
     }

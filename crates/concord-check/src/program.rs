@@ -163,11 +163,21 @@ pub enum Builtin {
     Contains,
     /// `string(x)`: a string as is, anything else as JSON text.
     ToString,
+    /// `if(condition, a, b)`: `a` when the condition is `true`, else `b`.
+    If,
+    /// `number(x)`: a number as is, a numeric string parsed, anything else `null`.
+    Number,
+    /// `blank(x)`: `x` is `null` or a string of only whitespace.
+    Blank,
+    /// `intersect(a, b)`: the items of list `a` that list `b` has, in `a`'s order.
+    Intersect,
+    /// `compact(o)`: object `o` without its `null` fields.
+    Compact,
 }
 
 impl Builtin {
     /// Every built-in: name, minimum and maximum argument count.
-    pub const ALL: [(&'static str, Builtin, usize, usize); 8] = [
+    pub const ALL: [(&'static str, Builtin, usize, usize); 13] = [
         ("now", Builtin::Now, 0, 0),
         ("len", Builtin::Len, 1, 1),
         ("lower", Builtin::Lower, 1, 1),
@@ -176,6 +186,11 @@ impl Builtin {
         ("coalesce", Builtin::Coalesce, 1, usize::MAX),
         ("contains", Builtin::Contains, 2, 2),
         ("string", Builtin::ToString, 1, 1),
+        ("if", Builtin::If, 3, 3),
+        ("number", Builtin::Number, 1, 1),
+        ("blank", Builtin::Blank, 1, 1),
+        ("intersect", Builtin::Intersect, 2, 2),
+        ("compact", Builtin::Compact, 1, 1),
     ];
 
     /// Looks a built-in up by name.

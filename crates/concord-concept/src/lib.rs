@@ -265,6 +265,35 @@ pub trait IntoRows {
     fn row_keys() -> Vec<String>;
     /// The value as rows, or the failure message.
     fn into_rows(self) -> Result<Vec<Record>, String>;
+    /// Yields exactly one row whatever the input (the query returns a row,
+    /// not a list of them), so a where step with it never drops a frame.
+    fn exactly_one() -> bool {
+        false
+    }
+}
+
+impl<T: Outputs> IntoRows for T {
+    fn row_keys() -> Vec<String> {
+        T::cases().into_iter().next().unwrap_or_default()
+    }
+    fn into_rows(self) -> Result<Vec<Record>, String> {
+        Ok(vec![self.into_record()?])
+    }
+    fn exactly_one() -> bool {
+        true
+    }
+}
+
+impl<T: Outputs, E: fmt::Display> IntoRows for Result<T, E> {
+    fn row_keys() -> Vec<String> {
+        T::row_keys()
+    }
+    fn into_rows(self) -> Result<Vec<Record>, String> {
+        self.map_err(|e| e.to_string())?.into_rows()
+    }
+    fn exactly_one() -> bool {
+        true
+    }
 }
 
 impl<T: Outputs> IntoRows for Vec<T> {

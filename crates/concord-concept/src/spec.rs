@@ -78,6 +78,9 @@ pub struct QuerySpec {
     pub open_params: bool,
     /// Keys every row has.
     pub outputs: Vec<String>,
+    /// Exactly one row for any input (the query returns a row, not a list):
+    /// a where step with it never drops a frame.
+    pub exactly_one: bool,
 }
 
 /// A concept's whole signature.

@@ -86,6 +86,8 @@ pub enum Cond {
     Exists(String, bool),
     /// The document's id equals.
     Id(String),
+    /// The document's id is one of these.
+    IdIn(Vec<String>),
 }
 
 /// Which documents, in which order, how many.

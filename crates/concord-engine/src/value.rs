@@ -234,6 +234,42 @@ fn call(f: Builtin, mut args: Vec<Value>) -> Result<Value, String> {
             }
         },
         Builtin::ToString => Value::String(display_string(&args[0])),
+        Builtin::If => {
+            let condition = as_bool(&args[0], "`if`")?;
+            args.swap_remove(if condition { 1 } else { 2 })
+        }
+        Builtin::Number => match &args[0] {
+            Value::Number(_) => args.swap_remove(0),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| s.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)))
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        Builtin::Blank => Value::Bool(match &args[0] {
+            Value::Null => true,
+            Value::String(s) => s.trim().is_empty(),
+            _ => false,
+        }),
+        Builtin::Compact => match args.swap_remove(0) {
+            Value::Object(o) => Value::Object(o.into_iter().filter(|(_, v)| !v.is_null()).collect()),
+            other => return Err(format!("`compact` needs an object, got a {}", type_name(&other))),
+        },
+        Builtin::Intersect => match (&args[0], &args[1]) {
+            (Value::Array(a), Value::Array(b)) => {
+                Value::Array(a.iter().filter(|x| b.iter().any(|y| json_eq(x, y))).cloned().collect())
+            }
+            (a, b) => {
+                return Err(format!(
+                    "`intersect` needs two lists, got a {} and a {}",
+                    type_name(a),
+                    type_name(b)
+                ));
+            }
+        },
     })
 }
 
@@ -295,5 +331,23 @@ mod tests {
         assert_eq!(c(Builtin::Lower, vec![json!("AbC")]), Ok(json!("abc")));
         assert_eq!(c(Builtin::ToString, vec![json!(12)]), Ok(json!("12")));
         assert!(c(Builtin::Upper, vec![json!(1)]).is_err());
+        assert_eq!(c(Builtin::If, vec![json!(true), json!(1), json!(2)]), Ok(json!(1)));
+        assert_eq!(c(Builtin::If, vec![json!(false), json!(1), json!(2)]), Ok(json!(2)));
+        assert!(c(Builtin::If, vec![json!("yes"), json!(1), json!(2)]).is_err());
+        assert_eq!(c(Builtin::Number, vec![json!(" 20 ")]), Ok(json!(20)));
+        assert_eq!(c(Builtin::Number, vec![json!("2.5")]), Ok(json!(2.5)));
+        assert_eq!(c(Builtin::Number, vec![json!("ten")]), Ok(Value::Null));
+        assert_eq!(c(Builtin::Number, vec![Value::Null]), Ok(Value::Null));
+        assert_eq!(c(Builtin::Blank, vec![json!("  ")]), Ok(json!(true)));
+        assert_eq!(c(Builtin::Blank, vec![Value::Null]), Ok(json!(true)));
+        assert_eq!(c(Builtin::Blank, vec![json!("x")]), Ok(json!(false)));
+        assert_eq!(
+            c(Builtin::Intersect, vec![json!(["c", "a", "b"]), json!(["b", "c"])]),
+            Ok(json!(["c", "b"]))
+        );
+        assert_eq!(
+            c(Builtin::Compact, vec![json!({"a": null, "b": 1})]),
+            Ok(json!({"b": 1}))
+        );
     }
 }

@@ -9,7 +9,8 @@
 //!   `#[sensitive]` marks a secret parameter (its key is redacted in traces
 //!   and logs everywhere).
 //!   Actions return `T` or `Result<T, E>` with `T: Outputs` (the error case
-//!   exists only for `Result`); queries return `Vec<T>` or `Result<Vec<T>, E>`.
+//!   exists only for `Result`); queries return `Vec<T>` or `Result<Vec<T>,
+//!   E>` (any number of rows), or `T` or `Result<T, E>` (exactly one row).
 //! * `#[derive(Outputs)]` on a struct (one success case / row shape) or an
 //!   enum of struct and unit variants (one success case per variant).
 //!
@@ -370,6 +371,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     params: vec![#(#param_specs),*],
                     open_params: #open,
                     outputs: <#ret as #krate::IntoRows>::row_keys(),
+                    exactly_one: <#ret as #krate::IntoRows>::exactly_one(),
                 }
             });
             query_arms.push(quote! {

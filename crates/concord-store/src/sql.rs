@@ -146,6 +146,11 @@ impl Builder {
         let d = self.d;
         Ok(match c {
             Cond::Id(id) => format!("id = {}", self.push(Param::Text(id.clone()))),
+            Cond::IdIn(ids) if ids.is_empty() => "1 = 0".to_string(),
+            Cond::IdIn(ids) => {
+                let ps: Vec<String> = ids.iter().map(|id| self.push(Param::Text(id.clone()))).collect();
+                format!("id IN ({})", ps.join(", "))
+            }
             Cond::Eq(f, Value::Null) | Cond::Exists(f, false) => {
                 check_field(f)?;
                 self.is_null(f)

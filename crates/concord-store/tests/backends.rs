@@ -196,6 +196,10 @@ async fn find_filters_sorts_and_pages() {
             "{name}: count ignores paging"
         );
         assert_eq!(ids(&b, &c, Query::id("c")).await, ["c"], "{name}");
+        let among = Query::all().and(Cond::IdIn(vec!["d".into(), "a".into(), "zz".into()]));
+        assert_eq!(ids(&b, &c, among.sort("n", true)).await, ["a", "d"], "{name}");
+        let among_none = Query::all().and(Cond::IdIn(vec![]));
+        assert!(ids(&b, &c, among_none).await.is_empty(), "{name}");
     }
 }
 

@@ -36,9 +36,26 @@ pub struct Sync {
     pub then_span: Option<Span>,
     /// Invocations of the then clause.
     pub then: Vec<Pattern>,
+    /// `else` invocations under where steps: what to do with the frames a
+    /// step drops. Each becomes a companion sync ([`crate::expand`]).
+    pub otherwise: Vec<Otherwise>,
+    /// This sync was written as an `else` of another one (its name says
+    /// which); its parts keep the spans of the source they came from.
+    pub generated: bool,
     /// The parser reported errors inside this sync and skipped parts of it;
     /// later stages should not check it (their findings would be noise).
     pub recovered: bool,
+}
+
+/// `else Concept.action (...)` under a where step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Otherwise {
+    /// Index of the where step it follows.
+    pub step: usize,
+    /// The `else` keyword.
+    pub keyword: Span,
+    /// What to invoke for each frame the step drops.
+    pub invocation: Pattern,
 }
 
 /// `Concept.action (args) : (outputs)`: a when pattern, a where query or a

@@ -7,6 +7,7 @@
 
 pub mod ast;
 pub mod diagnostic;
+pub mod expand;
 pub mod lexer;
 pub mod parser;
 pub mod source;

@@ -247,6 +247,8 @@ impl Parser<'_> {
             where_steps: Vec::new(),
             then_span: None,
             then: Vec::new(),
+            otherwise: Vec::new(),
+            generated: false,
             recovered: false,
         };
         #[derive(PartialEq, Clone, Copy)]
@@ -315,6 +317,7 @@ impl Parser<'_> {
                             sync.then.push(p);
                         }
                     }
+                    Clause::Where if self.at_ident("else") => self.otherwise(&mut sync),
                     Clause::Where => {
                         if let Ok(s) = self.step() {
                             sync.where_steps.push(s);
@@ -363,6 +366,49 @@ impl Parser<'_> {
             }
         }
         sync
+    }
+
+    /// `else Concept.action (...)` after a where step that can drop frames.
+    fn otherwise(&mut self, sync: &mut Sync) {
+        let keyword = self.bump().span;
+        let Ok(invocation) = self.pattern_line("an invocation after `else`, e.g. `Requesting.respondWith (...)`") else {
+            return;
+        };
+        let step = sync.where_steps.len().checked_sub(1);
+        let problem = match step.map(|i| &sync.where_steps[i]) {
+            None => Some("`else` must follow a where step"),
+            Some(Step::Query {
+                mode: QueryMode::Join, ..
+            })
+            | Some(Step::Filter(_)) => None,
+            Some(Step::Query {
+                mode: QueryMode::Not, ..
+            }) => Some("`else` cannot follow a `not` query"),
+            Some(_) => Some("`else` must follow a step that can drop frames"),
+        };
+        if let Some(message) = problem {
+            self.error("E0107", message, keyword).help = Some(
+                "`else` goes under a query or a filter and says what to do with the frames it drops, e.g.\n\n    \
+                 Article._bySlug (slug) : (article)\n        else Requesting.respondWith (request, code: 404, body: {})\n\n\
+                 (for a `not` query, write the query itself and put the `else` under it)"
+                    .into(),
+            );
+            return;
+        }
+        let step = step.unwrap_or_default();
+        if let Some(first) = sync.otherwise.iter().find(|o| o.step == step) {
+            let first = first.keyword;
+            let file = self.file;
+            let d = self.error("E0107", "a where step has at most one `else`", keyword);
+            d.secondary.push(crate::Label::new(file, first, "the first `else` of this step"));
+            d.help = Some("one `else` answers every frame the step drops; invoke several actions from a sync that matches its result".into());
+            return;
+        }
+        sync.otherwise.push(Otherwise {
+            step,
+            keyword,
+            invocation,
+        });
     }
 
     /// After an item, the line must end. Reports and skips trailing tokens.

@@ -1,0 +1,252 @@
+use concord::{ActionContext, Cond, Outputs, Query, QueryContext, StateError, Value, concept};
+use serde::{Deserialize, Serialize};
+
+use super::time::{iso, now_millis};
+
+/// Output of `Article.create`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct ArticleRef {
+    /// The article's id.
+    pub article: String,
+    /// Its URL name, unique.
+    pub slug: String,
+    /// Its author's id.
+    pub author: String,
+}
+
+/// A row of `Article._get`, `_bySlug` and `_list`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct ArticleRow {
+    /// The article's id.
+    pub article: String,
+    /// Its URL name.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// One-line summary.
+    pub description: String,
+    /// Text (Markdown).
+    pub body: String,
+    /// The author's id.
+    pub author: String,
+    /// ISO 8601 with milliseconds.
+    pub created_at: String,
+    /// ISO 8601 with milliseconds; changes on every update.
+    pub updated_at: String,
+}
+
+/// A row of `Article._count`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct CountRow {
+    /// How many articles match (all pages).
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ArticleDoc {
+    slug: String,
+    title: String,
+    description: String,
+    body: String,
+    author: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// **concept** Article [User]
+///
+/// **purpose** publish writing under a stable, readable address.
+///
+/// **principle** after `create (author, title, description, body) :
+/// (article, slug)`, `_bySlug (slug)` yields the article and `_get` its
+/// fields; `update` changes fields and `updatedAt`; after `delete` the slug
+/// yields nothing. `_list` pages through articles newest first.
+///
+/// **state** a set of Articles (`Article.articles`) with a unique slug, a
+/// title, description, body, an author, and creation and update times.
+/// Tags, favorites and comments are other concepts' business: they refer to
+/// articles by id.
+#[derive(Debug, Default)]
+pub struct Article;
+
+fn failed(e: StateError) -> String {
+    e.to_string()
+}
+
+/// `How to train your dragon` → `how-to-train-your-dragon`.
+fn slugify(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').to_string()
+}
+
+fn row(article: String, d: ArticleDoc) -> ArticleRow {
+    ArticleRow {
+        article,
+        slug: d.slug,
+        title: d.title,
+        description: d.description,
+        body: d.body,
+        author: d.author,
+        created_at: iso(d.created_at),
+        updated_at: iso(d.updated_at),
+    }
+}
+
+/// Articles by any of `authors` (all authors when `None`) among `among` (all
+/// when `None`).
+fn selection(authors: Option<Vec<String>>, among: Option<Vec<String>>) -> Query {
+    let mut q = Query::all();
+    if let Some(authors) = authors {
+        q = q.and(Cond::In("author".into(), authors.into_iter().map(Value::String).collect()));
+    }
+    if let Some(among) = among {
+        q = q.and(Cond::IdIn(among));
+    }
+    q
+}
+
+#[concept(collection = "articles", unique = "articles.slug", index = "articles.author", index = "articles.createdAt")]
+impl Article {
+    /// Publishes an article; its slug is the title's words plus a random
+    /// suffix, so equal titles never collide.
+    pub async fn create(
+        &self,
+        ctx: &mut ActionContext,
+        author: String,
+        title: String,
+        description: String,
+        body: String,
+    ) -> Result<ArticleRef, String> {
+        for (field, value) in [("title", &title), ("description", &description), ("body", &body)] {
+            if value.trim().is_empty() {
+                return Err(format!("{field} can't be blank"));
+            }
+        }
+        let article = ctx.fresh_id();
+        let suffix = &article[article.len() - 8..];
+        let slug = match slugify(&title) {
+            s if s.is_empty() => suffix.to_string(),
+            s => format!("{s}-{suffix}"),
+        };
+        let now = now_millis();
+        let doc = ArticleDoc {
+            slug: slug.clone(),
+            title,
+            description,
+            body,
+            author: author.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        ctx.collection::<ArticleDoc>("articles")
+            .insert(&article, &doc)
+            .await
+            .map_err(failed)?;
+        Ok(ArticleRef { article, slug, author })
+    }
+
+    /// Changes the given fields (`null` keeps one) and the update time.
+    pub async fn update(
+        &self,
+        ctx: &mut ActionContext,
+        article: String,
+        title: Option<String>,
+        description: Option<String>,
+        body: Option<String>,
+    ) -> Result<(), String> {
+        let mut articles = ctx.collection::<ArticleDoc>("articles");
+        let Some(mut doc) = articles.get(&article).await.map_err(failed)? else {
+            return Err("no such article".into());
+        };
+        for (field, value, slot) in [
+            ("title", title, &mut doc.title),
+            ("description", description, &mut doc.description),
+            ("body", body, &mut doc.body),
+        ] {
+            if let Some(value) = value {
+                if value.trim().is_empty() {
+                    return Err(format!("{field} can't be blank"));
+                }
+                *slot = value;
+            }
+        }
+        // Strictly later, so a client always sees updatedAt change.
+        doc.updated_at = now_millis().max(doc.updated_at + 1);
+        articles.replace(&article, &doc).await.map_err(failed)?;
+        Ok(())
+    }
+
+    /// Removes an article.
+    pub async fn delete(&self, ctx: &mut ActionContext, article: String) -> Result<(), String> {
+        let removed = ctx
+            .collection::<ArticleDoc>("articles")
+            .delete_one(Query::id(&article))
+            .await
+            .map_err(failed)?;
+        if removed { Ok(()) } else { Err("no such article".into()) }
+    }
+
+    /// The article with this slug.
+    pub async fn _by_slug(&self, ctx: &QueryContext, slug: String) -> Result<Vec<ArticleRow>, StateError> {
+        let found = ctx
+            .collection::<ArticleDoc>("articles")
+            .find_with_ids(Query::eq("slug", &slug).limit(1))
+            .await?;
+        Ok(found.into_iter().map(|(article, d)| row(article, d)).collect())
+    }
+
+    /// An article's fields.
+    pub async fn _get(&self, ctx: &QueryContext, article: String) -> Result<Vec<ArticleRow>, StateError> {
+        let doc = ctx.collection::<ArticleDoc>("articles").get(&article).await?;
+        Ok(doc.map(|d| row(article, d)).into_iter().collect())
+    }
+
+    /// A page of articles, newest first: by any of `authors` and among the
+    /// ids `among` (each `null` for no restriction); `limit` defaults to 20.
+    pub async fn _list(
+        &self,
+        ctx: &QueryContext,
+        authors: Option<Vec<String>>,
+        among: Option<Vec<String>>,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<Vec<ArticleRow>, StateError> {
+        let q = selection(authors, among)
+            .sort("createdAt", false)
+            .limit(limit.unwrap_or(20))
+            .offset(offset.unwrap_or(0));
+        let found = ctx.collection::<ArticleDoc>("articles").find_with_ids(q).await?;
+        Ok(found.into_iter().map(|(id, d)| row(id, d)).collect())
+    }
+
+    /// How many articles `_list` pages through for the same restrictions.
+    pub async fn _count(
+        &self,
+        ctx: &QueryContext,
+        authors: Option<Vec<String>>,
+        among: Option<Vec<String>>,
+    ) -> Result<CountRow, StateError> {
+        let count = ctx.collection::<ArticleDoc>("articles").count(selection(authors, among)).await?;
+        Ok(CountRow { count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugify;
+
+    #[test]
+    fn slugs_are_lowercase_words_joined_by_dashes() {
+        assert_eq!(slugify("How to train your dragon"), "how-to-train-your-dragon");
+        assert_eq!(slugify("  Ça va?  Oui!! "), "ça-va-oui");
+        assert_eq!(slugify("!!!"), "");
+    }
+}

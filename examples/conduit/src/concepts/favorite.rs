@@ -1,0 +1,114 @@
+use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use serde::{Deserialize, Serialize};
+
+/// A row of `Favorite._count`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct CountRow {
+    /// How many users favor the target.
+    pub count: u64,
+}
+
+/// A row of `Favorite._isFavorite`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct FavoriteRow {
+    /// Whether the user favors the target.
+    pub favorited: bool,
+}
+
+/// A row of `Favorite._targetsOf`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct TargetRow {
+    /// Something the user favors.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FavoriteDoc {
+    user: String,
+    target: String,
+}
+
+/// **concept** Favorite [User, Target]
+///
+/// **purpose** let people mark what they like, and show how liked things are.
+///
+/// **principle** after `add (user, target)`, `_isFavorite (user, target)` is
+/// true and `_count (target)` has grown by one; adding again changes nothing;
+/// `remove` undoes it; `removeAll (target)` forgets a target.
+///
+/// **state** a set of (user, target) pairs (`Favorite.favorites`).
+#[derive(Debug, Default)]
+pub struct Favorite;
+
+fn pair_id(user: &str, target: &str) -> String {
+    format!("{user}:{target}")
+}
+
+fn failed(e: StateError) -> String {
+    e.to_string()
+}
+
+#[concept(collection = "favorites", index = "favorites.user", index = "favorites.target")]
+impl Favorite {
+    /// Marks a target as a user's favorite; already marked is fine.
+    pub async fn add(&self, ctx: &mut ActionContext, user: String, target: String) -> Result<(), String> {
+        let id = pair_id(&user, &target);
+        let mut favorites = ctx.collection::<FavoriteDoc>("favorites");
+        if favorites.get(&id).await.map_err(failed)?.is_none() {
+            favorites.insert(&id, &FavoriteDoc { user, target }).await.map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    /// Unmarks it; not marked is fine.
+    pub async fn remove(&self, ctx: &mut ActionContext, user: String, target: String) -> Result<(), String> {
+        ctx.collection::<FavoriteDoc>("favorites")
+            .delete_one(Query::id(&pair_id(&user, &target)))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// Forgets every favorite of a target.
+    pub async fn remove_all(&self, ctx: &mut ActionContext, target: String) -> Result<(), String> {
+        ctx.collection::<FavoriteDoc>("favorites")
+            .delete(Query::eq("target", &target))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// How many users favor a target.
+    pub async fn _count(&self, ctx: &QueryContext, target: String) -> Result<CountRow, StateError> {
+        let count = ctx.collection::<FavoriteDoc>("favorites").count(Query::eq("target", &target)).await?;
+        Ok(CountRow { count })
+    }
+
+    /// Whether a user favors a target (false for an absent user).
+    pub async fn _is_favorite(
+        &self,
+        ctx: &QueryContext,
+        user: Option<String>,
+        target: String,
+    ) -> Result<FavoriteRow, StateError> {
+        let favorited = match user {
+            Some(user) => {
+                ctx.collection::<FavoriteDoc>("favorites")
+                    .count(Query::id(&pair_id(&user, &target)))
+                    .await?
+                    > 0
+            }
+            None => false,
+        };
+        Ok(FavoriteRow { favorited })
+    }
+
+    /// Everything a user favors (nothing for an absent user).
+    pub async fn _targets_of(&self, ctx: &QueryContext, user: Option<String>) -> Result<Vec<TargetRow>, StateError> {
+        let Some(user) = user else {
+            return Ok(Vec::new());
+        };
+        let favorites = ctx.collection::<FavoriteDoc>("favorites").find(Query::eq("user", &user)).await?;
+        Ok(favorites.into_iter().map(|f| TargetRow { target: f.target }).collect())
+    }
+}

@@ -1,0 +1,88 @@
+use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use serde::{Deserialize, Serialize};
+
+/// A row of `Following._isFollowing`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct FollowingRow {
+    /// Whether the follower follows the followee.
+    pub following: bool,
+}
+
+/// A row of `Following._followees`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct FolloweeRow {
+    /// Someone the follower follows.
+    pub followee: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct FollowDoc {
+    follower: String,
+    followee: String,
+}
+
+/// **concept** Following [User]
+///
+/// **purpose** let people keep up with the people they choose.
+///
+/// **principle** after `follow (follower, followee)`, `_isFollowing
+/// (follower, followee)` is true and `_followees (follower)` includes
+/// followee, until `unfollow (follower, followee)`. Following twice is
+/// following once.
+///
+/// **state** a set of (follower, followee) pairs (`Following.follows`).
+#[derive(Debug, Default)]
+pub struct Following;
+
+fn pair_id(follower: &str, followee: &str) -> String {
+    format!("{follower}:{followee}")
+}
+
+#[concept(collection = "follows", index = "follows.follower")]
+impl Following {
+    /// Starts following; already following is fine.
+    pub async fn follow(&self, ctx: &mut ActionContext, follower: String, followee: String) -> Result<(), String> {
+        let id = pair_id(&follower, &followee);
+        let mut follows = ctx.collection::<FollowDoc>("follows");
+        if follows.get(&id).await.map_err(|e| e.to_string())?.is_none() {
+            follows
+                .insert(&id, &FollowDoc { follower, followee })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Stops following; not following is fine.
+    pub async fn unfollow(&self, ctx: &mut ActionContext, follower: String, followee: String) -> Result<(), String> {
+        let id = pair_id(&follower, &followee);
+        ctx.collection::<FollowDoc>("follows")
+            .delete_one(Query::id(&id))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Whether `follower` follows `followee` (false for an absent follower).
+    pub async fn _is_following(
+        &self,
+        ctx: &QueryContext,
+        follower: Option<String>,
+        followee: String,
+    ) -> Result<FollowingRow, StateError> {
+        let following = match follower {
+            Some(follower) => {
+                let id = pair_id(&follower, &followee);
+                ctx.collection::<FollowDoc>("follows").count(Query::id(&id)).await? > 0
+            }
+            None => false,
+        };
+        Ok(FollowingRow { following })
+    }
+
+    /// Everyone `follower` follows.
+    pub async fn _followees(&self, ctx: &QueryContext, follower: String) -> Result<Vec<FolloweeRow>, StateError> {
+        let docs = ctx.collection::<FollowDoc>("follows").find(Query::eq("follower", follower)).await?;
+        Ok(docs.into_iter().map(|d| FolloweeRow { followee: d.followee }).collect())
+    }
+}

@@ -1,0 +1,75 @@
+use concord::std_concepts::password;
+use concord::{ActionContext, Query, concept};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PasswordDoc {
+    hash: String,
+}
+
+/// **concept** Password [User]
+///
+/// **purpose** let a user prove they are who they claim with a secret only
+/// they know.
+///
+/// **principle** after `set (user, password)`, `check (user, password)`
+/// succeeds and `check` with any other password fails; `update (user,
+/// password)` replaces the secret, `update (user, null)` keeps it.
+///
+/// **state** an Argon2id hash per user (`Password.hashes`, keyed by the user
+/// id). Hashes never leave the concept; passwords are redacted in the log.
+#[derive(Debug, Default)]
+pub struct Password;
+
+#[concept(collection = "hashes")]
+impl Password {
+    /// Sets a user's password; a blank password fails.
+    pub async fn set(&self, ctx: &mut ActionContext, user: String, #[sensitive] password: String) -> Result<(), String> {
+        store(ctx, user, password).await
+    }
+
+    /// Replaces a user's password when one is given.
+    pub async fn update(
+        &self,
+        ctx: &mut ActionContext,
+        user: String,
+        #[sensitive] password: Option<String>,
+    ) -> Result<(), String> {
+        match password {
+            Some(password) => store(ctx, user, password).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Succeeds when `password` is the user's password.
+    pub async fn check(&self, ctx: &mut ActionContext, user: String, #[sensitive] password: String) -> Result<(), String> {
+        // Read before the slow hash check without holding a write transaction.
+        let found = ctx
+            .collection::<PasswordDoc>("hashes")
+            .find_committed(Query::id(&user).limit(1))
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(doc) = found.into_iter().next() else {
+            return Err("invalid credentials".into());
+        };
+        if password::verify(password, doc.hash).await {
+            Ok(())
+        } else {
+            Err("invalid credentials".into())
+        }
+    }
+}
+
+async fn store(ctx: &mut ActionContext, user: String, password: String) -> Result<(), String> {
+    if password.trim().is_empty() {
+        return Err("password can't be blank".into());
+    }
+    let doc = PasswordDoc {
+        hash: password::hash(password).await?,
+    };
+    let mut hashes = ctx.collection::<PasswordDoc>("hashes");
+    if !hashes.replace(&user, &doc).await.map_err(|e| e.to_string())? {
+        hashes.insert(&user, &doc).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+use concord::{ActionContext, Outputs, QueryContext, StateError, concept};
+use serde::{Deserialize, Serialize};
+
+/// A row of `Profile._get`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct ProfileRow {
+    /// Free text about the user, `null` until set.
+    pub bio: Option<String>,
+    /// URL of the user's picture, `null` until set.
+    pub image: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct ProfileDoc {
+    bio: Option<String>,
+    image: Option<String>,
+}
+
+/// **concept** Profile [User]
+///
+/// **purpose** let users say something about themselves.
+///
+/// **principle** a user's bio and image are `null` until `update (user,
+/// bio, image)` sets them; `_get (user)` then yields them; `null` in an
+/// update keeps the current value.
+///
+/// **state** a bio and an image per user (`Profile.profiles`, keyed by the
+/// user id).
+#[derive(Debug, Default)]
+pub struct Profile;
+
+#[concept(collection = "profiles")]
+impl Profile {
+    /// Sets the bio and/or image (`null` keeps the current value).
+    pub async fn update(
+        &self,
+        ctx: &mut ActionContext,
+        user: String,
+        bio: Option<String>,
+        image: Option<String>,
+    ) -> Result<(), String> {
+        let mut profiles = ctx.collection::<ProfileDoc>("profiles");
+        let existing = profiles.get(&user).await.map_err(|e| e.to_string())?;
+        let mut doc = existing.clone().unwrap_or_default();
+        doc.bio = bio.or(doc.bio);
+        doc.image = image.or(doc.image);
+        let result = if existing.is_some() {
+            profiles.replace(&user, &doc).await.map(drop)
+        } else {
+            profiles.insert(&user, &doc).await
+        };
+        result.map_err(|e| e.to_string())
+    }
+
+    /// A user's bio and image (both `null` for a user who set neither).
+    pub async fn _get(&self, ctx: &QueryContext, user: String) -> Result<ProfileRow, StateError> {
+        let doc = ctx.collection::<ProfileDoc>("profiles").get(&user).await?.unwrap_or_default();
+        Ok(ProfileRow {
+            bio: doc.bio,
+            image: doc.image,
+        })
+    }
+}

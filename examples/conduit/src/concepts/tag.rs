@@ -1,0 +1,99 @@
+use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use serde::{Deserialize, Serialize};
+
+/// A row of `Tag._tagsOf` and `Tag._all`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct TagsRow {
+    /// Tags, sorted, without duplicates.
+    pub tags: Vec<String>,
+}
+
+/// A row of `Tag._targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct TargetRow {
+    /// Something carrying the tag.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TagDoc {
+    tag: String,
+    target: String,
+}
+
+/// **concept** Tag [Target]
+///
+/// **purpose** let things be found by topic.
+///
+/// **principle** after `tag (target, tags)`, `_tagsOf (target)` yields the
+/// tags sorted and `_targets (tag)` includes target for each of them; tagging
+/// again replaces the tags (`null` keeps them); `untagAll (target)` removes
+/// them; `_all` lists every tag in use.
+///
+/// **state** a set of (tag, target) links (`Tag.links`).
+#[derive(Debug, Default)]
+pub struct Tag;
+
+fn failed(e: StateError) -> String {
+    e.to_string()
+}
+
+#[concept(collection = "links", index = "links.tag", index = "links.target")]
+impl Tag {
+    /// Sets the tags of a target (`null` keeps them).
+    pub async fn tag(&self, ctx: &mut ActionContext, target: String, tags: Option<Vec<String>>) -> Result<(), String> {
+        let Some(tags) = tags else {
+            return Ok(());
+        };
+        let mut tags: Vec<String> = tags.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        tags.sort();
+        tags.dedup();
+        let mut links = ctx.collection::<TagDoc>("links");
+        links.delete(Query::eq("target", &target)).await.map_err(failed)?;
+        for tag in tags {
+            let id = format!("{target}:{tag}");
+            links
+                .insert(&id, &TagDoc { tag, target: target.clone() })
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every tag of a target.
+    pub async fn untag_all(&self, ctx: &mut ActionContext, target: String) -> Result<(), String> {
+        ctx.collection::<TagDoc>("links")
+            .delete(Query::eq("target", &target))
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    /// The tags of a target, sorted (`[]` for none).
+    pub async fn _tags_of(&self, ctx: &QueryContext, target: String) -> Result<TagsRow, StateError> {
+        let links = ctx
+            .collection::<TagDoc>("links")
+            .find(Query::eq("target", &target).sort("tag", true))
+            .await?;
+        Ok(TagsRow {
+            tags: links.into_iter().map(|l| l.tag).collect(),
+        })
+    }
+
+    /// Everything carrying `tag` (nothing for an absent tag).
+    pub async fn _targets(&self, ctx: &QueryContext, tag: Option<String>) -> Result<Vec<TargetRow>, StateError> {
+        let Some(tag) = tag else {
+            return Ok(Vec::new());
+        };
+        let links = ctx.collection::<TagDoc>("links").find(Query::eq("tag", &tag)).await?;
+        Ok(links.into_iter().map(|l| TargetRow { target: l.target }).collect())
+    }
+
+    /// Every tag in use, sorted.
+    pub async fn _all(&self, ctx: &QueryContext) -> Result<TagsRow, StateError> {
+        let links = ctx.collection::<TagDoc>("links").find(Query::all().sort("tag", true)).await?;
+        let mut tags: Vec<String> = links.into_iter().map(|l| l.tag).collect();
+        tags.dedup();
+        Ok(TagsRow { tags })
+    }
+}

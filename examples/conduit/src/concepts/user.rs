@@ -1,0 +1,148 @@
+use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use serde::{Deserialize, Serialize};
+
+/// Row of `_byUsername` and `_byEmail`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct UserId {
+    /// The user's id.
+    pub user: String,
+}
+
+/// Output of `User.register`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct Registered {
+    /// The new user's id.
+    pub user: String,
+    /// The username as stored (trimmed).
+    pub username: String,
+    /// The email as stored (trimmed).
+    pub email: String,
+}
+
+/// A row of `User._get`.
+#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
+pub struct UserRow {
+    /// Public name, unique.
+    pub username: String,
+    /// Email address, unique.
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UserDoc {
+    username: String,
+    email: String,
+}
+
+/// **concept** User
+///
+/// **purpose** give each person one identity others can refer to by a
+/// unique name, and reach by a unique email address.
+///
+/// **principle** after `register (username, email) : (user)`,
+/// `_byUsername (username)` and `_byEmail (email)` yield `user`, and a second
+/// registration with either the username or the email fails with
+/// "… has already been taken".
+///
+/// **state** a set of Users (`User.users`) with a unique username and a
+/// unique email. Nothing about passwords, profiles or tokens: other concepts
+/// keep those, keyed by the user id.
+#[derive(Debug, Default)]
+pub struct User;
+
+fn taken(e: StateError) -> String {
+    match e {
+        StateError::Unique { field, .. } => format!("{field} has already been taken"),
+        other => other.to_string(),
+    }
+}
+
+#[concept(collection = "users", unique = "users.username", unique = "users.email")]
+impl User {
+    /// Registers a new identity; blank or taken names and emails fail.
+    pub async fn register(
+        &self,
+        ctx: &mut ActionContext,
+        username: String,
+        email: String,
+    ) -> Result<Registered, String> {
+        let (username, email) = (username.trim().to_string(), email.trim().to_string());
+        for (field, value) in [("username", &username), ("email", &email)] {
+            if value.is_empty() {
+                return Err(format!("{field} can't be blank"));
+            }
+        }
+        let user = ctx.fresh_id();
+        let mut users = ctx.collection::<UserDoc>("users");
+        for (field, value) in [("username", &username), ("email", &email)] {
+            if users.count(Query::eq(field, value)).await.map_err(taken)? > 0 {
+                return Err(format!("{field} has already been taken"));
+            }
+        }
+        let doc = UserDoc { username, email };
+        users.insert(&user, &doc).await.map_err(taken)?;
+        Ok(Registered {
+            user,
+            username: doc.username,
+            email: doc.email,
+        })
+    }
+
+    /// Changes the username and/or email (`null` keeps the current value).
+    pub async fn update(
+        &self,
+        ctx: &mut ActionContext,
+        user: String,
+        username: Option<String>,
+        email: Option<String>,
+    ) -> Result<(), String> {
+        let mut users = ctx.collection::<UserDoc>("users");
+        let Some(mut doc) = users.get(&user).await.map_err(taken)? else {
+            return Err("no such user".into());
+        };
+        for (field, value, slot) in [("username", username, &mut doc.username), ("email", email, &mut doc.email)] {
+            let Some(value) = value.map(|v| v.trim().to_string()) else {
+                continue;
+            };
+            if value.is_empty() {
+                return Err(format!("{field} can't be blank"));
+            }
+            if value != *slot && users.count(Query::eq(field, &value)).await.map_err(taken)? > 0 {
+                return Err(format!("{field} has already been taken"));
+            }
+            *slot = value;
+        }
+        users.replace(&user, &doc).await.map_err(taken)?;
+        Ok(())
+    }
+
+    /// A user's username and email.
+    pub async fn _get(&self, ctx: &QueryContext, user: String) -> Result<Vec<UserRow>, StateError> {
+        let doc = ctx.collection::<UserDoc>("users").get(&user).await?;
+        Ok(doc
+            .map(|d| UserRow {
+                username: d.username,
+                email: d.email,
+            })
+            .into_iter()
+            .collect())
+    }
+
+    /// The user with this username (none for an absent username).
+    pub async fn _by_username(&self, ctx: &QueryContext, username: Option<String>) -> Result<Vec<UserId>, StateError> {
+        by_field(ctx, "username", username).await
+    }
+
+    /// The user with this email.
+    pub async fn _by_email(&self, ctx: &QueryContext, email: Option<String>) -> Result<Vec<UserId>, StateError> {
+        by_field(ctx, "email", email.map(|e| e.trim().to_string())).await
+    }
+}
+
+async fn by_field(ctx: &QueryContext, field: &str, value: Option<String>) -> Result<Vec<UserId>, StateError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let found = ctx.collection::<UserDoc>("users").find_with_ids(Query::eq(field, value)).await?;
+    Ok(found.into_iter().map(|(user, _)| UserId { user }).collect())
+}

@@ -1,0 +1,36 @@
+//! The RealWorld ("Conduit") backend on concord.
+//!
+//! Ten concepts — User, Password, Profile, Following, Article, Tag, Comment,
+//! Favorite, plus JWT and Requesting from `concord-std` — none of which
+//! knows another. Everything that crosses them (authentication, ownership,
+//! cascades, the JSON shapes of the API) is in `syncs/*.sync`.
+
+pub mod concepts;
+
+use std::path::PathBuf;
+
+use concord::App;
+use concord_std::Jwt;
+
+pub use concepts::*;
+
+/// Where this example's syncs are.
+pub fn syncs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("syncs")
+}
+
+/// The app, with its concepts registered. Tokens are signed with
+/// `JWT_SECRET` (at least 32 bytes) or, without it, a random per-process key.
+pub fn app() -> App {
+    App::new()
+        .concept(User)
+        .concept(Password)
+        .concept(Profile)
+        .concept(Following)
+        .concept(Article)
+        .concept(Tag)
+        .concept(Comment)
+        .concept(Favorite)
+        .concept(Jwt::from_env())
+        .syncs(syncs_dir())
+}
