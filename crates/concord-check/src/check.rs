@@ -1262,10 +1262,10 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         !compares_literal
             && self
                 .fc
-            .concepts
-            .get(&pattern.concept.name)
-            .and_then(|c| c.query(&pattern.action.name))
-            .is_some_and(|q| q.exactly_one)
+                .concepts
+                .get(&pattern.concept.name)
+                .and_then(|c| c.query(&pattern.action.name))
+                .is_some_and(|q| q.exactly_one)
     }
 
     fn report_unused_if_clean(&mut self, errors_before: usize) {

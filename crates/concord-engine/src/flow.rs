@@ -1020,6 +1020,7 @@ async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowR
                         .collect();
                     let call = format!("{concept}.{query} ({})", args.join(", "));
                     match mode {
+                        _ if !errors.is_empty() => format!("`{call}` failed"),
                         QueryMode::Not => format!("`not {call}` found rows"),
                         _ => format!("`{call}` returned no rows"),
                     }
@@ -1036,7 +1037,11 @@ async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowR
                 Step::Let(slot, _) => format!("`let {}` could not be computed", s.vars[*slot]),
                 Step::Collect { .. } => "a collect step failed".to_string(),
             };
-            return Some(format!("where step {} dropped every frame: {what}", i + 1));
+            let failure = match errors.last() {
+                Some(e) => format!(" ({})", e.message),
+                None => String::new(),
+            };
+            return Some(format!("where step {} dropped every frame: {what}{failure}", i + 1));
         }
     }
     None

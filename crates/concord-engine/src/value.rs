@@ -245,7 +245,12 @@ fn call(f: Builtin, mut args: Vec<Value>) -> Result<Value, String> {
                 .parse::<i64>()
                 .map(Value::from)
                 .ok()
-                .or_else(|| s.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)))
+                .or_else(|| {
+                    s.trim()
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
+                })
                 .unwrap_or(Value::Null),
             _ => Value::Null,
         },

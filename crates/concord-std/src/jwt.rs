@@ -72,9 +72,11 @@ impl Jwt {
         }
     }
 
-    /// The user of a valid, unexpired token (no rows otherwise).
-    pub fn _verify(&self, token: String) -> Vec<SubjectRow> {
-        self.subject(&token)
+    /// The user of a valid, unexpired token (no rows otherwise, and none
+    /// without a token, so routes with optional authentication can ask too).
+    pub fn _verify(&self, token: Option<String>) -> Vec<SubjectRow> {
+        token
+            .and_then(|token| self.subject(&token))
             .map(|user| SubjectRow { user })
             .into_iter()
             .collect()
@@ -193,16 +195,23 @@ mod tests {
         let jwt = Jwt::new(*b"0123456789abcdef0123456789abcdef");
         let token = jwt.issue("ada".into()).token;
         assert_eq!(token.split('.').count(), 3);
-        assert_eq!(jwt._verify(token.clone()), vec![SubjectRow { user: "ada".into() }]);
+        assert_eq!(
+            jwt._verify(Some(token.clone())),
+            vec![SubjectRow { user: "ada".into() }]
+        );
         let mut altered = token.clone();
         altered.insert(altered.find('.').unwrap() + 2, 'x');
-        assert!(jwt._verify(altered).is_empty(), "altered payload");
+        assert!(jwt._verify(Some(altered)).is_empty(), "altered payload");
         let other = Jwt::new(*b"another secret, also 32 bytes!!!");
-        assert!(other._verify(token.clone()).is_empty(), "another secret");
+        assert!(other._verify(Some(token.clone())).is_empty(), "another secret");
         let expired = Jwt::new(*b"0123456789abcdef0123456789abcdef").lifetime(Duration::ZERO);
-        assert!(expired._verify(expired.issue("ada".into()).token).is_empty(), "expired");
-        assert!(jwt._verify("not.a.token".into()).is_empty());
-        assert!(jwt._verify(String::new()).is_empty());
+        assert!(
+            expired._verify(Some(expired.issue("ada".into()).token)).is_empty(),
+            "expired"
+        );
+        assert!(jwt._verify(Some("not.a.token".into())).is_empty());
+        assert!(jwt._verify(Some(String::new())).is_empty());
+        assert!(jwt._verify(None).is_empty(), "no token");
     }
 
     #[test]
@@ -232,7 +241,7 @@ mod interop {
         let jwt = Jwt::new(*secret);
         assert_eq!(b64(&jwt.sign(signing.as_bytes())), theirs);
         assert_eq!(
-            jwt._verify(format!("{signing}.{theirs}")),
+            jwt._verify(Some(format!("{signing}.{theirs}"))),
             vec![SubjectRow { user: "ada".into() }]
         );
     }

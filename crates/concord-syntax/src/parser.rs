@@ -371,7 +371,8 @@ impl Parser<'_> {
     /// `else Concept.action (...)` after a where step that can drop frames.
     fn otherwise(&mut self, sync: &mut Sync) {
         let keyword = self.bump().span;
-        let Ok(invocation) = self.pattern_line("an invocation after `else`, e.g. `Requesting.respondWith (...)`") else {
+        let Ok(invocation) = self.pattern_line("an invocation after `else`, e.g. `Requesting.respondWith (...)`")
+        else {
             return;
         };
         let step = sync.where_steps.len().checked_sub(1);
@@ -400,7 +401,8 @@ impl Parser<'_> {
             let first = first.keyword;
             let file = self.file;
             let d = self.error("E0107", "a where step has at most one `else`", keyword);
-            d.secondary.push(crate::Label::new(file, first, "the first `else` of this step"));
+            d.secondary
+                .push(crate::Label::new(file, first, "the first `else` of this step"));
             d.help = Some("one `else` answers every frame the step drops; invoke several actions from a sync that matches its result".into());
             return;
         }

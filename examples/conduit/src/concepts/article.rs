@@ -105,7 +105,10 @@ fn row(article: String, d: ArticleDoc) -> ArticleRow {
 fn selection(authors: Option<Vec<String>>, among: Option<Vec<String>>) -> Query {
     let mut q = Query::all();
     if let Some(authors) = authors {
-        q = q.and(Cond::In("author".into(), authors.into_iter().map(Value::String).collect()));
+        q = q.and(Cond::In(
+            "author".into(),
+            authors.into_iter().map(Value::String).collect(),
+        ));
     }
     if let Some(among) = among {
         q = q.and(Cond::IdIn(among));
@@ -113,7 +116,12 @@ fn selection(authors: Option<Vec<String>>, among: Option<Vec<String>>) -> Query 
     q
 }
 
-#[concept(collection = "articles", unique = "articles.slug", index = "articles.author", index = "articles.createdAt")]
+#[concept(
+    collection = "articles",
+    unique = "articles.slug",
+    index = "articles.author",
+    index = "articles.createdAt"
+)]
 impl Article {
     /// Publishes an article; its slug is the title's words plus a random
     /// suffix, so equal titles never collide.
@@ -234,7 +242,10 @@ impl Article {
         authors: Option<Vec<String>>,
         among: Option<Vec<String>>,
     ) -> Result<CountRow, StateError> {
-        let count = ctx.collection::<ArticleDoc>("articles").count(selection(authors, among)).await?;
+        let count = ctx
+            .collection::<ArticleDoc>("articles")
+            .count(selection(authors, among))
+            .await?;
         Ok(CountRow { count })
     }
 }

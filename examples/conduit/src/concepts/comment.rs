@@ -122,7 +122,10 @@ impl Comment {
         let Some(comment) = comment else {
             return Ok(Vec::new());
         };
-        let doc = ctx.collection::<CommentDoc>("comments").get(&comment.to_string()).await?;
+        let doc = ctx
+            .collection::<CommentDoc>("comments")
+            .get(&comment.to_string())
+            .await?;
         Ok(doc.map(row).into_iter().collect())
     }
 

@@ -55,7 +55,10 @@ impl Favorite {
         let id = pair_id(&user, &target);
         let mut favorites = ctx.collection::<FavoriteDoc>("favorites");
         if favorites.get(&id).await.map_err(failed)?.is_none() {
-            favorites.insert(&id, &FavoriteDoc { user, target }).await.map_err(failed)?;
+            favorites
+                .insert(&id, &FavoriteDoc { user, target })
+                .await
+                .map_err(failed)?;
         }
         Ok(())
     }
@@ -80,7 +83,10 @@ impl Favorite {
 
     /// How many users favor a target.
     pub async fn _count(&self, ctx: &QueryContext, target: String) -> Result<CountRow, StateError> {
-        let count = ctx.collection::<FavoriteDoc>("favorites").count(Query::eq("target", &target)).await?;
+        let count = ctx
+            .collection::<FavoriteDoc>("favorites")
+            .count(Query::eq("target", &target))
+            .await?;
         Ok(CountRow { count })
     }
 
@@ -108,7 +114,10 @@ impl Favorite {
         let Some(user) = user else {
             return Ok(Vec::new());
         };
-        let favorites = ctx.collection::<FavoriteDoc>("favorites").find(Query::eq("user", &user)).await?;
+        let favorites = ctx
+            .collection::<FavoriteDoc>("favorites")
+            .find(Query::eq("user", &user))
+            .await?;
         Ok(favorites.into_iter().map(|f| TargetRow { target: f.target }).collect())
     }
 }

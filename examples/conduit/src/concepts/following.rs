@@ -82,7 +82,10 @@ impl Following {
 
     /// Everyone `follower` follows.
     pub async fn _followees(&self, ctx: &QueryContext, follower: String) -> Result<Vec<FolloweeRow>, StateError> {
-        let docs = ctx.collection::<FollowDoc>("follows").find(Query::eq("follower", follower)).await?;
+        let docs = ctx
+            .collection::<FollowDoc>("follows")
+            .find(Query::eq("follower", follower))
+            .await?;
         Ok(docs.into_iter().map(|d| FolloweeRow { followee: d.followee }).collect())
     }
 }

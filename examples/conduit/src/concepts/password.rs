@@ -24,7 +24,12 @@ pub struct Password;
 #[concept(collection = "hashes")]
 impl Password {
     /// Sets a user's password; a blank password fails.
-    pub async fn set(&self, ctx: &mut ActionContext, user: String, #[sensitive] password: String) -> Result<(), String> {
+    pub async fn set(
+        &self,
+        ctx: &mut ActionContext,
+        user: String,
+        #[sensitive] password: String,
+    ) -> Result<(), String> {
         store(ctx, user, password).await
     }
 
@@ -42,7 +47,12 @@ impl Password {
     }
 
     /// Succeeds when `password` is the user's password.
-    pub async fn check(&self, ctx: &mut ActionContext, user: String, #[sensitive] password: String) -> Result<(), String> {
+    pub async fn check(
+        &self,
+        ctx: &mut ActionContext,
+        user: String,
+        #[sensitive] password: String,
+    ) -> Result<(), String> {
         // Read before the slow hash check without holding a write transaction.
         let found = ctx
             .collection::<PasswordDoc>("hashes")

@@ -54,7 +54,11 @@ impl Profile {
 
     /// A user's bio and image (both `null` for a user who set neither).
     pub async fn _get(&self, ctx: &QueryContext, user: String) -> Result<ProfileRow, StateError> {
-        let doc = ctx.collection::<ProfileDoc>("profiles").get(&user).await?.unwrap_or_default();
+        let doc = ctx
+            .collection::<ProfileDoc>("profiles")
+            .get(&user)
+            .await?
+            .unwrap_or_default();
         Ok(ProfileRow {
             bio: doc.bio,
             image: doc.image,

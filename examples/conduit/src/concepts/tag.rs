@@ -45,7 +45,11 @@ impl Tag {
         let Some(tags) = tags else {
             return Ok(());
         };
-        let mut tags: Vec<String> = tags.into_iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        let mut tags: Vec<String> = tags
+            .into_iter()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect();
         tags.sort();
         tags.dedup();
         let mut links = ctx.collection::<TagDoc>("links");
@@ -53,7 +57,13 @@ impl Tag {
         for tag in tags {
             let id = format!("{target}:{tag}");
             links
-                .insert(&id, &TagDoc { tag, target: target.clone() })
+                .insert(
+                    &id,
+                    &TagDoc {
+                        tag,
+                        target: target.clone(),
+                    },
+                )
                 .await
                 .map_err(failed)?;
         }
@@ -91,7 +101,10 @@ impl Tag {
 
     /// Every tag in use, sorted.
     pub async fn _all(&self, ctx: &QueryContext) -> Result<TagsRow, StateError> {
-        let links = ctx.collection::<TagDoc>("links").find(Query::all().sort("tag", true)).await?;
+        let links = ctx
+            .collection::<TagDoc>("links")
+            .find(Query::all().sort("tag", true))
+            .await?;
         let mut tags: Vec<String> = links.into_iter().map(|l| l.tag).collect();
         tags.dedup();
         Ok(TagsRow { tags })

@@ -100,7 +100,10 @@ impl User {
         let Some(mut doc) = users.get(&user).await.map_err(taken)? else {
             return Err("no such user".into());
         };
-        for (field, value, slot) in [("username", username, &mut doc.username), ("email", email, &mut doc.email)] {
+        for (field, value, slot) in [
+            ("username", username, &mut doc.username),
+            ("email", email, &mut doc.email),
+        ] {
             let Some(value) = value.map(|v| v.trim().to_string()) else {
                 continue;
             };
@@ -143,6 +146,9 @@ async fn by_field(ctx: &QueryContext, field: &str, value: Option<String>) -> Res
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    let found = ctx.collection::<UserDoc>("users").find_with_ids(Query::eq(field, value)).await?;
+    let found = ctx
+        .collection::<UserDoc>("users")
+        .find_with_ids(Query::eq(field, value))
+        .await?;
     Ok(found.into_iter().map(|(user, _)| UserId { user }).collect())
 }
