@@ -70,3 +70,64 @@ mod tests {
         assert_eq!(number_ids("no ids here"), "no ids here");
     }
 }
+
+/// A minimal HTTP/1.1 client for end-to-end tests of apps on a loopback
+/// port: one request per connection, JSON in and out.
+pub mod http {
+    use std::net::SocketAddr;
+
+    use serde_json::Value;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A response: status, headers (lowercased) and the body as JSON
+    /// (`null` when empty, a string when not JSON).
+    #[derive(Debug, Clone)]
+    pub struct Reply {
+        /// Status code.
+        pub status: u16,
+        /// The header block, lowercased.
+        pub headers: String,
+        /// Parsed body.
+        pub body: Value,
+    }
+
+    /// Sends `method path` with `body` (sent as is; `""` for none) and extra
+    /// headers, and reads the whole response.
+    ///
+    /// # Panics
+    /// If the server cannot be reached: this is for tests.
+    pub async fn send(addr: SocketAddr, method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("the server accepts connections");
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.expect("request sent");
+        stream.write_all(body.as_bytes()).await.expect("request body sent");
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.expect("response read");
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(body).unwrap_or(Value::String(body.into()))
+        };
+        Reply {
+            status,
+            headers: headers.to_ascii_lowercase(),
+            body,
+        }
+    }
+}

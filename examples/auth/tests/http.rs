@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use concord::http::HttpConfig;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn start(config: HttpConfig) -> SocketAddr {
     let app = auth::app().database("sqlite::memory:");
@@ -18,45 +17,7 @@ async fn start(config: HttpConfig) -> SocketAddr {
     addr
 }
 
-struct Reply {
-    status: u16,
-    headers: String,
-    body: Value,
-}
-
-/// A minimal HTTP/1.1 client: one request per connection.
-async fn send(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &[(&str, &str)]) -> Reply {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in extra {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(body.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (headers, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = headers
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or(Value::String(body.into()))
-    };
-    Reply {
-        status,
-        headers: headers.to_ascii_lowercase(),
-        body,
-    }
-}
+use concord::testing::http::{Reply, send};
 
 async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
     send(addr, "POST", path, &body.to_string(), &[]).await

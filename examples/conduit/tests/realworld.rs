@@ -1,0 +1,96 @@
+//! The public RealWorld collection (`../shared/realworld/`, run by newman)
+//! against the conduit example on SQLite and on PostgreSQL. newman comes
+//! from `CONCORD_NEWMAN`, `target/tools/node_modules/.bin/newman` (where
+//! `.ci/run` installs it) or `PATH`; under `CI=true` a missing newman fails.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Assertions in `Conduit.postman_collection.json` when every request gets
+/// the answer it expects (some assertions only run after earlier ones pass,
+/// so a broken server reports fewer, not more).
+const FULL_ASSERTIONS: u64 = 311;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn newman() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("CONCORD_NEWMAN").map(PathBuf::from),
+        Some(workspace_root().join("target/tools/node_modules/.bin/newman")),
+    ];
+    if let Some(found) = candidates.into_iter().flatten().find(|p| p.is_file()) {
+        return Some(found);
+    }
+    if Command::new("newman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return Some(PathBuf::from("newman"));
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but newman is not installed (.ci/run installs it into target/tools)");
+    }
+    eprintln!("newman not found: skipping the RealWorld collection (npm install --prefix target/tools newman@6)");
+    None
+}
+
+fn collection() -> PathBuf {
+    let shared = workspace_root().join("../shared/realworld/Conduit.postman_collection.json");
+    let vendored = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/realworld/Conduit.postman_collection.json");
+    if vendored.is_file() { vendored } else { shared }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_realworld_collection_passes_on_every_database() {
+    let Some(newman) = newman() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, url) in support::databases(&dir) {
+        let addr = support::start(&url).await;
+        let report = dir.path().join(format!("newman-{name}.json"));
+        let user = support::unique("newman");
+        let newman = newman.clone();
+        let collection = collection();
+        let report_path = report.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new(&newman)
+                .arg("run")
+                .arg(&collection)
+                .args([
+                    "--delay-request",
+                    "1",
+                    "--reporters",
+                    "cli,json",
+                    "--reporter-json-export",
+                ])
+                .arg(&report_path)
+                .args(["--global-var", &format!("APIURL=http://{addr}/api")])
+                .args(["--global-var", &format!("USERNAME={user}")])
+                .args(["--global-var", &format!("EMAIL={user}@mail.com")])
+                .args(["--global-var", "PASSWORD=password"])
+                .output()
+                .expect("newman runs")
+        })
+        .await
+        .unwrap();
+        let cli = String::from_utf8_lossy(&output.stdout);
+        let stats: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&report).unwrap_or_else(|e| panic!("{name}: no newman report ({e}):\n{cli}")),
+        )
+        .unwrap();
+        let assertions = &stats["run"]["stats"]["assertions"];
+        let (total, failed) = (assertions["total"].as_u64(), assertions["failed"].as_u64());
+        println!("{name}: {total:?} assertions, {failed:?} failed");
+        assert_eq!(failed, Some(0), "{name}: failures\n{cli}");
+        assert_eq!(total, Some(FULL_ASSERTIONS), "{name}: not every assertion ran\n{cli}");
+        assert!(
+            output.status.success(),
+            "{name}: newman exited with {}\n{cli}",
+            output.status
+        );
+    }
+}
