@@ -191,7 +191,10 @@ impl App {
     /// - `routes`: every request path the syncs handle and which sync answers
     ///   each outcome;
     /// - `trace [FLOW]`: a flow from the action log as a tree (without FLOW,
-    ///   the recent flows).
+    ///   the recent flows);
+    /// - `why FLOW [SYNC]`: the syncs that came close to firing, and why not;
+    /// - `graph [--svg]`: the sync graph;
+    /// - `expand [SYNC]`: syncs with `else` clauses, each with its companions.
     ///
     /// Settings come from `serve`'s flags, then the environment, then `.env`
     /// in the working directory: `PORT` (8000), `HOST` (127.0.0.1), `DATABASE_URL`,
@@ -222,9 +225,20 @@ impl App {
                 }
             }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
+            Some("expand") => match self.expand(args.get(1).map(String::as_str)) {
+                Ok(text) if text.is_empty() => Err(match args.get(1) {
+                    Some(name) => format!("no sync named `{name}`"),
+                    None => "no sync has an `else` clause".into(),
+                }),
+                Ok(text) => {
+                    print!("{text}");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
             Some("help" | "--help" | "-h") => {
                 println!(
-                    "usage: {} [serve | check [DIR] | routes]",
+                    "usage: {} [serve | check [DIR] | routes | trace | why | graph | expand]",
                     std::env::args().next().unwrap_or_default()
                 );
                 println!("  serve         serve the app over HTTP (default); flags: --port, --host, --database-url,");
@@ -234,6 +248,7 @@ impl App {
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");
                 println!("  why FLOW [SYNC]  which syncs came close to firing in a logged flow, and why they did not");
                 println!("  graph [--svg] the sync graph: concepts, and syncs as edges (DOT, or SVG)");
+                println!("  expand [SYNC] the syncs with `else` clauses as they run: each with its companion syncs");
                 Ok(())
             }
             Some(other) => Err(format!("unknown command `{other}`; try `help`")),
@@ -298,6 +313,42 @@ impl App {
         };
         let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
         concord_http::Passthrough::parse(&file.display().to_string(), &text).map_err(|e| e.to_string())
+    }
+
+    /// The syncs with `else` clauses (or the one named `name`, with or
+    /// without its module) as the engine runs them: each followed by its
+    /// companions, as `.sync` text.
+    pub fn expand(&self, name: Option<&str>) -> Result<String, LoadError> {
+        let mut files = Vec::new();
+        collect_sync_files(&self.syncs, &self.syncs, &mut files)?;
+        files.sort();
+        let mut out = String::new();
+        for (path, module) in files {
+            let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let (ast, _) = concord_syntax::parse(concord_syntax::FileId(0), &text);
+            for sync in &ast.syncs {
+                let full = if module.is_empty() {
+                    sync.name.name.clone()
+                } else {
+                    format!("{module}.{}", sync.name.name)
+                };
+                let wanted = match name {
+                    Some(n) => n == full || n == sync.name.name,
+                    None => !sync.otherwise.is_empty(),
+                };
+                if wanted {
+                    if !out.is_empty() {
+                        out.push('\n');
+                    }
+                    out.push_str(&format!("# {}\n", path.display()));
+                    out.push_str(&concord_syntax::expand::render(&text, sync));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn check_dir(&self, dir: &Path) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
