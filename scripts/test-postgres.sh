@@ -3,6 +3,7 @@
 # and prints its URL. Installs PostgreSQL from Debian's packages if needed.
 #
 #   eval "$(scripts/test-postgres.sh)"    # exports CONCORD_TEST_POSTGRES_URL
+#   scripts/test-postgres.sh fresh NAME   # (re)creates database NAME, prints its URL
 #   scripts/test-postgres.sh stop
 #
 # The cluster runs with fsync off (it is thrown away); set CONCORD_PG_FSYNC=on
@@ -37,5 +38,11 @@ if ! su postgres -s /bin/sh -c "$BIN/pg_isready -h 127.0.0.1 -p $PORT" >/dev/nul
     chown postgres "$DIR"
     su postgres -s /bin/sh -c "$BIN/initdb -D $DIR/data -U postgres --auth=trust -E UTF8 --no-instructions" >&2
     su postgres -s /bin/sh -c "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=${CONCORD_PG_FSYNC:-off} -c max_connections=200' start" >&2
+fi
+if [ "${1:-start}" = "fresh" ]; then
+    NAME="${2:?usage: test-postgres.sh fresh NAME}"
+    su postgres -s /bin/sh -c "$BIN/dropdb -h 127.0.0.1 -p $PORT --if-exists $NAME && $BIN/createdb -h 127.0.0.1 -p $PORT $NAME" >&2
+    echo "postgres://postgres@127.0.0.1:$PORT/$NAME"
+    exit 0
 fi
 echo "export CONCORD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PORT/postgres"

@@ -131,3 +131,146 @@ pub mod http {
         }
     }
 }
+
+/// A bounded HTTP load generator for benchmarks on loopback: keep-alive
+/// connections, each sending the same request in a loop, with latency
+/// percentiles.
+pub mod load {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// The request every connection repeats.
+    #[derive(Debug, Clone)]
+    pub struct Request {
+        /// `GET`, `POST`, …
+        pub method: &'static str,
+        /// Path and query, e.g. `/api/articles?limit=20`.
+        pub path: String,
+        /// JSON body (`""` for none).
+        pub body: String,
+        /// Extra headers, e.g. `("Authorization", "Token …")`.
+        pub headers: Vec<(String, String)>,
+    }
+
+    /// Throughput and latency of one run.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Figures {
+        /// Completed requests per second.
+        pub rps: f64,
+        /// Median latency.
+        pub p50: Duration,
+        /// 99th-percentile latency.
+        pub p99: Duration,
+        /// Completed requests.
+        pub requests: usize,
+    }
+
+    /// One keep-alive connection; sends a request and reads one response.
+    struct Conn {
+        stream: tokio::net::TcpStream,
+        buf: Vec<u8>,
+    }
+
+    impl Conn {
+        async fn open(addr: SocketAddr) -> Self {
+            let stream = tokio::net::TcpStream::connect(addr).await.expect("the server accepts connections");
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            Conn {
+                stream,
+                buf: Vec::new(),
+            }
+        }
+
+        async fn send(&mut self, raw: &[u8]) -> (u16, String) {
+            self.stream.write_all(raw).await.expect("request sent");
+            loop {
+                if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if self.buf.len() >= end + 4 + len {
+                        let body = String::from_utf8_lossy(&self.buf[end + 4..end + 4 + len]).to_string();
+                        self.buf.drain(..end + 4 + len);
+                        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                        return (status, body);
+                    }
+                }
+                let mut chunk = [0u8; 16384];
+                let n = self.stream.read(&mut chunk).await.expect("response read");
+                assert!(n > 0, "the server closed the connection");
+                self.buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+
+    /// Sends `total` requests over `connections` keep-alive connections,
+    /// stopping early after `limit`. Every answer must be `expect_status`.
+    ///
+    /// # Panics
+    /// On a connection failure or an unexpected status: this is for benchmarks.
+    pub async fn run(
+        addr: SocketAddr,
+        request: Request,
+        expect_status: u16,
+        connections: usize,
+        total: usize,
+        limit: Duration,
+    ) -> Figures {
+        let mut raw = format!(
+            "{} {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            request.method,
+            request.path,
+            request.body.len()
+        );
+        for (k, v) in &request.headers {
+            raw.push_str(&format!("{k}: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        raw.push_str(&request.body);
+        let raw = Arc::new(raw.into_bytes());
+        let started = Instant::now();
+        let per = total / connections.max(1);
+        let tasks: Vec<_> = (0..connections)
+            .map(|_| {
+                let raw = raw.clone();
+                let path = request.path.clone();
+                tokio::spawn(async move {
+                    let mut c = Conn::open(addr).await;
+                    let mut latencies = Vec::with_capacity(per);
+                    for _ in 0..per {
+                        if started.elapsed() > limit {
+                            break;
+                        }
+                        let t = Instant::now();
+                        let (status, text) = c.send(&raw).await;
+                        assert_eq!(status, expect_status, "{path}: {text}");
+                        latencies.push(t.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("a load task finished"));
+        }
+        let elapsed = started.elapsed();
+        all.sort();
+        let at = |q: usize| all.get((all.len() * q / 100).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+        Figures {
+            rps: all.len() as f64 / elapsed.as_secs_f64(),
+            p50: at(50),
+            p99: at(99),
+            requests: all.len(),
+        }
+    }
+}

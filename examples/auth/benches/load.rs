@@ -10,7 +10,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -19,103 +19,20 @@ use concord::state::LogEntry;
 use concord::{ActionContext, Concept, FlowId, Outcome, QueryContext, Record, RecordId, Value};
 use concord_std::Sessioning;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use concord::testing::http::send;
+use concord::testing::load::{Figures, Request};
 
 const CONNECTIONS: usize = 16;
 
-/// One keep-alive connection; sends a request and reads one response.
-struct Conn {
-    stream: tokio::net::TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Self {
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        Conn {
-            stream,
-            buf: Vec::new(),
-        }
-    }
-
-    async fn post(&mut self, path: &str, body: &str) -> (u16, String) {
-        let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        self.stream.write_all(req.as_bytes()).await.unwrap();
-        loop {
-            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
-                let len: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        l.to_ascii_lowercase()
-                            .strip_prefix("content-length:")
-                            .map(|v| v.trim().parse().unwrap_or(0))
-                    })
-                    .unwrap_or(0);
-                if self.buf.len() >= end + 4 + len {
-                    let body = String::from_utf8_lossy(&self.buf[end + 4..end + 4 + len]).to_string();
-                    self.buf.drain(..end + 4 + len);
-                    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-                    return (status, body);
-                }
-            }
-            let mut chunk = [0u8; 8192];
-            let n = self.stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "connection closed");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-struct Figures {
-    rps: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// `total` requests over `CONNECTIONS` connections, stopping early after `limit`.
-async fn load(addr: SocketAddr, path: &'static str, body: String, total: usize, limit: Duration) -> Figures {
-    let started = Instant::now();
-    let per = total / CONNECTIONS;
-    let body = Arc::new(body);
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut c = Conn::open(addr).await;
-                let mut lat = Vec::with_capacity(per);
-                for _ in 0..per {
-                    if started.elapsed() > limit {
-                        break;
-                    }
-                    let t = Instant::now();
-                    let (status, text) = c.post(path, &body).await;
-                    assert_eq!(status, 200, "{path}: {text}");
-                    lat.push(t.elapsed());
-                }
-                lat
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    all.sort();
-    Figures {
-        rps: all.len() as f64 / elapsed.as_secs_f64(),
-        p50: all[all.len() / 2],
-        p99: all[(all.len() * 99 / 100).min(all.len() - 1)],
-    }
+/// `total` POSTs of `body` to `path` over `CONNECTIONS` connections.
+async fn load(addr: SocketAddr, path: &str, body: String, total: usize, limit: Duration) -> Figures {
+    let request = Request {
+        method: "POST",
+        path: path.to_string(),
+        body,
+        headers: Vec::new(),
+    };
+    concord::testing::load::run(addr, request, 200, CONNECTIONS, total, limit).await
 }
 
 /// The hand-written app: the same concepts and store, no syncs.
@@ -256,12 +173,10 @@ fn main() {
         )
         .await;
 
-        let mut setup = Conn::open(concord_addr).await;
         let creds = json!({"username": "ada", "password": "correct horse"}).to_string();
-        setup.post("/api/auth/register", &creds).await;
-        let (_, login) = setup.post("/api/auth/login", &creds).await;
-        let session: Value = serde_json::from_str(&login).unwrap();
-        let me = json!({"session": session["session"]}).to_string();
+        send(concord_addr, "POST", "/api/auth/register", &creds, &[]).await;
+        let login = send(concord_addr, "POST", "/api/auth/login", &creds, &[]).await;
+        let me = json!({"session": login.body["session"]}).to_string();
         let lookup = json!({"username": "ada"}).to_string();
 
         println!("{CONNECTIONS} connections on loopback; requests/s, p50, p99 (concord vs plain axum handlers)");

@@ -8,9 +8,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Assertions in `Conduit.postman_collection.json` when every request gets
-/// the answer it expects (some assertions only run after earlier ones pass,
-/// so a broken server reports fewer, not more).
+/// Assertions in `Conduit.postman_collection.json` on an empty database when
+/// every request gets the answer it expects. Some assertions only run after
+/// earlier ones pass, so a broken server reports fewer; some run once per
+/// article listed, so a database holding other tests' articles (the shared
+/// PostgreSQL) reports more.
 const FULL_ASSERTIONS: u64 = 311;
 
 fn workspace_root() -> PathBuf {
@@ -86,7 +88,12 @@ async fn the_realworld_collection_passes_on_every_database() {
         let (total, failed) = (assertions["total"].as_u64(), assertions["failed"].as_u64());
         println!("{name}: {total:?} assertions, {failed:?} failed");
         assert_eq!(failed, Some(0), "{name}: failures\n{cli}");
-        assert_eq!(total, Some(FULL_ASSERTIONS), "{name}: not every assertion ran\n{cli}");
+        let total = total.unwrap_or(0);
+        if name == "sqlite" {
+            assert_eq!(total, FULL_ASSERTIONS, "{name} (a fresh database): not every assertion ran\n{cli}");
+        } else {
+            assert!(total >= FULL_ASSERTIONS, "{name}: only {total} assertions ran\n{cli}");
+        }
         assert!(
             output.status.success(),
             "{name}: newman exited with {}\n{cli}",

@@ -1,0 +1,120 @@
+//! `GET /api/articles` (20 per page) over 500 articles by 50 authors, on
+//! loopback with the repo's load generator, on SQLite and — when
+//! `CONCORD_BENCH_POSTGRES_URL` names an empty database — PostgreSQL:
+//!
+//!     cargo bench -p conduit --bench articles
+//!     CONCORD_BENCH_POSTGRES_URL=$(scripts/test-postgres.sh fresh conduit_bench) \
+//!         cargo bench -p conduit --bench articles
+//!
+//! Prints requests/s and p50/p99 latency, anonymous and as a logged-in
+//! reader who follows 10 of the authors and favors 50 articles.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use concord::http::HttpConfig;
+use concord::testing::http::send;
+use concord::testing::load::{Request, run};
+use serde_json::json;
+
+const AUTHORS: usize = 50;
+const ARTICLES_PER_AUTHOR: usize = 10;
+const CONNECTIONS: usize = 16;
+
+async fn start(database: &str) -> SocketAddr {
+    let app = conduit::app().database(database);
+    let requesting = app.requesting();
+    let engine = app.load().await.expect("the conduit app loads");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(concord::http::serve(
+        listener,
+        concord::http::router(engine, requesting, HttpConfig::default()),
+    ));
+    addr
+}
+
+async fn register(addr: SocketAddr, name: &str) -> String {
+    let body = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password"}});
+    let r = send(addr, "POST", "/api/users", &body.to_string(), &[]).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["user"]["token"].as_str().unwrap().to_string()
+}
+
+/// 50 authors with 10 articles each (two of ten tags per article), and a
+/// reader following 10 authors and favoring 50 articles. Returns the
+/// reader's token.
+async fn seed(addr: SocketAddr) -> String {
+    let started = Instant::now();
+    let mut slugs = Vec::new();
+    for a in 0..AUTHORS {
+        let token = register(addr, &format!("author{a}")).await;
+        let auth = format!("Token {token}");
+        for i in 0..ARTICLES_PER_AUTHOR {
+            let body = json!({"article": {
+                "title": format!("Article {i} by author {a}"),
+                "description": "A benchmark article",
+                "body": "Lorem ipsum dolor sit amet. ".repeat(20),
+                "tagList": [format!("tag{}", (a + i) % 10), format!("tag{}", (a * 3 + i) % 10)]
+            }});
+            let r = send(addr, "POST", "/api/articles", &body.to_string(), &[("Authorization", &auth)]).await;
+            assert_eq!(r.status, 201, "{:?}", r.body);
+            slugs.push(r.body["article"]["slug"].as_str().unwrap().to_string());
+        }
+    }
+    let reader = register(addr, "reader").await;
+    let auth = format!("Token {reader}");
+    for a in 0..10 {
+        send(addr, "POST", &format!("/api/profiles/author{a}/follow"), "", &[("Authorization", &auth)]).await;
+    }
+    for slug in slugs.iter().step_by(10) {
+        send(addr, "POST", &format!("/api/articles/{slug}/favorite"), "", &[("Authorization", &auth)]).await;
+    }
+    let count = send(addr, "GET", "/api/articles", "", &[]).await.body["articlesCount"].clone();
+    assert_eq!(count, json!(AUTHORS * ARTICLES_PER_AUTHOR), "the database must start empty");
+    println!("  seeded {count} articles in {:.1?}", started.elapsed());
+    reader
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut databases = vec![("SQLite file", format!("sqlite://{}", dir.path().join("bench.db").display()))];
+        if let Ok(url) = std::env::var("CONCORD_BENCH_POSTGRES_URL") {
+            databases.push(("PostgreSQL", url));
+        }
+        println!(
+            "GET /api/articles (20 per page) over {} articles by {AUTHORS} authors; {CONNECTIONS} connections on loopback",
+            AUTHORS * ARTICLES_PER_AUTHOR
+        );
+        for (name, url) in databases {
+            println!("{name}:");
+            let addr = start(&url).await;
+            let reader = seed(addr).await;
+            let limit = Duration::from_secs(15);
+            let cases = [
+                ("anonymous", Vec::new()),
+                ("logged-in reader", vec![("Authorization".to_string(), format!("Token {reader}"))]),
+            ];
+            for (who, headers) in cases {
+                let request = Request {
+                    method: "GET",
+                    path: "/api/articles?limit=20".into(),
+                    body: String::new(),
+                    headers,
+                };
+                run(addr, request.clone(), 200, CONNECTIONS, 400, limit).await; // warm-up
+                let f = run(addr, request, 200, CONNECTIONS, 4000, limit).await;
+                println!(
+                    "  {who:<17} {:>7.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  ({} requests)",
+                    f.rps, f.p50, f.p99, f.requests
+                );
+            }
+        }
+    });
+}
