@@ -86,10 +86,15 @@ pub fn svg(program: &Program) -> String {
             );
             let _ = writeln!(
                 out,
-                "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"#333\">{}</text>",
+                "<text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"middle\" fill=\"#333\"><title>{}</title>{}</text>",
                 x1,
                 y1 - 64.0,
-                escape(&names.join(", "))
+                escape(&names.join("\n")),
+                escape(&if names.len() > 3 {
+                    format!("{} sync(s)", names.len())
+                } else {
+                    names.join(", ")
+                })
             );
             continue;
         }

@@ -940,6 +940,31 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
         let Some(name) = line.strip_suffix(WHERE_DROPPED).map(str::to_string) else {
             continue;
         };
+        // A companion written as `else` under one of its steps that fired
+        // says exactly which step dropped the frames, with the real values.
+        let base = match name.rsplit_once(".else") {
+            Some((base, n)) if n.parse::<usize>().is_ok() => base,
+            _ => name.as_str(),
+        };
+        let prefix = format!("{base}.else");
+        if base != name
+            && let Some(fired) = report
+                .records
+                .iter()
+                .filter_map(|r| r.sync.as_deref())
+                .find(|s| s.starts_with(&prefix))
+        {
+            *line = format!("{name}: `{fired}`, another `else` of `{base}`, answered");
+            continue;
+        }
+        if let Some(companion) = report.records.iter().filter_map(|r| r.sync.as_deref()).find(|s| {
+            s.strip_prefix(prefix.as_str())
+                .is_some_and(|n| n.parse::<usize>().is_ok())
+        }) {
+            let step = &companion[prefix.len()..];
+            *line = format!("{name}: where step {step} dropped every frame, and its `else` ({companion}) answered");
+            continue;
+        }
         let Some(loaded) = table.syncs.iter().find(|s| *s.name == *name) else {
             continue;
         };
@@ -971,6 +996,31 @@ fn all_matches(when: &[WhenPattern], records: &[Arc<ActionRecord>], frame: Frame
     }
 }
 
+/// The first variable a step reads whose value is a redacted secret.
+fn secret_used(step: &Step, frame: &Frame, vars: &[String]) -> Option<String> {
+    use concord_check::program::Expr;
+    fn walk(e: &Expr, frame: &Frame, vars: &[String]) -> Option<String> {
+        match e {
+            Expr::Var(slot) => match frame.get(*slot) {
+                Some(Some(Value::String(v))) if v == crate::REDACTED => vars.get(*slot).cloned(),
+                _ => None,
+            },
+            Expr::Lit(_) => None,
+            Expr::Field(b, _) | Expr::Not(b) | Expr::Neg(b) => walk(b, frame, vars),
+            Expr::Object(fields) => fields.iter().find_map(|(_, v)| walk(v, frame, vars)),
+            Expr::List(items) | Expr::Call(_, items) => items.iter().find_map(|i| walk(i, frame, vars)),
+            Expr::Binary(_, a, b) => walk(a, frame, vars).or_else(|| walk(b, frame, vars)),
+        }
+    }
+    match step {
+        Step::Query { inputs, .. } => inputs.iter().find_map(|(_, e)| walk(e, frame, vars)),
+        Step::Filter(e) | Step::Let(_, e) => walk(e, frame, vars),
+        Step::Collect { element, steps, .. } => {
+            walk(element, frame, vars).or_else(|| steps.iter().find_map(|s| secret_used(s, frame, vars)))
+        }
+    }
+}
+
 async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowReport) -> Option<String> {
     let s = &loaded.sync;
     let mut frames = Vec::new();
@@ -979,6 +1029,14 @@ async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowR
     let mut cache = QueryCache::default();
     for (i, step) in s.steps.iter().enumerate() {
         let first = frames.first()?.clone();
+        // The log keeps secrets as `<redacted>`: re-running a step on them
+        // would give a wrong reason, so say why it cannot be re-checked.
+        if let Some(secret) = secret_used(step, &first, &s.vars) {
+            return Some(format!(
+                "where step {} depends on `{secret}`, a secret the log does not keep, so it cannot be re-checked",
+                i + 1
+            ));
+        }
         frames = run_steps(
             inner,
             report.flow,

@@ -176,7 +176,9 @@ pub mod load {
 
     impl Conn {
         async fn open(addr: SocketAddr) -> Self {
-            let stream = tokio::net::TcpStream::connect(addr).await.expect("the server accepts connections");
+            let stream = tokio::net::TcpStream::connect(addr)
+                .await
+                .expect("the server accepts connections");
             stream.set_nodelay(true).expect("TCP_NODELAY");
             Conn {
                 stream,
@@ -265,7 +267,11 @@ pub mod load {
         }
         let elapsed = started.elapsed();
         all.sort();
-        let at = |q: usize| all.get((all.len() * q / 100).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+        let at = |q: usize| {
+            all.get((all.len() * q / 100).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
         Figures {
             rps: all.len() as f64 / elapsed.as_secs_f64(),
             p50: at(50),

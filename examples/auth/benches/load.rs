@@ -16,11 +16,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use concord::state::LogEntry;
+use concord::testing::http::send;
+use concord::testing::load::{Figures, Request};
 use concord::{ActionContext, Concept, FlowId, Outcome, QueryContext, Record, RecordId, Value};
 use concord_std::Sessioning;
 use serde_json::json;
-use concord::testing::http::send;
-use concord::testing::load::{Figures, Request};
 
 const CONNECTIONS: usize = 16;
 

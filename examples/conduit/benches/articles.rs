@@ -57,7 +57,14 @@ async fn seed(addr: SocketAddr) -> String {
                 "body": "Lorem ipsum dolor sit amet. ".repeat(20),
                 "tagList": [format!("tag{}", (a + i) % 10), format!("tag{}", (a * 3 + i) % 10)]
             }});
-            let r = send(addr, "POST", "/api/articles", &body.to_string(), &[("Authorization", &auth)]).await;
+            let r = send(
+                addr,
+                "POST",
+                "/api/articles",
+                &body.to_string(),
+                &[("Authorization", &auth)],
+            )
+            .await;
             assert_eq!(r.status, 201, "{:?}", r.body);
             slugs.push(r.body["article"]["slug"].as_str().unwrap().to_string());
         }
@@ -65,13 +72,31 @@ async fn seed(addr: SocketAddr) -> String {
     let reader = register(addr, "reader").await;
     let auth = format!("Token {reader}");
     for a in 0..10 {
-        send(addr, "POST", &format!("/api/profiles/author{a}/follow"), "", &[("Authorization", &auth)]).await;
+        send(
+            addr,
+            "POST",
+            &format!("/api/profiles/author{a}/follow"),
+            "",
+            &[("Authorization", &auth)],
+        )
+        .await;
     }
     for slug in slugs.iter().step_by(10) {
-        send(addr, "POST", &format!("/api/articles/{slug}/favorite"), "", &[("Authorization", &auth)]).await;
+        send(
+            addr,
+            "POST",
+            &format!("/api/articles/{slug}/favorite"),
+            "",
+            &[("Authorization", &auth)],
+        )
+        .await;
     }
     let count = send(addr, "GET", "/api/articles", "", &[]).await.body["articlesCount"].clone();
-    assert_eq!(count, json!(AUTHORS * ARTICLES_PER_AUTHOR), "the database must start empty");
+    assert_eq!(
+        count,
+        json!(AUTHORS * ARTICLES_PER_AUTHOR),
+        "the database must start empty"
+    );
     println!("  seeded {count} articles in {:.1?}", started.elapsed());
     reader
 }

@@ -90,7 +90,10 @@ async fn the_realworld_collection_passes_on_every_database() {
         assert_eq!(failed, Some(0), "{name}: failures\n{cli}");
         let total = total.unwrap_or(0);
         if name == "sqlite" {
-            assert_eq!(total, FULL_ASSERTIONS, "{name} (a fresh database): not every assertion ran\n{cli}");
+            assert_eq!(
+                total, FULL_ASSERTIONS,
+                "{name} (a fresh database): not every assertion ran\n{cli}"
+            );
         } else {
             assert!(total >= FULL_ASSERTIONS, "{name}: only {total} assertions ran\n{cli}");
         }
