@@ -280,3 +280,88 @@ pub mod load {
         }
     }
 }
+
+/// One concept on its own, for its unit tests: its actions run as the
+/// engine runs them (in a transaction committed with their log record, on an
+/// in-memory SQLite database with the concept's collections), with no syncs.
+pub struct ConceptHarness {
+    engine: Engine,
+    name: String,
+}
+
+impl ConceptHarness {
+    /// The concept with fresh, empty state.
+    ///
+    /// # Panics
+    /// If the in-memory database cannot be opened: this is for tests.
+    pub async fn new<C: concord_concept::Concept>(concept: C) -> Self {
+        let spec = concept.spec();
+        let store = concord_store::open("sqlite::memory:")
+            .await
+            .expect("an in-memory database");
+        store
+            .ensure_collections(spec.collections.clone())
+            .await
+            .expect("the concept's collections");
+        let engine = concord_engine::EngineBuilder::new()
+            .store(store)
+            .concept(concept)
+            .build(concord_check::Program::default())
+            .expect("an engine without syncs");
+        ConceptHarness {
+            engine,
+            name: spec.name,
+        }
+    }
+
+    /// Runs `action` with `input` (a JSON object) and returns its outcome.
+    ///
+    /// # Panics
+    /// If `input` is not an object or the action does not exist.
+    pub async fn act(&self, action: &str, input: serde_json::Value) -> concord_concept::Outcome {
+        let input = input.as_object().cloned().expect("input is a JSON object");
+        let report = self
+            .engine
+            .run(&self.name, action, input)
+            .await
+            .expect("the action runs");
+        report.records[0].outcome.clone()
+    }
+
+    /// Runs `action` and returns its success output.
+    ///
+    /// # Panics
+    /// If the action returns its error case.
+    pub async fn ok(&self, action: &str, input: serde_json::Value) -> concord_concept::Record {
+        match self.act(action, input).await {
+            concord_concept::Outcome::Success(out) => out,
+            concord_concept::Outcome::Error(e) => panic!("{}.{action} failed: {e}", self.name),
+        }
+    }
+
+    /// Runs `action` and returns its error message.
+    ///
+    /// # Panics
+    /// If the action succeeds.
+    pub async fn err(&self, action: &str, input: serde_json::Value) -> String {
+        match self.act(action, input).await {
+            concord_concept::Outcome::Error(e) => e,
+            concord_concept::Outcome::Success(out) => panic!("{}.{action} succeeded: {out:?}", self.name),
+        }
+    }
+
+    /// The rows of `query` for `input`.
+    ///
+    /// # Panics
+    /// If the query fails.
+    pub async fn query(&self, query: &str, input: serde_json::Value) -> Vec<serde_json::Value> {
+        let input = input.as_object().cloned().expect("input is a JSON object");
+        self.engine
+            .query(&self.name, query, input)
+            .await
+            .unwrap_or_else(|e| panic!("{}.{query}: {e}", self.name))
+            .into_iter()
+            .map(serde_json::Value::Object)
+            .collect()
+    }
+}

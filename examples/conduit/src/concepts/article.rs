@@ -52,6 +52,9 @@ struct ArticleDoc {
     author: String,
     created_at: i64,
     updated_at: i64,
+    /// The article's id again: ids are time-ordered (UUID v7), so it orders
+    /// articles created in the same millisecond.
+    order: String,
 }
 
 /// **concept** Article [User]
@@ -153,6 +156,7 @@ impl Article {
             author: author.clone(),
             created_at: now,
             updated_at: now,
+            order: article.clone(),
         };
         ctx.collection::<ArticleDoc>("articles")
             .insert(&article, &doc)
@@ -229,6 +233,7 @@ impl Article {
     ) -> Result<Vec<ArticleRow>, StateError> {
         let q = selection(authors, among)
             .sort("createdAt", false)
+            .sort("order", false)
             .limit(limit.unwrap_or(20))
             .offset(offset.unwrap_or(0));
         let found = ctx.collection::<ArticleDoc>("articles").find_with_ids(q).await?;
@@ -259,5 +264,82 @@ mod tests {
         assert_eq!(slugify("How to train your dragon"), "how-to-train-your-dragon");
         assert_eq!(slugify("  Ça va?  Oui!! "), "ça-va-oui");
         assert_eq!(slugify("!!!"), "");
+    }
+}
+
+#[cfg(test)]
+mod behaviour {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn articles_are_created_updated_listed_and_deleted() {
+        let h = ConceptHarness::new(super::Article).await;
+        let new =
+            |author: &str, title: &str| json!({"author": author, "title": title, "description": "d", "body": "b"});
+        let a1 = h.ok("create", new("ada", "Hello World")).await;
+        let slug = a1["slug"].as_str().unwrap().to_string();
+        assert!(
+            slug.starts_with("hello-world-") && slug.len() == "hello-world-".len() + 8,
+            "{slug}"
+        );
+        let a2 = h.ok("create", new("ada", "Hello World")).await;
+        assert_ne!(a2["slug"], a1["slug"], "equal titles, different slugs");
+        let a3 = h.ok("create", new("bob", "Third")).await;
+        assert_eq!(
+            h.err(
+                "create",
+                json!({"author": "ada", "title": " ", "description": "d", "body": "b"})
+            )
+            .await,
+            "title can't be blank"
+        );
+
+        let got = h.query("_bySlug", json!({"slug": slug})).await;
+        assert_eq!(got[0]["article"], a1["article"]);
+        let before = got[0]["updatedAt"].clone();
+        h.ok("update", json!({"article": a1["article"], "body": "new"})).await;
+        let after = &h.query("_get", json!({"article": a1["article"]})).await[0];
+        assert_eq!(after["body"], json!("new"));
+        assert_eq!(after["title"], json!("Hello World"), "null keeps a field");
+        assert_ne!(after["updatedAt"], before, "updatedAt changes");
+        assert_eq!(
+            h.err("update", json!({"article": a1["article"], "title": ""})).await,
+            "title can't be blank"
+        );
+
+        let ids = |rows: Vec<serde_json::Value>| rows.into_iter().map(|r| r["article"].clone()).collect::<Vec<_>>();
+        let all = ids(h.query("_list", json!({})).await);
+        assert_eq!(
+            all,
+            [a3["article"].clone(), a2["article"].clone(), a1["article"].clone()],
+            "newest first"
+        );
+        assert_eq!(
+            ids(h.query("_list", json!({"limit": 1, "offset": 1})).await),
+            [a2["article"].clone()]
+        );
+        assert_eq!(
+            ids(h.query("_list", json!({"authors": ["bob"]})).await),
+            [a3["article"].clone()]
+        );
+        let among = json!([a1["article"], a3["article"]]);
+        assert_eq!(
+            ids(h.query("_list", json!({"authors": ["ada"], "among": among})).await),
+            [a1["article"].clone()]
+        );
+        assert!(h.query("_list", json!({"among": []})).await.is_empty());
+        assert_eq!(
+            h.query("_count", json!({"authors": ["ada"]})).await,
+            [json!({"count": 2})]
+        );
+        assert_eq!(h.query("_count", json!({})).await, [json!({"count": 3})]);
+
+        h.ok("delete", json!({"article": a1["article"]})).await;
+        assert!(h.query("_bySlug", json!({"slug": slug})).await.is_empty());
+        assert_eq!(
+            h.err("delete", json!({"article": a1["article"]})).await,
+            "no such article"
+        );
     }
 }

@@ -138,3 +138,45 @@ impl Comment {
         Ok(docs.into_iter().map(row).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn comments_are_numbered_and_listed_oldest_first() {
+        let h = ConceptHarness::new(super::Comment).await;
+        let first = h
+            .ok("add", json!({"target": "a", "author": "u1", "body": "First"}))
+            .await;
+        let second = h
+            .ok("add", json!({"target": "a", "author": "u2", "body": "Second"}))
+            .await;
+        h.ok("add", json!({"target": "b", "author": "u1", "body": "Elsewhere"}))
+            .await;
+        assert_eq!(
+            (first["comment"].clone(), second["comment"].clone()),
+            (json!(1), json!(2))
+        );
+        let listed = h.query("_of", json!({"target": "a"})).await;
+        let bodies: Vec<_> = listed.iter().map(|c| c["body"].clone()).collect();
+        assert_eq!(bodies, [json!("First"), json!("Second")]);
+        assert_eq!(listed[0]["createdAt"], listed[0]["updatedAt"]);
+        assert_eq!(h.query("_get", json!({"comment": 2})).await[0]["author"], json!("u2"));
+        assert!(h.query("_get", json!({})).await.is_empty());
+        assert_eq!(
+            h.err("add", json!({"target": "a", "author": "u1", "body": " "})).await,
+            "body can't be blank"
+        );
+        h.ok("delete", json!({"comment": 1})).await;
+        assert_eq!(h.err("delete", json!({"comment": 1})).await, "no such comment");
+        let third = h
+            .ok("add", json!({"target": "a", "author": "u1", "body": "Third"}))
+            .await;
+        assert_eq!(third["comment"], json!(4), "numbers are never reused");
+        h.ok("removeAll", json!({"target": "a"})).await;
+        assert!(h.query("_of", json!({"target": "a"})).await.is_empty());
+        assert_eq!(h.query("_of", json!({"target": "b"})).await.len(), 1);
+    }
+}

@@ -121,3 +121,37 @@ impl Favorite {
         Ok(favorites.into_iter().map(|f| TargetRow { target: f.target }).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn favorites_count_once_per_user() {
+        let h = ConceptHarness::new(super::Favorite).await;
+        h.ok("add", json!({"user": "u1", "target": "t"})).await;
+        h.ok("add", json!({"user": "u1", "target": "t"})).await;
+        h.ok("add", json!({"user": "u2", "target": "t"})).await;
+        h.ok("add", json!({"user": "u1", "target": "t2"})).await;
+        assert_eq!(h.query("_count", json!({"target": "t"})).await, [json!({"count": 2})]);
+        assert_eq!(
+            h.query("_isFavorite", json!({"user": "u1", "target": "t"})).await,
+            [json!({"favorited": true})]
+        );
+        assert_eq!(
+            h.query("_isFavorite", json!({"target": "t"})).await,
+            [json!({"favorited": false})]
+        );
+        assert_eq!(
+            h.query("_targetsOf", json!({"user": "u1"})).await,
+            [json!({"target": "t"}), json!({"target": "t2"})]
+        );
+        h.ok("remove", json!({"user": "u1", "target": "t"})).await;
+        h.ok("remove", json!({"user": "u1", "target": "t"})).await;
+        assert_eq!(h.query("_count", json!({"target": "t"})).await, [json!({"count": 1})]);
+        h.ok("removeAll", json!({"target": "t"})).await;
+        assert_eq!(h.query("_count", json!({"target": "t"})).await, [json!({"count": 0})]);
+        assert_eq!(h.query("_count", json!({"target": "t2"})).await, [json!({"count": 1})]);
+    }
+}

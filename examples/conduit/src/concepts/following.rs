@@ -89,3 +89,37 @@ impl Following {
         Ok(docs.into_iter().map(|d| FolloweeRow { followee: d.followee }).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn follow_is_idempotent_and_undone_by_unfollow() {
+        let h = ConceptHarness::new(super::Following).await;
+        let pair = json!({"follower": "a", "followee": "b"});
+        h.ok("follow", pair.clone()).await;
+        h.ok("follow", pair.clone()).await;
+        h.ok("follow", json!({"follower": "a", "followee": "c"})).await;
+        assert_eq!(
+            h.query("_isFollowing", pair.clone()).await,
+            [json!({"following": true})]
+        );
+        assert_eq!(
+            h.query("_isFollowing", json!({"follower": "b", "followee": "a"})).await,
+            [json!({"following": false})]
+        );
+        assert_eq!(
+            h.query("_isFollowing", json!({"followee": "b"})).await,
+            [json!({"following": false})]
+        );
+        assert_eq!(
+            h.query("_followees", json!({"follower": "a"})).await,
+            [json!({"followee": "b"}), json!({"followee": "c"})]
+        );
+        h.ok("unfollow", pair.clone()).await;
+        h.ok("unfollow", pair.clone()).await;
+        assert_eq!(h.query("_isFollowing", pair).await, [json!({"following": false})]);
+    }
+}

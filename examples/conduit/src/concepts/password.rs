@@ -83,3 +83,37 @@ async fn store(ctx: &mut ActionContext, user: String, password: String) -> Resul
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn only_the_current_password_checks() {
+        let h = ConceptHarness::new(super::Password).await;
+        h.ok("set", json!({"user": "u1", "password": "first"})).await;
+        h.ok("check", json!({"user": "u1", "password": "first"})).await;
+        assert_eq!(
+            h.err("check", json!({"user": "u1", "password": "wrong"})).await,
+            "invalid credentials"
+        );
+        assert_eq!(
+            h.err("check", json!({"user": "u2", "password": "first"})).await,
+            "invalid credentials"
+        );
+        h.ok("update", json!({"user": "u1"})).await;
+        h.ok("check", json!({"user": "u1", "password": "first"})).await; // null keeps it
+        h.ok("update", json!({"user": "u1", "password": "second"})).await;
+        h.ok("check", json!({"user": "u1", "password": "second"})).await;
+        assert!(
+            h.act("check", json!({"user": "u1", "password": "first"}))
+                .await
+                .is_error()
+        );
+        assert_eq!(
+            h.err("set", json!({"user": "u3", "password": "  "})).await,
+            "password can't be blank"
+        );
+    }
+}

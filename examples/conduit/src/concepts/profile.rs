@@ -65,3 +65,25 @@ impl Profile {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn bio_and_image_are_null_until_set_and_kept_when_null() {
+        let h = ConceptHarness::new(super::Profile).await;
+        assert_eq!(
+            h.query("_get", json!({"user": "u"})).await,
+            [json!({"bio": null, "image": null})]
+        );
+        h.ok("update", json!({"user": "u", "bio": "hello"})).await;
+        h.ok("update", json!({"user": "u", "image": "https://x.io/u.png"}))
+            .await;
+        assert_eq!(
+            h.query("_get", json!({"user": "u"})).await,
+            [json!({"bio": "hello", "image": "https://x.io/u.png"})]
+        );
+    }
+}

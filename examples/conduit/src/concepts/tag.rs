@@ -110,3 +110,40 @@ impl Tag {
         Ok(TagsRow { tags })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn tags_are_sorted_deduplicated_and_replaced() {
+        let h = ConceptHarness::new(super::Tag).await;
+        h.ok("tag", json!({"target": "a1", "tags": ["rust", "design", "rust", " "]}))
+            .await;
+        h.ok("tag", json!({"target": "a2", "tags": ["rust"]})).await;
+        assert_eq!(
+            h.query("_tagsOf", json!({"target": "a1"})).await,
+            [json!({"tags": ["design", "rust"]})]
+        );
+        assert_eq!(h.query("_all", json!({})).await, [json!({"tags": ["design", "rust"]})]);
+        assert_eq!(
+            h.query("_targets", json!({"tag": "rust"})).await,
+            [json!({"target": "a1"}), json!({"target": "a2"})]
+        );
+        assert!(h.query("_targets", json!({})).await.is_empty());
+        h.ok("tag", json!({"target": "a1"})).await; // null keeps them
+        assert_eq!(
+            h.query("_tagsOf", json!({"target": "a1"})).await,
+            [json!({"tags": ["design", "rust"]})]
+        );
+        h.ok("tag", json!({"target": "a1", "tags": ["zen"]})).await;
+        assert_eq!(
+            h.query("_tagsOf", json!({"target": "a1"})).await,
+            [json!({"tags": ["zen"]})]
+        );
+        h.ok("untagAll", json!({"target": "a1"})).await;
+        assert_eq!(h.query("_tagsOf", json!({"target": "a1"})).await, [json!({"tags": []})]);
+        assert_eq!(h.query("_all", json!({})).await, [json!({"tags": ["rust"]})]);
+    }
+}

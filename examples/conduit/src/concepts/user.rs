@@ -152,3 +152,78 @@ async fn by_field(ctx: &QueryContext, field: &str, value: Option<String>) -> Res
         .await?;
     Ok(found.into_iter().map(|(user, _)| UserId { user }).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use concord::testing::ConceptHarness;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn usernames_and_emails_are_unique_and_never_blank() {
+        let h = ConceptHarness::new(super::User).await;
+        let ada = h
+            .ok("register", json!({"username": " ada ", "email": "ada@x.io"}))
+            .await;
+        assert_eq!(
+            (&ada["username"], &ada["email"]),
+            (&json!("ada"), &json!("ada@x.io")),
+            "trimmed"
+        );
+        let id = ada["user"].clone();
+        assert_eq!(
+            h.query("_get", json!({"user": id})).await,
+            [json!({"username": "ada", "email": "ada@x.io"})]
+        );
+        assert_eq!(
+            h.query("_byUsername", json!({"username": "ada"})).await,
+            [json!({"user": id})]
+        );
+        assert_eq!(
+            h.query("_byEmail", json!({"email": "ada@x.io"})).await,
+            [json!({"user": id})]
+        );
+        assert!(
+            h.query("_byUsername", json!({})).await.is_empty(),
+            "no username, no user"
+        );
+        assert_eq!(
+            h.err("register", json!({"username": "ada", "email": "other@x.io"}))
+                .await,
+            "username has already been taken"
+        );
+        assert_eq!(
+            h.err("register", json!({"username": "bob", "email": "ada@x.io"})).await,
+            "email has already been taken"
+        );
+        assert_eq!(
+            h.err("register", json!({"username": "", "email": "b@x.io"})).await,
+            "username can't be blank"
+        );
+        assert_eq!(
+            h.err("register", json!({"username": "bob", "email": " "})).await,
+            "email can't be blank"
+        );
+    }
+
+    #[tokio::test]
+    async fn updates_change_only_what_is_given() {
+        let h = ConceptHarness::new(super::User).await;
+        let ada = h.ok("register", json!({"username": "ada", "email": "ada@x.io"})).await["user"].clone();
+        h.ok("register", json!({"username": "bob", "email": "bob@x.io"})).await;
+        h.ok("update", json!({"user": ada, "email": "new@x.io"})).await;
+        assert_eq!(
+            h.query("_get", json!({"user": ada})).await,
+            [json!({"username": "ada", "email": "new@x.io"})]
+        );
+        h.ok("update", json!({"user": ada, "username": "ada"})).await; // unchanged is not "taken"
+        assert_eq!(
+            h.err("update", json!({"user": ada, "username": "bob"})).await,
+            "username has already been taken"
+        );
+        assert_eq!(
+            h.err("update", json!({"user": ada, "email": ""})).await,
+            "email can't be blank"
+        );
+        assert_eq!(h.err("update", json!({"user": "nobody"})).await, "no such user");
+    }
+}
