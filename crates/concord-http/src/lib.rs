@@ -291,9 +291,12 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     let engine = shared.engine.clone();
     let requesting = shared.requesting.clone();
     let forget_id = id.clone();
-    // The flow may go on after answering; its request is forgotten when it
-    // ends (the answer travels on its own channel).
-    let mut done = tokio::spawn(async move {
+    // The flow runs in this task (no spawn, no hand-over between threads for
+    // the common request that is answered as its flow ends); if it is still
+    // going when the answer comes, or when the timeout strikes, the rest of
+    // it runs on in a task of its own. Its request is forgotten when it ends
+    // (the answer travels on its own channel).
+    let mut flow_run = Box::pin(async move {
         let report = engine.run_in(flow, "Requesting", "request", input).await;
         requesting.forget(&forget_id);
         report
@@ -301,16 +304,23 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     let deadline = tokio::time::sleep(shared.config.timeout);
     tokio::pin!(deadline);
     let response = tokio::select! {
-        // A closed channel means the flow ended and forgot the request unanswered.
-        got = &mut answer => got.ok(),
-        finished = &mut done => {
+        got = &mut answer => match got {
+            Ok(r) => {
+                finish_in_background(flow_run);
+                Some(r)
+            }
+            // The request was forgotten unanswered (its flow has ended).
+            Err(_) => None,
+        },
+        finished = &mut flow_run => {
             // The answer may have been sent just before the flow ended.
             match answer.try_recv() {
                 Ok(r) => Some(r),
-                Err(_) => return unanswered(shared, &id, finished.ok().and_then(Result::ok)).await,
+                Err(_) => return unanswered(shared, &id, finished.ok()).await,
             }
         }
         () = &mut deadline => {
+            finish_in_background(flow_run);
             shared.requesting.forget(&id);
             tracing::warn!(target: "concord::http", flow = %id, "request timed out");
             return error(
@@ -320,8 +330,7 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
         }
     };
     let Some(r) = response else {
-        let finished = done.await;
-        return unanswered(shared, &id, finished.ok().and_then(Result::ok)).await;
+        return unanswered(shared, &id, None).await;
     };
     let status = match r.code {
         None => StatusCode::OK,
@@ -337,6 +346,19 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
         },
     };
     json_response(status, r.body)
+}
+
+/// Lets a flow that outlives its answer run to its end: polled once here
+/// (most are done by now), otherwise moved to a task of its own.
+fn finish_in_background<F>(mut flow_run: std::pin::Pin<Box<F>>)
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send,
+{
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if flow_run.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(flow_run);
+    }
 }
 
 async fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {

@@ -111,6 +111,10 @@ fn run_statement(conn: &Connection, op: &Op) -> Result<OpResult, StateError> {
     }
 }
 
+fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
 fn insert_log(conn: &Connection, e: &LogEntry) -> Result<(), StateError> {
     conn.prepare_cached(
         "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) \
@@ -123,11 +127,11 @@ fn insert_log(conn: &Connection, e: &LogEntry) -> Result<(), StateError> {
             e.seq,
             e.concept,
             e.action,
-            Value::Object(e.input.clone()).to_string(),
+            json_text(&e.input),
             e.error,
-            Value::Object(e.output.clone()).to_string(),
+            json_text(&e.output),
             e.sync,
-            Value::from(e.matched.clone()).to_string(),
+            json_text(&e.matched),
             e.started_at,
             e.completed_at,
         ])
