@@ -115,29 +115,47 @@ fn json_text(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+const LOG_INSERT: &str = "INSERT INTO concord_log \
+     (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) VALUES ";
+
+/// Log rows per INSERT statement when writing a batch: one statement for many
+/// rows costs SQLite far less than one per row.
+const LOG_ROWS_PER_INSERT: usize = 32;
+
+fn log_params(e: &LogEntry) -> [rusqlite::types::Value; 12] {
+    use rusqlite::types::Value as V;
+    [
+        V::Text(e.id.clone()),
+        V::Text(e.flow.clone()),
+        V::Integer(i64::from(e.seq)),
+        V::Text(e.concept.clone()),
+        V::Text(e.action.clone()),
+        V::Text(json_text(&e.input)),
+        V::Integer(i64::from(e.error)),
+        V::Text(json_text(&e.output)),
+        e.sync.clone().map_or(V::Null, V::Text),
+        V::Text(json_text(&e.matched)),
+        V::Integer(e.started_at),
+        V::Integer(e.completed_at),
+    ]
+}
+
+/// Inserts log rows, up to [`LOG_ROWS_PER_INSERT`] per statement.
+fn insert_logs(conn: &Connection, entries: &[LogEntry]) -> Result<(), StateError> {
+    for chunk in entries.chunks(LOG_ROWS_PER_INSERT) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut stmt = conn
+            .prepare_cached(&format!("{LOG_INSERT}{rows}"))
+            .map_err(backend_error)?;
+        let params: Vec<rusqlite::types::Value> = chunk.iter().flat_map(log_params).collect();
+        stmt.execute(rusqlite::params_from_iter(params))
+            .map_err(backend_error)?;
+    }
+    Ok(())
+}
+
 fn insert_log(conn: &Connection, e: &LogEntry) -> Result<(), StateError> {
-    conn.prepare_cached(
-        "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )
-    .and_then(|mut s| {
-        s.execute(rusqlite::params![
-            e.id,
-            e.flow,
-            e.seq,
-            e.concept,
-            e.action,
-            json_text(&e.input),
-            e.error,
-            json_text(&e.output),
-            e.sync,
-            json_text(&e.matched),
-            e.started_at,
-            e.completed_at,
-        ])
-    })
-    .map(|_| ())
-    .map_err(backend_error)
+    insert_logs(conn, std::slice::from_ref(e))
 }
 
 fn read_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
@@ -202,7 +220,7 @@ impl Sqlite {
             Box::pin(async move {
                 let conn = writer.lock().await;
                 conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
-                let written = batch.iter().try_for_each(|e| insert_log(&conn, e));
+                let written = insert_logs(&conn, &batch);
                 match written.and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error)) {
                     Ok(()) => Ok(()),
                     Err(e) => {
