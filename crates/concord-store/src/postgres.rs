@@ -3,6 +3,7 @@
 //! database: uniqueness is enforced by the database's indexes, and schema
 //! migrations take an advisory lock.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use concord_concept::state::{CollectionSpec, LogEntry, Op, OpResult, StateBackend, StateTx};
@@ -10,7 +11,7 @@ use concord_concept::{BoxFuture, StateError};
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::{Json, ToSql};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use crate::log_queue::LogQueue;
 use crate::schema::{self, LATEST};
@@ -22,19 +23,51 @@ const MIGRATION_LOCK: i64 = 0x0063_6f6e_636f_7264;
 
 struct Pool {
     url: String,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<PgConn>>,
     permits: Arc<Semaphore>,
 }
 
+/// A connection and the statements prepared on it: each operation is then
+/// one round trip instead of two (prepare, execute).
+struct PgConn {
+    client: Client,
+    statements: std::sync::Mutex<HashMap<String, Statement>>,
+}
+
+/// Prepared statements kept per connection (an app has a few hundred).
+const STATEMENT_CACHE: usize = 1024;
+
+impl PgConn {
+    async fn prepare_cached(&self, text: &str) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(found) = self.statements.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+            return Ok(found.clone());
+        }
+        let prepared = self.client.prepare(text).await?;
+        let mut cache = self.statements.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), prepared.clone());
+        Ok(prepared)
+    }
+}
+
+impl std::ops::Deref for PgConn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
 struct Pooled {
-    client: Option<Client>,
+    client: Option<PgConn>,
     pool: Arc<Pool>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl std::ops::Deref for Pooled {
-    type Target = Client;
-    fn deref(&self) -> &Client {
+    type Target = PgConn;
+    fn deref(&self) -> &PgConn {
         self.client.as_ref().expect("present until dropped")
     }
 }
@@ -76,14 +109,17 @@ impl Pool {
     }
 }
 
-async fn connect(url: &str) -> Result<Client, String> {
+async fn connect(url: &str) -> Result<PgConn, String> {
     let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(target: "concord::store", "postgres connection ended: {e}");
         }
     });
-    Ok(client)
+    Ok(PgConn {
+        client,
+        statements: std::sync::Mutex::new(HashMap::new()),
+    })
 }
 
 pub(crate) struct Postgres {
@@ -126,11 +162,11 @@ fn to_sql(p: &Param) -> Box<dyn ToSql + Sync + Send> {
     }
 }
 
-async fn run_op(client: &Client, op: &Op) -> Result<OpResult, StateError> {
+async fn run_op(client: &PgConn, op: &Op) -> Result<OpResult, StateError> {
     let (stmt, shape) = sql::statement(Dialect::Postgres, op)?;
     let params: Vec<Box<dyn ToSql + Sync + Send>> = stmt.params.iter().map(to_sql).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-    let prepared = client.prepare(&stmt.text).await.map_err(backend_error)?;
+    let prepared = client.prepare_cached(&stmt.text).await.map_err(backend_error)?;
     let named = |e| crate::name_collection(e, op);
     match shape {
         Shape::Docs => {
