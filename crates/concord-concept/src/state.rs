@@ -134,7 +134,9 @@ impl Query {
         self.and(Cond::Eq(field.to_string(), v))
     }
 
-    /// Sorts by `field`, ascending or descending; earlier sorts take precedence.
+    /// Sorts by `field`, ascending or descending; earlier sorts take
+    /// precedence, and ties go by document id in the direction of the last
+    /// sort (ids from `fresh_id` are time-ordered).
     pub fn sort(mut self, field: &str, ascending: bool) -> Self {
         self.sort.push((field.to_string(), ascending));
         self

@@ -215,7 +215,11 @@ impl Builder {
             let dir = if *asc { "ASC NULLS FIRST" } else { "DESC NULLS LAST" };
             order.push(format!("{} {dir}", self.d.field(f)));
         }
-        order.push("id ASC".into());
+        // Ties go by id, in the direction of the last sort key: with
+        // time-ordered ids (UUID v7), "newest first" stays newest first
+        // within a millisecond.
+        let last_ascending = q.sort.last().is_none_or(|(_, asc)| *asc);
+        order.push(if last_ascending { "id ASC" } else { "id DESC" }.into());
         let mut s = format!(" ORDER BY {}", order.join(", "));
         if paged && (q.limit.is_some() || q.offset.is_some()) {
             match q.limit {
@@ -347,13 +351,13 @@ mod tests {
         assert_eq!(
             s.text,
             "SELECT id, doc FROM \"c__A__b\" WHERE json_extract(doc, '$.user') = ?1 AND json_extract(doc, '$.n') > ?2 \
-             ORDER BY json_extract(doc, '$.n') DESC NULLS LAST, id ASC LIMIT 5 OFFSET 10"
+             ORDER BY json_extract(doc, '$.n') DESC NULLS LAST, id DESC LIMIT 5 OFFSET 10"
         );
         let (p, _) = statement(Dialect::Postgres, &op).unwrap();
         assert_eq!(
             p.text,
             "SELECT id, doc FROM \"c__A__b\" WHERE (doc->'user') = $1 AND (doc->'n') > $2 \
-             ORDER BY (doc->'n') DESC NULLS LAST, id ASC LIMIT 5 OFFSET 10"
+             ORDER BY (doc->'n') DESC NULLS LAST, id DESC LIMIT 5 OFFSET 10"
         );
         assert_eq!(p.params, vec![Param::Scalar(json!("u1")), Param::Scalar(json!(3))]);
     }

@@ -52,9 +52,6 @@ struct ArticleDoc {
     author: String,
     created_at: i64,
     updated_at: i64,
-    /// The article's id again: ids are time-ordered (UUID v7), so it orders
-    /// articles created in the same millisecond.
-    order: String,
 }
 
 /// **concept** Article [User]
@@ -156,7 +153,6 @@ impl Article {
             author: author.clone(),
             created_at: now,
             updated_at: now,
-            order: article.clone(),
         };
         ctx.collection::<ArticleDoc>("articles")
             .insert(&article, &doc)
@@ -233,7 +229,6 @@ impl Article {
     ) -> Result<Vec<ArticleRow>, StateError> {
         let q = selection(authors, among)
             .sort("createdAt", false)
-            .sort("order", false)
             .limit(limit.unwrap_or(20))
             .offset(offset.unwrap_or(0));
         let found = ctx.collection::<ArticleDoc>("articles").find_with_ids(q).await?;
