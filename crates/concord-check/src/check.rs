@@ -35,7 +35,7 @@ pub(crate) struct Summary {
     pub guard: Option<Guard>,
     pub guard_span: Option<Span>,
     /// Every step that can drop frames: the conditions a frame must meet.
-    pub conditions: Vec<Guard>,
+    pub conditions: Vec<(Guard, Span)>,
     pub then: Vec<(String, String, Span)>,
     pub responds: bool,
 }
@@ -64,6 +64,11 @@ impl PatternSummary {
         self.concept == REQUESTING && self.action == "request"
     }
 
+    /// The literal this pattern requires for `key`, if any.
+    pub fn literal(&self, key: &str) -> Option<&Value> {
+        self.literals.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     pub fn path(&self) -> Option<&str> {
         self.literals
             .iter()
@@ -90,6 +95,16 @@ pub(crate) enum Guard {
 }
 
 impl Guard {
+    /// The condition as a boolean variable and whether this guard asserts
+    /// it (`Q` and `not Q`, `e` and `!e` share a variable).
+    pub fn atom(&self) -> (String, bool) {
+        match self {
+            Guard::Has(q) => (q.clone(), true),
+            Guard::HasNot(q) => (q.clone(), false),
+            Guard::Filter(t) => filter_atom(t),
+        }
+    }
+
     pub fn complements(&self, other: &Guard) -> bool {
         match (self, other) {
             (Guard::Has(a), Guard::HasNot(b)) | (Guard::HasNot(a), Guard::Has(b)) => a == b,
@@ -105,8 +120,43 @@ impl Summary {
     pub fn excludes(&self, other: &Summary) -> bool {
         self.conditions
             .iter()
-            .any(|a| other.conditions.iter().any(|b| a.complements(b)))
+            .any(|(a, _)| other.conditions.iter().any(|(b, _)| a.complements(b)))
     }
+}
+
+/// A filter's boolean variable: `!(e)` is `e` negated, and a comparison
+/// and its opposite (`a == b`, `a != b`) share one.
+fn filter_atom(text: &str) -> (String, bool) {
+    if let Some(inner) = text.strip_prefix("!(").and_then(|t| t.strip_suffix(')'))
+        && balanced(inner)
+    {
+        let (atom, positive) = filter_atom(inner);
+        return (atom, !positive);
+    }
+    let n = negate(text).unwrap_or_default();
+    if n.starts_with("!(") || text <= n.as_str() {
+        (text.to_string(), true)
+    } else {
+        (n, false)
+    }
+}
+
+/// Parentheses in `text` pair up (so `!(a) && (b)` is not `!( … )`).
+fn balanced(text: &str) -> bool {
+    let mut depth = 0i32;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// Canonical negation of a canonical filter text, for the comparisons and `!`.
@@ -241,14 +291,19 @@ pub(crate) struct FileChecker<'a> {
     pub concepts: &'a HashMap<String, &'a ConceptSpec>,
     pub concept_names: Vec<&'a str>,
     pub diags: &'a mut Vec<Diagnostic>,
+    /// The file's views (for the coverage summary of syncs that use them).
+    pub views: &'a [ast::View],
 }
 
 impl<'a> FileChecker<'a> {
-    pub fn check_sync(&mut self, sync: &ast::Sync) -> Option<(CompiledSync, Summary)> {
+    /// Checks and compiles `sync` (views inlined); `shape` is the sync as
+    /// written (views as single steps), which the coverage summary reads.
+    pub fn check_sync(&mut self, sync: &ast::Sync, shape: &ast::Sync) -> Option<(CompiledSync, Summary)> {
         let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         let mut ck = SyncChecker {
             fc: self,
             sync,
+            shape,
             vars: Vec::new(),
             slots: HashMap::new(),
             bound: HashSet::new(),
@@ -277,6 +332,7 @@ struct ThenOutput<'s> {
 struct SyncChecker<'f, 'a, 's> {
     fc: &'f mut FileChecker<'a>,
     sync: &'s ast::Sync,
+    shape: &'s ast::Sync,
     vars: Vec<String>,
     slots: HashMap<String, Slot>,
     bound: HashSet<Slot>,
@@ -762,6 +818,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         match step {
             ast::Step::Query { mode, pattern, .. } => self.query_step(*mode, pattern),
             ast::Step::Filter(e) => self.expr(e, "a where filter").map(Step::Filter),
+            // Uses are replaced by their views' steps before checking; one
+            // left means the view does not exist (reported there).
+            ast::Step::Use { .. } => None,
             ast::Step::Let { name, value, .. } => {
                 let value = self.expr(value, "a let");
                 if let Some(&s) = self.slots.get(&name.name)
@@ -1206,10 +1265,21 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 }
             })
             .collect();
-        let conditions: Vec<(Guard, Span)> = sync
+        let conditions: Vec<(Guard, Span)> = self
+            .shape
             .where_steps
             .iter()
             .filter_map(|s| match s {
+                ast::Step::Use {
+                    name, negated, span, ..
+                } if self.view_drops(&name.name, 0) => Some((
+                    if *negated {
+                        Guard::HasNot(format!("view {}", name.name))
+                    } else {
+                        Guard::Has(format!("view {}", name.name))
+                    },
+                    *span,
+                )),
                 ast::Step::Query {
                     mode: QueryMode::Join,
                     pattern,
@@ -1238,7 +1308,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             when,
             guard: first_guard.as_ref().map(|(g, _)| g.clone()),
             guard_span: first_guard.map(|(_, s)| s),
-            conditions: conditions.into_iter().map(|(g, _)| g).collect(),
+            conditions,
             then: sync
                 .then
                 .iter()
@@ -1266,6 +1336,32 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 .get(&pattern.concept.name)
                 .and_then(|c| c.query(&pattern.action.name))
                 .is_some_and(|q| q.exactly_one)
+    }
+
+    /// Whether a view has a step that can drop frames.
+    fn view_drops(&self, view: &str, depth: usize) -> bool {
+        fn drops(ck: &SyncChecker<'_, '_, '_>, steps: &[ast::Step], depth: usize) -> bool {
+            steps.iter().any(|s| match s {
+                ast::Step::Query {
+                    mode: QueryMode::Join,
+                    pattern,
+                    ..
+                } => !ck.exactly_one(pattern),
+                ast::Step::Query {
+                    mode: QueryMode::Not, ..
+                }
+                | ast::Step::Filter(_) => true,
+                ast::Step::Use { name, .. } => ck.view_drops(&name.name, depth + 1),
+                _ => false,
+            })
+        }
+        depth < 16
+            && self
+                .fc
+                .views
+                .iter()
+                .find(|v| v.name.name == view)
+                .is_some_and(|v| drops(self, &v.steps, depth))
     }
 
     fn report_unused_if_clean(&mut self, errors_before: usize) {

@@ -25,10 +25,24 @@ pub(crate) fn analyse(summaries: &[Summary], concepts: &HashMap<String, &Concept
         .filter_map(|p| p.path().map(str::to_string))
         .collect();
     for path in &paths {
-        let mut a = PathAnalysis::new(path, summaries, concepts);
-        a.bare_success_patterns(diags);
-        a.unanswered(diags);
-        a.double_responders(diags);
+        // Requests to one path with different methods are different flows.
+        let methods: BTreeSet<Option<String>> = summaries
+            .iter()
+            .flat_map(|s| s.when.iter())
+            .filter(|p| p.is_request() && p.path() == Some(path.as_str()))
+            .map(|p| p.literal("method").and_then(|m| m.as_str()).map(str::to_string))
+            .collect();
+        let methods: Vec<Option<String>> = if methods.iter().any(Option::is_some) {
+            methods.into_iter().flatten().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for method in &methods {
+            let mut a = PathAnalysis::new(path, method.as_deref(), summaries, concepts);
+            a.bare_success_patterns(diags);
+            a.unanswered(diags);
+            a.double_responders(diags);
+        }
     }
 }
 
@@ -43,12 +57,20 @@ struct PathAnalysis<'a> {
 }
 
 impl<'a> PathAnalysis<'a> {
-    fn new(path: &'a str, syncs: &'a [Summary], concepts: &'a HashMap<String, &'a ConceptSpec>) -> Self {
+    fn new(
+        path: &'a str,
+        method: Option<&str>,
+        syncs: &'a [Summary],
+        concepts: &'a HashMap<String, &'a ConceptSpec>,
+    ) -> Self {
         let relevant = |s: &Summary| {
-            s.when
-                .iter()
-                .filter(|p| p.is_request())
-                .all(|p| p.path().is_none_or(|x| x == path))
+            s.when.iter().filter(|p| p.is_request()).all(|p| {
+                p.path().is_none_or(|x| x == path)
+                    && match (method, p.literal("method").and_then(|m| m.as_str())) {
+                        (Some(want), Some(m)) => m == want,
+                        _ => true,
+                    }
+            })
         };
         let mut reachable: HashSet<Action> = HashSet::new();
         reachable.insert((REQUESTING.into(), "request".into()));
@@ -123,15 +145,53 @@ impl<'a> PathAnalysis<'a> {
     }
 
     fn covered_by(&self, candidates: &[usize]) -> bool {
-        candidates.iter().any(|&i| self.syncs[i].guard.is_none())
-            || candidates.iter().any(|&i| {
+        self.uncovered(candidates).is_none()
+    }
+
+    /// A combination of where conditions under which none of `candidates`
+    /// fires, if there is one: each distinct condition (a query having rows,
+    /// a filter) is a boolean, and a sync fires when all of its conditions
+    /// hold. `None` when the candidates cover every combination.
+    fn uncovered(&self, candidates: &[usize]) -> Option<HashMap<String, bool>> {
+        if candidates.iter().any(|&i| self.syncs[i].conditions.is_empty()) {
+            return None;
+        }
+        let mut atoms: Vec<String> = candidates
+            .iter()
+            .flat_map(|&i| self.syncs[i].conditions.iter().map(|(g, _)| g.atom().0))
+            .collect();
+        atoms.sort();
+        atoms.dedup();
+        if atoms.len() > 16 {
+            // Too many to enumerate: fall back to pairs of complementary
+            // first conditions.
+            let pair = candidates.iter().any(|&i| {
                 candidates
                     .iter()
                     .any(|&j| match (&self.syncs[i].guard, &self.syncs[j].guard) {
                         (Some(a), Some(b)) => a.complements(b),
                         _ => false,
                     })
-            })
+            });
+            return if pair { None } else { Some(HashMap::new()) };
+        }
+        for bits in 0u32..(1 << atoms.len()) {
+            let value: HashMap<String, bool> = atoms
+                .iter()
+                .enumerate()
+                .map(|(k, a)| (a.clone(), bits & (1 << k) != 0))
+                .collect();
+            let fires = |i: usize| {
+                self.syncs[i].conditions.iter().all(|(g, _)| {
+                    let (atom, positive) = g.atom();
+                    value[&atom] == positive
+                })
+            };
+            if !candidates.iter().any(|&i| fires(i)) {
+                return Some(value);
+            }
+        }
+        None
     }
 
     fn answered_event(&mut self, action: &Action, error: bool) -> bool {
@@ -185,27 +245,32 @@ impl<'a> PathAnalysis<'a> {
         if self.covered_by(&answered) {
             return;
         }
+        // Syncs that take this event up but whose own actions can go
+        // unanswered: the gap is further down, explain it there.
+        let before = diags.len();
+        for &j in &matching {
+            if answered.contains(&j) || !visited.insert(j) {
+                continue;
+            }
+            let s = self.syncs[j].clone();
+            for (c, a, span) in &s.then {
+                let b: Action = (c.clone(), a.clone());
+                for err in self.cases(&b) {
+                    if !self.answered_event(&b, err) {
+                        self.explain_event(&b, err, Some((&s, *span)), visited, diags);
+                    }
+                }
+            }
+        }
+        if diags.len() > before {
+            return;
+        }
         if !answered.is_empty() {
             self.report_guarded(action, error, &answered, diags);
         } else if matching.is_empty() {
             match origin {
                 Some((s, span)) => self.report_unanswered(s, action, error, span, diags),
                 None => self.report_unhandled_request(diags),
-            }
-        } else {
-            for j in matching {
-                if !visited.insert(j) {
-                    continue;
-                }
-                let s = self.syncs[j].clone();
-                for (c, a, span) in &s.then {
-                    let b: Action = (c.clone(), a.clone());
-                    for err in self.cases(&b) {
-                        if !self.answered_event(&b, err) {
-                            self.explain_event(&b, err, Some((&s, *span)), visited, diags);
-                        }
-                    }
-                }
             }
         }
     }
@@ -288,9 +353,34 @@ impl<'a> PathAnalysis<'a> {
         if !self.reported.insert((b.clone(), error)) {
             return;
         }
-        let s = &self.syncs[answered[0]];
-        let span = s.guard_span.unwrap_or(s.name_span);
-        let guard = match &s.guard {
+        // Blame the sync that comes closest under a combination no sync
+        // covers, at its first condition that does not hold there.
+        let value = self.uncovered(answered).unwrap_or_default();
+        let failing = |i: usize| -> Vec<usize> {
+            self.syncs[i]
+                .conditions
+                .iter()
+                .enumerate()
+                .filter(|(_, (g, _))| {
+                    let (atom, positive) = g.atom();
+                    value.get(&atom).is_some_and(|v| *v != positive)
+                })
+                .map(|(k, _)| k)
+                .collect()
+        };
+        // Closest first; among equals the one with most conditions (the sync
+        // itself rather than one of its `else` companions).
+        let &blamed = answered
+            .iter()
+            .min_by_key(|&&i| (failing(i).len(), std::cmp::Reverse(self.syncs[i].conditions.len())))
+            .unwrap_or(&answered[0]);
+        let s = &self.syncs[blamed];
+        let condition = failing(blamed).first().map(|&k| s.conditions[k].clone());
+        let (span, guard) = match &condition {
+            Some((g, span)) => (*span, Some(g)),
+            None => (s.guard_span.unwrap_or(s.name_span), s.guard.as_ref()),
+        };
+        let guard = match guard {
             Some(crate::check::Guard::Has(q)) => format!("not {q} (...)"),
             Some(crate::check::Guard::HasNot(q)) => format!("{q} (...)"),
             Some(crate::check::Guard::Filter(f)) => format!("the opposite of `{f}`"),
@@ -311,7 +401,9 @@ impl<'a> PathAnalysis<'a> {
                 span,
             )
             .with_label("frames can be dropped here")
-            .with_help(format!("add a companion sync whose where clause is {guard} and that responds with an error")),
+            .with_help(format!(
+                "answer those frames: put `else Requesting.respondWith (...)` under this step, or add a companion sync whose where clause is {guard} and that responds"
+            )),
         );
     }
 

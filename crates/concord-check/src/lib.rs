@@ -100,7 +100,12 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
             concepts: &by_name,
             concept_names: concept_names.clone(),
             diags: &mut diagnostics,
+            views: &f.ast.views,
         };
+        // Views are shorthand: each sync is compiled with their uses replaced
+        // by their steps (and checked once as a whole file for naming).
+        fc.diags
+            .extend(concord_syntax::expand::inline_views(f.file, &mut f.ast.clone()));
         for sync in &f.ast.syncs {
             let full = if f.module.is_empty() {
                 sync.name.name.clone()
@@ -118,11 +123,17 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
             } else if !sync.name.name.is_empty() {
                 first_by_name.insert(full, (f.file, sync.name.span));
             }
-            if sync.recovered {
+            let inlined = |s: &ast::Sync| {
+                let mut s = s.clone();
+                concord_syntax::expand::inline_sync(&mut s, &f.ast.views, f.file, &mut Vec::new());
+                s
+            };
+            let main = inlined(sync);
+            if main.recovered {
                 all_ok = false;
                 continue;
             }
-            match fc.check_sync(sync) {
+            match fc.check_sync(&main, sync) {
                 Some((compiled, summary)) => {
                     program.syncs.push(compiled);
                     summaries.push(summary);
@@ -134,7 +145,7 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
                 }
             }
             for companion in concord_syntax::expand::companions(sync) {
-                match fc.check_sync(&companion) {
+                match fc.check_sync(&inlined(&companion), &companion) {
                     Some((compiled, summary)) => {
                         program.syncs.push(compiled);
                         summaries.push(summary);
@@ -149,6 +160,9 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
         coverage::analyse(&summaries, &by_name, &mut diagnostics);
         cycles::analyse(&summaries, &mut diagnostics);
     }
+    // A mistake inside a view is found once per use: report it once.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.primary.file, d.primary.span, d.message.clone())));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Checked {
         program: (all_ok && !has_errors).then_some(program),

@@ -174,6 +174,11 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
         BinOp::Add => match (&x, &y) {
             (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
             (Value::Array(m), Value::Array(n)) => Value::Array(m.iter().chain(n).cloned().collect()),
+            (Value::Object(m), Value::Object(n)) => {
+                let mut merged = m.clone();
+                merged.extend(n.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Value::Object(merged)
+            }
             (Value::String(_), _) | (_, Value::String(_)) => {
                 Value::String(format!("{}{}", display_string(&x), display_string(&y)))
             }
@@ -307,6 +312,12 @@ mod tests {
         assert_eq!(
             eval(&add(Expr::Var(1), Expr::Lit(json!(0.5))), &f, &vars),
             Ok(json!(3.5))
+        );
+        let objects = add(Expr::Lit(json!({"a": 1, "b": 2})), Expr::Lit(json!({"b": 3, "c": 4})));
+        assert_eq!(
+            eval(&objects, &f, &vars),
+            Ok(json!({"a": 1, "b": 3, "c": 4})),
+            "the right side wins"
         );
         let div = Expr::Binary(BinOp::Div, Box::new(Expr::Var(1)), Box::new(Expr::Lit(json!(0))));
         assert_eq!(eval(&div, &f, &vars), Err("division by zero".to_string()));

@@ -8,6 +8,27 @@ use crate::source::Span;
 pub struct File {
     /// Syncs in source order.
     pub syncs: Vec<Sync>,
+    /// Views (named where pipelines) in source order.
+    pub views: Vec<View>,
+}
+
+/// `view Name (param, ...) : (output, ...)` followed by where steps: a
+/// pipeline that where clauses of the same file use by name, like a query.
+/// Each use is replaced by the view's steps ([`crate::expand::inline_views`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The view's name (capitalised, like a sync's).
+    pub name: Ident,
+    /// Its parameters: variables bound by the caller's arguments.
+    pub params: Vec<Ident>,
+    /// Its outputs: variables of its steps the caller may bind.
+    pub outputs: Vec<Ident>,
+    /// The steps.
+    pub steps: Vec<Step>,
+    /// From `view` to the end of the last step.
+    pub span: Span,
+    /// The parser reported errors inside it.
+    pub recovered: bool,
 }
 
 /// A name with its place.
@@ -141,6 +162,20 @@ pub enum Step {
         /// Whole step.
         span: Span,
     },
+    /// `View (param: expr, ...) : (output: var, ...)`: a use of a view.
+    Use {
+        /// The view's name.
+        name: Ident,
+        /// Arguments for its parameters.
+        args: Vec<Arg>,
+        /// Which of its outputs to bind, and to what.
+        outputs: Vec<Arg>,
+        /// Keeps the frame only if the view yields nothing (written only by
+        /// `else` expansion: the companion of an `else` under a view).
+        negated: bool,
+        /// Whole step.
+        span: Span,
+    },
     /// `collect element as name { steps }`
     Collect {
         /// Built once per inner frame.
@@ -158,7 +193,9 @@ impl Step {
     /// Whole step.
     pub fn span(&self) -> Span {
         match self {
-            Step::Query { span, .. } | Step::Let { span, .. } | Step::Collect { span, .. } => *span,
+            Step::Query { span, .. } | Step::Let { span, .. } | Step::Collect { span, .. } | Step::Use { span, .. } => {
+                *span
+            }
             Step::Filter(e) => e.span,
         }
     }

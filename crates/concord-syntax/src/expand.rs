@@ -1,4 +1,12 @@
-//! `else` expansion: a where step with `else X` becomes, besides the sync
+//! Shorthand with a visible expansion.
+//!
+//! **Views**: a where step `View (param: expr) : (output: var)` is replaced
+//! by the steps of the view of that name in the same file, its variables
+//! renamed (`slug` → `slug@View1`) so they cannot meet the caller's, with
+//! `let` steps binding the parameters before and the outputs after
+//! ([`inline_views`]).
+//!
+//! **`else`**: a where step with `else X` becomes, besides the sync
 //! itself, a companion sync with the same when clause, the steps before it,
 //! the step negated (`not Q (...)` for a query `Q (...) : (...)`, `!(e)` for a
 //! filter `e`), and `then X`. The companion is named `<Sync>.else<n>`, `n`
@@ -6,8 +14,386 @@
 //! diagnostics, traces and explanations point at what was written.
 //! [`render`] prints the expansion as plain `.sync` text.
 
-use crate::ast::{Expr, ExprKind, Ident, QueryMode, Step, Sync, UnOp};
-use crate::source::Span;
+use std::collections::HashMap;
+
+use crate::ast::{
+    Arg, ArgValue, Expr, ExprKind, File, Ident, Lit, Outputs, Pattern, QueryMode, Step, Sync, UnOp, View,
+};
+use crate::diagnostic::Diagnostic;
+use crate::source::{FileId, Span};
+
+/// Replaces every use of a view in `file`'s syncs by the view's steps.
+/// Problems (an unknown view, a missing or unknown argument, a view that
+/// uses a view) are returned as diagnostics and mark the sync `recovered`.
+pub fn inline_views(file_id: FileId, file: &mut File) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    for v in &file.views {
+        if let Some(first) = seen.insert(&v.name.name, v.name.span) {
+            diags.push(
+                Diagnostic::error(
+                    "E0112",
+                    format!("duplicate view name `{}`", v.name.name),
+                    file_id,
+                    v.name.span,
+                )
+                .with_secondary(file_id, first, "first defined here")
+                .with_help("rename one of them"),
+            );
+        }
+    }
+    let views = file.views.clone();
+    for sync in &mut file.syncs {
+        inline_sync(sync, &views, file_id, &mut diags);
+    }
+    diags
+}
+
+/// Replaces the view uses in one sync's where clause (see [`inline_views`]);
+/// problems go to `diags` and mark the sync `recovered`.
+pub fn inline_sync(sync: &mut Sync, views: &[View], file_id: FileId, diags: &mut Vec<Diagnostic>) {
+    if sync.recovered || !uses_views(sync) {
+        return;
+    }
+    let before = diags.len();
+    let mut counter = 0;
+    let steps = std::mem::take(&mut sync.where_steps);
+    sync.where_steps = inline_steps(steps, views, file_id, &mut counter, &mut Vec::new(), diags);
+    if diags.len() > before {
+        sync.recovered = true;
+    }
+}
+
+/// Whether the sync's where clause uses a view.
+pub fn uses_views(sync: &Sync) -> bool {
+    first_use(&sync.where_steps).is_some()
+}
+
+fn first_use(steps: &[Step]) -> Option<Span> {
+    steps.iter().find_map(|s| match s {
+        Step::Use { name, .. } => Some(name.span),
+        Step::Collect { steps, .. } => first_use(steps),
+        _ => None,
+    })
+}
+
+/// `active`: the views being inlined around these steps (a view that uses
+/// itself, directly or not, would never end).
+fn inline_steps(
+    steps: Vec<Step>,
+    views: &[View],
+    file: FileId,
+    counter: &mut usize,
+    active: &mut Vec<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Step> {
+    let mut out = Vec::new();
+    for step in steps {
+        match step {
+            Step::Use {
+                name,
+                args,
+                outputs,
+                negated,
+                span,
+            } => {
+                let Some(view) = views.iter().find(|v| v.name.name == name.name) else {
+                    let known: Vec<&str> = views.iter().map(|v| v.name.name.as_str()).collect();
+                    diags.push(
+                        Diagnostic::error(
+                            "E0112",
+                            format!("no view named `{}` in this file", name.name),
+                            file,
+                            name.span,
+                        )
+                        .with_help(if known.is_empty() {
+                            "define it in this file: `view Name (param) : (output)` followed by its steps".to_string()
+                        } else {
+                            format!("the views of this file are: {}", known.join(", "))
+                        }),
+                    );
+                    continue;
+                };
+                if view.recovered {
+                    continue;
+                }
+                if active.contains(&view.name.name) {
+                    diags.push(
+                        Diagnostic::error("E0112", format!("view `{}` uses itself", name.name), file, name.span)
+                            .with_help(format!("the views being expanded here: {}", active.join(" -> "))),
+                    );
+                    continue;
+                }
+                *counter += 1;
+                let n = *counter;
+                let steps = inline_one(view, &name, &args, &outputs, span, n, file, diags);
+                active.push(view.name.name.clone());
+                let steps = inline_steps(steps, views, file, counter, active, diags);
+                active.pop();
+                if negated {
+                    // "The view yields nothing": its steps collected, then
+                    // the list checked for emptiness.
+                    let found = format!("found@{}{n}", view.name.name);
+                    let var = |name: &str| Expr {
+                        kind: ExprKind::Var(name.to_string()),
+                        span,
+                    };
+                    out.push(Step::Collect {
+                        element: Expr {
+                            kind: ExprKind::Lit(Lit::Bool(true)),
+                            span,
+                        },
+                        name: Ident {
+                            name: found.clone(),
+                            span: name.span,
+                        },
+                        steps,
+                        span,
+                    });
+                    out.push(Step::Filter(Expr {
+                        kind: ExprKind::Binary(
+                            crate::ast::BinOp::Eq,
+                            Box::new(Expr {
+                                kind: ExprKind::Call(
+                                    Ident {
+                                        name: "len".into(),
+                                        span,
+                                    },
+                                    vec![var(&found)],
+                                ),
+                                span,
+                            }),
+                            Box::new(Expr {
+                                kind: ExprKind::Lit(Lit::Int(0)),
+                                span,
+                            }),
+                        ),
+                        span,
+                    }));
+                } else {
+                    out.extend(steps);
+                }
+            }
+            Step::Collect {
+                element,
+                name,
+                steps,
+                span,
+            } => out.push(Step::Collect {
+                element,
+                name,
+                steps: inline_steps(steps, views, file, counter, active, diags),
+                span,
+            }),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn inline_one(
+    view: &View,
+    used_as: &Ident,
+    args: &[Arg],
+    outputs: &[Arg],
+    span: Span,
+    n: usize,
+    file: FileId,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Step> {
+    let view_name = &view.name.name;
+    let signature = format!("`{view_name} ({}) : ({})`", names(&view.params), names(&view.outputs));
+    let renamed = |v: &str| format!("{v}@{view_name}{n}");
+    let mut steps = Vec::new();
+    let mut ok = true;
+    for a in args {
+        if !view.params.iter().any(|p| p.name == a.key.name) {
+            diags.push(
+                Diagnostic::error(
+                    "E0112",
+                    format!("view `{view_name}` has no parameter `{}`", a.key.name),
+                    file,
+                    a.key.span,
+                )
+                .with_help(format!("its signature is {signature}")),
+            );
+            ok = false;
+        }
+    }
+    for p in &view.params {
+        let Some(a) = args.iter().find(|a| a.key.name == p.name) else {
+            diags.push(
+                Diagnostic::error(
+                    "E0112",
+                    format!("`{view_name}` needs argument `{}`", p.name),
+                    file,
+                    used_as.span,
+                )
+                .with_help(format!("its signature is {signature}")),
+            );
+            ok = false;
+            continue;
+        };
+        let value = match &a.value {
+            ArgValue::Shorthand => Expr {
+                kind: ExprKind::Var(a.key.name.clone()),
+                span: a.key.span,
+            },
+            ArgValue::Expr(e) => e.clone(),
+            ArgValue::Wildcard(s) => {
+                diags.push(
+                    Diagnostic::error("E0112", "a view's argument needs a value", file, *s)
+                        .with_help(format!("pass a variable or an expression: `{}: value`", a.key.name)),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        steps.push(Step::Let {
+            name: Ident {
+                name: renamed(&p.name),
+                span: p.span,
+            },
+            value,
+            span: a.span,
+        });
+    }
+    let mut binds = Vec::new();
+    for o in outputs {
+        if !view.outputs.iter().any(|v| v.name == o.key.name) {
+            diags.push(
+                Diagnostic::error(
+                    "E0112",
+                    format!("view `{view_name}` has no output `{}`", o.key.name),
+                    file,
+                    o.key.span,
+                )
+                .with_help(format!("its signature is {signature}")),
+            );
+            ok = false;
+            continue;
+        }
+        let target = match &o.value {
+            ArgValue::Shorthand => o.key.clone(),
+            ArgValue::Expr(Expr {
+                kind: ExprKind::Var(v),
+                span,
+            }) => Ident {
+                name: v.clone(),
+                span: *span,
+            },
+            _ => {
+                diags.push(
+                    Diagnostic::error("E0112", "a view's output binds a variable", file, o.span)
+                        .with_help(format!("write `{}` or `{}: name`", o.key.name, o.key.name)),
+                );
+                ok = false;
+                continue;
+            }
+        };
+        binds.push(Step::Let {
+            value: Expr {
+                kind: ExprKind::Var(renamed(&o.key.name)),
+                span: o.key.span,
+            },
+            name: target,
+            span: o.span,
+        });
+    }
+    if !ok {
+        return Vec::new();
+    }
+    let _ = span;
+    steps.extend(view.steps.iter().map(|s| rename_step(s, &renamed)));
+    steps.extend(binds);
+    steps
+}
+
+fn names(ids: &[Ident]) -> String {
+    ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn rename_expr(e: &Expr, f: &dyn Fn(&str) -> String) -> Expr {
+    let kind = match &e.kind {
+        ExprKind::Var(v) => ExprKind::Var(f(v)),
+        ExprKind::Lit(l) => ExprKind::Lit(l.clone()),
+        ExprKind::Field(b, k) => ExprKind::Field(Box::new(rename_expr(b, f)), k.clone()),
+        ExprKind::Object(fields) => {
+            ExprKind::Object(fields.iter().map(|(k, v)| (k.clone(), rename_expr(v, f))).collect())
+        }
+        ExprKind::List(items) => ExprKind::List(items.iter().map(|i| rename_expr(i, f)).collect()),
+        ExprKind::Unary(op, b) => ExprKind::Unary(*op, Box::new(rename_expr(b, f))),
+        ExprKind::Binary(op, a, b) => ExprKind::Binary(*op, Box::new(rename_expr(a, f)), Box::new(rename_expr(b, f))),
+        ExprKind::Call(name, args) => ExprKind::Call(name.clone(), args.iter().map(|a| rename_expr(a, f)).collect()),
+    };
+    Expr { kind, span: e.span }
+}
+
+fn rename_arg(a: &Arg, f: &dyn Fn(&str) -> String) -> Arg {
+    let value = match &a.value {
+        ArgValue::Shorthand => ArgValue::Expr(Expr {
+            kind: ExprKind::Var(f(&a.key.name)),
+            span: a.key.span,
+        }),
+        ArgValue::Expr(e) => ArgValue::Expr(rename_expr(e, f)),
+        ArgValue::Wildcard(s) => ArgValue::Wildcard(*s),
+    };
+    Arg { value, ..a.clone() }
+}
+
+fn rename_step(step: &Step, f: &dyn Fn(&str) -> String) -> Step {
+    match step {
+        Step::Query { mode, pattern, span } => Step::Query {
+            mode: *mode,
+            pattern: Pattern {
+                args: pattern.args.iter().map(|a| rename_arg(a, f)).collect(),
+                outputs: pattern.outputs.as_ref().map(|o| match o {
+                    Outputs::List(outs, s) => Outputs::List(outs.iter().map(|a| rename_arg(a, f)).collect(), *s),
+                    Outputs::Any(s) => Outputs::Any(*s),
+                }),
+                ..pattern.clone()
+            },
+            span: *span,
+        },
+        Step::Filter(e) => Step::Filter(rename_expr(e, f)),
+        Step::Let { name, value, span } => Step::Let {
+            name: Ident {
+                name: f(&name.name),
+                span: name.span,
+            },
+            value: rename_expr(value, f),
+            span: *span,
+        },
+        Step::Collect {
+            element,
+            name,
+            steps,
+            span,
+        } => Step::Collect {
+            element: rename_expr(element, f),
+            name: Ident {
+                name: f(&name.name),
+                span: name.span,
+            },
+            steps: steps.iter().map(|s| rename_step(s, f)).collect(),
+            span: *span,
+        },
+        Step::Use {
+            name,
+            args,
+            outputs,
+            negated,
+            span,
+        } => Step::Use {
+            name: name.clone(),
+            args: args.iter().map(|a| rename_arg(a, f)).collect(),
+            outputs: outputs.iter().map(|a| rename_arg(a, f)).collect(),
+            negated: *negated,
+            span: *span,
+        },
+    }
+}
 
 /// The companion syncs of `sync`'s `else` clauses, in step order.
 pub fn companions(sync: &Sync) -> Vec<Sync> {
@@ -32,6 +418,19 @@ pub fn companions(sync: &Sync) -> Vec<Sync> {
                 span: *span,
             },
             Step::Filter(e) => Step::Filter(negation(e)),
+            Step::Use {
+                name,
+                args,
+                outputs: _,
+                negated: false,
+                span,
+            } => Step::Use {
+                name: name.clone(),
+                args: args.clone(),
+                outputs: Vec::new(),
+                negated: true,
+                span: *span,
+            },
             _ => continue,
         };
         let mut where_steps = sync.where_steps[..o.step].to_vec();
@@ -100,62 +499,167 @@ pub fn companion_name(sync: &str, step: usize) -> String {
     format!("{sync}.else{}", step + 1)
 }
 
-/// The sync as the engine runs it — without its `else` lines — followed by
-/// its companions, as `.sync` text built from `source`.
-pub fn render(source: &str, sync: &Sync) -> String {
-    let text = |span: Span| source.get(span.start as usize..span.end as usize).unwrap_or("");
-    let block = |name: &str, when: &[String], steps: &[String], then: &[String]| {
-        let mut s = format!("sync {name}\nwhen\n");
-        for w in when {
-            s.push_str(&format!("    {w}\n"));
-        }
-        if !steps.is_empty() {
-            s.push_str("where\n");
-            for st in steps {
-                s.push_str(&format!("    {st}\n"));
-            }
-        }
-        s.push_str("then\n");
-        for t in then {
-            s.push_str(&format!("    {t}\n"));
-        }
-        s
-    };
-    let when: Vec<String> = sync.when.iter().map(|p| text(p.span).to_string()).collect();
-    let steps: Vec<String> = sync.where_steps.iter().map(|s| text(s.span()).to_string()).collect();
-    let then: Vec<String> = sync.then.iter().map(|p| text(p.span).to_string()).collect();
-    let mut out = block(&sync.name.name, &when, &steps, &then);
-    let mut elses: Vec<_> = sync.otherwise.iter().collect();
-    elses.sort_by_key(|o| o.step);
-    for o in elses {
-        let mut prefix: Vec<String> = steps[..o.step.min(steps.len())].to_vec();
-        let negated = match sync.where_steps.get(o.step) {
-            Some(Step::Query { pattern, .. }) => format!(
-                "not {}",
-                text(Span {
-                    start: pattern.span.start,
-                    end: pattern.args_span.end,
-                })
-            ),
-            Some(Step::Filter(e)) => match &negation(e) {
-                Expr {
-                    kind: ExprKind::Unary(UnOp::Not, inner),
-                    ..
-                } => format!("!({})", text(inner.span)),
-                positive => text(positive.span).to_string(),
-            },
-            _ => continue,
-        };
-        prefix.push(negated);
+/// The sync as the engine runs it — views inlined, without its `else`
+/// lines — followed by its companions, printed as `.sync` text. `views`
+/// are the views of its file.
+pub fn render(sync: &Sync, views: &[View]) -> String {
+    let mut ignored = Vec::new();
+    let mut main = sync.clone();
+    inline_sync(&mut main, views, FileId(0), &mut ignored);
+    let mut out = print_sync(&main.name.name, &main);
+    for mut c in companions(sync) {
+        inline_sync(&mut c, views, FileId(0), &mut ignored);
         out.push('\n');
-        out.push_str(&block(
-            &companion_name(&sync.name.name, o.step),
-            &when,
-            &prefix,
-            &[text(o.invocation.span).to_string()],
-        ));
+        out.push_str(&print_sync(&c.name.name, &c));
     }
     out
+}
+
+fn print_sync(name: &str, sync: &Sync) -> String {
+    let mut s = format!("sync {name}\nwhen\n");
+    for p in &sync.when {
+        s.push_str(&format!("    {}\n", print_pattern(p)));
+    }
+    if !sync.where_steps.is_empty() {
+        s.push_str("where\n");
+        for st in &sync.where_steps {
+            print_step(st, 1, &mut s);
+        }
+    }
+    s.push_str("then\n");
+    for p in &sync.then {
+        s.push_str(&format!("    {}\n", print_pattern(p)));
+    }
+    s
+}
+
+fn print_step(step: &Step, depth: usize, out: &mut String) {
+    let pad = "    ".repeat(depth);
+    let line = match step {
+        Step::Query { mode, pattern, .. } => {
+            let prefix = match mode {
+                QueryMode::Join => "",
+                QueryMode::Optional => "optional ",
+                QueryMode::Not => "not ",
+            };
+            format!("{prefix}{}", print_pattern(pattern))
+        }
+        Step::Filter(e) => print_expr(e),
+        Step::Let { name, value, .. } => format!("let {} = {}", name.name, print_expr(value)),
+        Step::Use {
+            name,
+            args,
+            outputs,
+            negated,
+            ..
+        } => format!(
+            "{}{} ({}) : ({})",
+            if *negated { "not " } else { "" },
+            name.name,
+            print_args(args),
+            print_args(outputs)
+        ),
+        Step::Collect {
+            element, name, steps, ..
+        } => {
+            out.push_str(&format!("{pad}collect {} as {} {{\n", print_expr(element), name.name));
+            for st in steps {
+                print_step(st, depth + 1, out);
+            }
+            out.push_str(&format!("{pad}}}\n"));
+            return;
+        }
+    };
+    out.push_str(&format!("{pad}{line}\n"));
+}
+
+fn print_pattern(p: &Pattern) -> String {
+    let outputs = match &p.outputs {
+        None => String::new(),
+        Some(Outputs::Any(_)) => " : *".into(),
+        Some(Outputs::List(outs, _)) => format!(" : ({})", print_args(outs)),
+    };
+    format!(
+        "{}.{} ({}){outputs}",
+        p.concept.name,
+        p.action.name,
+        print_args(&p.args)
+    )
+}
+
+fn print_args(args: &[Arg]) -> String {
+    args.iter()
+        .map(|a| {
+            let key = format!("{}{}", a.key.name, if a.optional { "?" } else { "" });
+            match &a.value {
+                ArgValue::Shorthand => key,
+                ArgValue::Wildcard(_) => format!("{key}: _"),
+                ArgValue::Expr(Expr {
+                    kind: ExprKind::Var(v), ..
+                }) if *v == a.key.name => key,
+                ArgValue::Expr(e) => format!("{key}: {}", print_expr(e)),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_key(k: &str) -> String {
+    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain { k.to_string() } else { serde_json_string(k) }
+}
+
+fn serde_json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An expression as source text (parenthesised where nesting needs it).
+pub fn print_expr(e: &Expr) -> String {
+    let wrapped = |x: &Expr| match x.kind {
+        ExprKind::Binary(..) => format!("({})", print_expr(x)),
+        _ => print_expr(x),
+    };
+    match &e.kind {
+        ExprKind::Lit(Lit::Null) => "null".into(),
+        ExprKind::Lit(Lit::Bool(b)) => b.to_string(),
+        ExprKind::Lit(Lit::Int(i)) => i.to_string(),
+        ExprKind::Lit(Lit::Float(f)) => format!("{f:?}"),
+        ExprKind::Lit(Lit::Str(s)) => serde_json_string(s),
+        ExprKind::Var(v) => v.clone(),
+        ExprKind::Field(b, k) => format!("{}.{}", wrapped(b), k.name),
+        ExprKind::Object(fields) if fields.is_empty() => "{}".into(),
+        ExprKind::Object(fields) => {
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| match &v.kind {
+                    ExprKind::Var(name) if *name == k.name => k.name.clone(),
+                    _ => format!("{}: {}", print_key(&k.name), print_expr(v)),
+                })
+                .collect();
+            format!("{{ {} }}", parts.join(", "))
+        }
+        ExprKind::List(items) => format!("[{}]", items.iter().map(print_expr).collect::<Vec<_>>().join(", ")),
+        ExprKind::Unary(UnOp::Not, b) => format!("!{}", wrapped(b)),
+        ExprKind::Unary(UnOp::Neg, b) => format!("-{}", wrapped(b)),
+        ExprKind::Binary(op, a, b) => format!("{} {} {}", wrapped(a), op.symbol(), wrapped(b)),
+        ExprKind::Call(f, args) => format!(
+            "{}({})",
+            f.name,
+            args.iter().map(print_expr).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -193,7 +697,7 @@ then
         assert_eq!(companions[1].where_steps.len(), 3);
         assert!(companions.iter().all(|c| c.generated && c.then.len() == 1));
         assert_eq!(
-            render(SRC, sync),
+            render(sync, &[]),
             r#"sync CurrentUser
 when
     Requesting.request (path: "/user", token?) : (request)
@@ -223,5 +727,74 @@ then
     Requesting.respondWith (request, code: 422, body: {})
 "#
         );
+    }
+
+    const VIEWS: &str = r#"view Shown (user, viewer) : (json)
+    Profile._get (user) : (bio)
+    let json = { user, bio, mine: user == viewer }
+
+sync Show
+when
+    Requesting.request (path: "/u", who, me) : (request)
+where
+    Shown (user: who, viewer: me) : (json: body)
+    collect body as all {
+        Shown (user: who, viewer: "x") : (json)
+    }
+then
+    Requesting.respond (request, body, all)
+"#;
+
+    #[test]
+    fn views_are_inlined_with_their_variables_renamed() {
+        let (mut file, diags) = crate::parse(FileId(0), VIEWS);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(uses_views(&file.syncs[0]));
+        let views = file.views.clone();
+        let sync = file.syncs[0].clone();
+        assert!(inline_views(FileId(0), &mut file).is_empty());
+        assert_eq!(
+            render(&sync, &views),
+            r#"sync Show
+when
+    Requesting.request (path: "/u", who, me) : (request)
+where
+    let user@Shown1 = who
+    let viewer@Shown1 = me
+    Profile._get (user: user@Shown1) : (bio: bio@Shown1)
+    let json@Shown1 = { user: user@Shown1, bio: bio@Shown1, mine: user@Shown1 == viewer@Shown1 }
+    let body = json@Shown1
+    collect body as all {
+        let user@Shown2 = who
+        let viewer@Shown2 = "x"
+        Profile._get (user: user@Shown2) : (bio: bio@Shown2)
+        let json@Shown2 = { user: user@Shown2, bio: bio@Shown2, mine: user@Shown2 == viewer@Shown2 }
+        let json = json@Shown2
+    }
+then
+    Requesting.respond (request, body, all)
+"#
+        );
+    }
+
+    #[test]
+    fn view_misuse_is_reported() {
+        let src = "view V (a) : (b)\n    let b = a\n\nsync S\nwhen\n    X.y () : ()\nwhere\n    V (c: 1) : (d)\n    W ()\nthen\n    X.z ()\n";
+        let (mut file, diags) = crate::parse(FileId(0), src);
+        assert!(diags.is_empty(), "{diags:?}");
+        let problems: Vec<String> = inline_views(FileId(0), &mut file)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "view `V` has no parameter `c`",
+                "`V` needs argument `a`",
+                "view `V` has no output `d`",
+                "no view named `W` in this file"
+            ]
+        );
+        assert!(file.syncs[0].recovered);
     }
 }

@@ -56,7 +56,7 @@ struct Parser<'t> {
     prev_end: u32,
 }
 
-const CLAUSE_KEYWORDS: [&str; 4] = ["sync", "when", "where", "then"];
+const CLAUSE_KEYWORDS: [&str; 5] = ["sync", "view", "when", "where", "then"];
 
 impl Parser<'_> {
     // ---- token access -------------------------------------------------
@@ -200,16 +200,17 @@ impl Parser<'_> {
             match self.peek().clone() {
                 Tok::Eof => break,
                 Tok::Ident(s) if s == "sync" => file.syncs.push(self.sync()),
+                Tok::Ident(s) if s == "view" => file.views.push(self.view()),
                 _ => {
                     self.unexpected(
                         "`sync`",
                         "every synchronization starts with `sync Name` on its own line",
                     );
-                    // Skip to the next line that starts with `sync`.
+                    // Skip to the next line that starts with `sync` or `view`.
                     loop {
                         self.skip_line();
                         self.skip_newlines();
-                        if matches!(self.peek(), Tok::Eof) || self.at_ident("sync") {
+                        if matches!(self.peek(), Tok::Eof) || self.at_ident("sync") || self.at_ident("view") {
                             break;
                         }
                     }
@@ -266,7 +267,7 @@ impl Parser<'_> {
             let t = self.peek_token().clone();
             match &t.tok {
                 Tok::Eof => break,
-                Tok::Ident(k) if k == "sync" => break,
+                Tok::Ident(k) if k == "sync" || k == "view" => break,
                 Tok::Ident(k) if k == "when" => {
                     self.bump();
                     if seen_when {
@@ -368,6 +369,96 @@ impl Parser<'_> {
         sync
     }
 
+    /// `view Name (param, ...) : (output, ...)` and its steps, up to the
+    /// next `sync` or `view`.
+    fn view(&mut self) -> View {
+        let errors_before = self.errors;
+        let start = self.bump().span;
+        let help = "a view looks like `view ArticleJson (article, viewer) : (json)` followed by where steps";
+        let header = (|| -> PResult<(Ident, Vec<Ident>, Vec<Ident>)> {
+            let name = self.ident("a view name", help)?;
+            let names = |p: &mut Self, what: &str| -> PResult<Vec<Ident>> {
+                let args = p.arg_list()?.0;
+                let mut out = Vec::new();
+                for a in args {
+                    if !matches!(a.value, ArgValue::Shorthand) || a.optional {
+                        p.error("E0111", format!("a view's {what} are plain names"), a.span)
+                            .help = Some(help.into());
+                        return Err(());
+                    }
+                    out.push(a.key);
+                }
+                Ok(out)
+            };
+            if *self.peek() != Tok::LParen {
+                self.unexpected("`(` and the view's parameters", help);
+                return Err(());
+            }
+            let params = names(self, "parameters")?;
+            if *self.peek() != Tok::Colon {
+                self.unexpected("`:` and the view's outputs", help);
+                return Err(());
+            }
+            self.bump();
+            if *self.peek() != Tok::LParen {
+                self.unexpected("`(` and the view's outputs", help);
+                return Err(());
+            }
+            let outputs = names(self, "outputs")?;
+            Ok((name, params, outputs))
+        })();
+        let (name, params, outputs) = match header {
+            Ok(h) => {
+                self.end_of_item("the view's signature");
+                h
+            }
+            Err(()) => {
+                self.skip_line();
+                (
+                    Ident {
+                        name: String::new(),
+                        span: start,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                )
+            }
+        };
+        let mut steps = Vec::new();
+        loop {
+            self.skip_newlines();
+            match self.peek().clone() {
+                Tok::Eof => break,
+                Tok::Ident(k) if k == "sync" || k == "view" => break,
+                Tok::Ident(k) if CLAUSE_KEYWORDS.contains(&k.as_str()) => {
+                    let span = self.bump().span;
+                    self.error("E0111", format!("a view has no `{k}` clause"), span).help =
+                        Some("a view is only where steps; the syncs that use it have the when and then clauses".into());
+                    self.skip_line();
+                }
+                _ => {
+                    if let Ok(s) = self.step() {
+                        steps.push(s);
+                        self.end_of_item("the view step");
+                    }
+                }
+            }
+        }
+        let span = start.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+        if steps.is_empty() && self.errors == errors_before {
+            self.error("E0111", format!("view `{}` has no steps", name.name), name.span)
+                .help = Some("list the where steps it stands for below its signature".into());
+        }
+        View {
+            name,
+            params,
+            outputs,
+            steps,
+            span,
+            recovered: self.errors > errors_before,
+        }
+    }
+
     /// `else Concept.action (...)` after a where step that can drop frames.
     fn otherwise(&mut self, sync: &mut Sync) {
         let keyword = self.bump().span;
@@ -381,15 +472,16 @@ impl Parser<'_> {
             Some(Step::Query {
                 mode: QueryMode::Join, ..
             })
-            | Some(Step::Filter(_)) => None,
+            | Some(Step::Filter(_))
+            | Some(Step::Use { .. }) => None,
             Some(Step::Query {
                 mode: QueryMode::Not, ..
             }) => Some("`else` cannot follow a `not` query"),
             Some(_) => Some("`else` must follow a step that can drop frames"),
         };
         if let Some(message) = problem {
-            self.error("E0107", message, keyword).help = Some(
-                "`else` goes under a query or a filter and says what to do with the frames it drops, e.g.\n\n    \
+            self.error("E0110", message, keyword).help = Some(
+                "`else` goes under a query, a filter or a view and says what to do with the frames it drops, e.g.\n\n    \
                  Article._bySlug (slug) : (article)\n        else Requesting.respondWith (request, code: 404, body: {})\n\n\
                  (for a `not` query, write the query itself and put the `else` under it)"
                     .into(),
@@ -400,7 +492,7 @@ impl Parser<'_> {
         if let Some(first) = sync.otherwise.iter().find(|o| o.step == step) {
             let first = first.keyword;
             let file = self.file;
-            let d = self.error("E0107", "a where step has at most one `else`", keyword);
+            let d = self.error("E0110", "a where step has at most one `else`", keyword);
             d.secondary
                 .push(crate::Label::new(file, first, "the first `else` of this step"));
             d.help = Some("one `else` answers every frame the step drops; invoke several actions from a sync that matches its result".into());
@@ -561,6 +653,13 @@ impl Parser<'_> {
 
     // ---- where steps --------------------------------------------------
 
+    /// `Name (` with a capitalised name: a view's use (built-in functions
+    /// are lower case).
+    fn at_view_use(&self) -> bool {
+        matches!(self.peek(), Tok::Ident(n) if n.starts_with(|c: char| c.is_ascii_uppercase()))
+            && *self.peek_nth(1) == Tok::LParen
+    }
+
     fn at_pattern_start(&self) -> bool {
         matches!(self.peek(), Tok::Ident(_))
             && *self.peek_nth(1) == Tok::Dot
@@ -601,6 +700,29 @@ impl Parser<'_> {
         }
         if self.at_ident("collect") {
             return self.collect(start);
+        }
+        if self.at_view_use() {
+            let help = "a view is used like a query: `ArticleJson (article, viewer) : (json)`";
+            let name = self.ident("a view name", help)?;
+            let (args, _) = self.arg_list()?;
+            let outputs = if *self.peek() == Tok::Colon {
+                self.bump();
+                if *self.peek() != Tok::LParen {
+                    self.unexpected("`(` and the outputs to bind", help);
+                    return Err(());
+                }
+                self.arg_list()?.0
+            } else {
+                Vec::new()
+            };
+            let span = start.to(Span::new(self.prev_end as usize, self.prev_end as usize));
+            return Ok(Step::Use {
+                name,
+                args,
+                outputs,
+                negated: false,
+                span,
+            });
         }
         if self.at_pattern_start() {
             let pattern = self.pattern("a query")?;

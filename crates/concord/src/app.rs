@@ -228,7 +228,7 @@ impl App {
             Some("expand") => match self.expand(args.get(1).map(String::as_str)) {
                 Ok(text) if text.is_empty() => Err(match args.get(1) {
                     Some(name) => format!("no sync named `{name}`"),
-                    None => "no sync has an `else` clause".into(),
+                    None => "no sync uses `else` or a view".into(),
                 }),
                 Ok(text) => {
                     print!("{text}");
@@ -248,7 +248,9 @@ impl App {
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");
                 println!("  why FLOW [SYNC]  which syncs came close to firing in a logged flow, and why they did not");
                 println!("  graph [--svg] the sync graph: concepts, and syncs as edges (DOT, or SVG)");
-                println!("  expand [SYNC] the syncs with `else` clauses as they run: each with its companion syncs");
+                println!(
+                    "  expand [SYNC] syncs written with `else` or views, as they run: views inlined, companions listed"
+                );
                 Ok(())
             }
             Some(other) => Err(format!("unknown command `{other}`; try `help`")),
@@ -315,9 +317,9 @@ impl App {
         concord_http::Passthrough::parse(&file.display().to_string(), &text).map_err(|e| e.to_string())
     }
 
-    /// The syncs with `else` clauses (or the one named `name`, with or
-    /// without its module) as the engine runs them: each followed by its
-    /// companions, as `.sync` text.
+    /// The syncs written with shorthand — `else` clauses, views — (or the
+    /// one named `name`, with or without its module) as the engine runs
+    /// them: views inlined, each followed by its companions, as `.sync` text.
     pub fn expand(&self, name: Option<&str>) -> Result<String, LoadError> {
         let mut files = Vec::new();
         collect_sync_files(&self.syncs, &self.syncs, &mut files)?;
@@ -330,6 +332,7 @@ impl App {
             })?;
             let (ast, _) = concord_syntax::parse(concord_syntax::FileId(0), &text);
             for sync in &ast.syncs {
+                let shorthand = !sync.otherwise.is_empty() || concord_syntax::expand::uses_views(sync);
                 let full = if module.is_empty() {
                     sync.name.name.clone()
                 } else {
@@ -337,14 +340,14 @@ impl App {
                 };
                 let wanted = match name {
                     Some(n) => n == full || n == sync.name.name,
-                    None => !sync.otherwise.is_empty(),
+                    None => shorthand,
                 };
                 if wanted {
                     if !out.is_empty() {
                         out.push('\n');
                     }
                     out.push_str(&format!("# {}\n", path.display()));
-                    out.push_str(&concord_syntax::expand::render(&text, sync));
+                    out.push_str(&concord_syntax::expand::render(sync, &ast.views));
                 }
             }
         }
