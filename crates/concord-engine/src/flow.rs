@@ -708,17 +708,19 @@ fn run_steps<'a>(
                                 }
                             }
                         }
-                        let key = (ci, query.clone(), Value::Object(input.clone()).to_string());
-                        let cached = cache.answers.get(&key).cloned();
-                        let rows = match cached {
-                            Some(rows) => Ok(Ok(rows)),
-                            None => CatchUnwind(c.query(&ctx, query, &input)).await.map(|r| r.map(Arc::new)),
+                        let key = (ci, query.clone(), serde_json::to_string(&input).unwrap_or_default());
+                        let rows = match cache.answers.get(&key) {
+                            Some(rows) => Ok(Ok(rows.clone())),
+                            None => CatchUnwind(c.query(&ctx, query, &input)).await.map(|r| {
+                                r.map(|rows| {
+                                    let rows = Arc::new(rows);
+                                    cache.answers.insert(key, rows.clone());
+                                    rows
+                                })
+                            }),
                         };
                         let rows = match rows {
-                            Ok(Ok(rows)) => {
-                                cache.answers.insert(key, rows.clone());
-                                rows
-                            }
+                            Ok(Ok(rows)) => rows,
                             Ok(Err(m)) => {
                                 fail(errors, format!("{concept}.{query} failed: {m}"));
                                 continue;
@@ -746,7 +748,10 @@ fn run_steps<'a>(
                                 next.push(f);
                             }
                             _ => {
-                                for row in rows.iter() {
+                                // The last row takes the frame itself: most
+                                // queries yield one row, so most steps copy nothing.
+                                let mut f = Some(f);
+                                for (n, row) in rows.iter().enumerate() {
                                     if let Some(missing) =
                                         outputs.iter().find(|m| !m.optional && !row.contains_key(&m.key))
                                     {
@@ -760,7 +765,11 @@ fn run_steps<'a>(
                                         );
                                         continue;
                                     }
-                                    let mut g = f.clone();
+                                    let mut g = if n + 1 == rows.len() {
+                                        f.take().unwrap_or_default()
+                                    } else {
+                                        f.clone().unwrap_or_default()
+                                    };
                                     if outputs.iter().all(|m| match_field(m, row.get(&m.key), &mut g)) {
                                         next.push(g);
                                     }
