@@ -10,7 +10,7 @@ use concord_syntax::{Diagnostic, FileId, SourceFile, Span};
 use serde_json::Value;
 
 use crate::program::{
-    self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, OutcomeMatch, Slot, Step, WhenPattern,
+    self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, Otherwise, OutcomeMatch, Slot, Step, WhenPattern,
 };
 use crate::suggest::{closest, help_for};
 
@@ -298,12 +298,13 @@ pub(crate) struct FileChecker<'a> {
 impl<'a> FileChecker<'a> {
     /// Checks and compiles `sync` (views inlined); `shape` is the sync as
     /// written (views as single steps), which the coverage summary reads.
-    pub fn check_sync(&mut self, sync: &ast::Sync, shape: &ast::Sync) -> Option<(CompiledSync, Summary)> {
+    pub fn check_sync(&mut self, sync: &ast::Sync, shape: &ast::Sync, role: Role) -> Option<(CompiledSync, Summary)> {
         let errors_before = self.diags.iter().filter(|d| d.is_error()).count();
         let mut ck = SyncChecker {
             fc: self,
             sync,
             shape,
+            role,
             vars: Vec::new(),
             slots: HashMap::new(),
             bound: HashSet::new(),
@@ -329,10 +330,21 @@ struct ThenOutput<'s> {
     uses: Vec<(String, Span)>,
 }
 
+/// How a checked sync relates to the `else` clauses written in it.
+pub(crate) enum Role {
+    /// A sync as written: its `else` clauses are compiled into it, each
+    /// guarding the steps its written step became (`ranges`, one per step).
+    Main { ranges: Vec<std::ops::Range<usize>> },
+    /// The companion of an `else`, compiled for its name, checks and
+    /// coverage; the engine runs it as part of `of`.
+    Companion { of: String },
+}
+
 struct SyncChecker<'f, 'a, 's> {
     fc: &'f mut FileChecker<'a>,
     sync: &'s ast::Sync,
     shape: &'s ast::Sync,
+    role: Role,
     vars: Vec<String>,
     slots: HashMap<String, Slot>,
     bound: HashSet<Slot>,
@@ -404,22 +416,56 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             self.report_then_outputs();
             ok = false;
         }
+        let full = |fc: &FileChecker<'_>, name: &str| {
+            if fc.module.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}.{name}", fc.module)
+            }
+        };
+        let mut steps = steps;
+        let mut otherwise = Vec::new();
+        let mut companion_of = None;
+        match &self.role {
+            Role::Main { ranges } => {
+                let ranges = ranges.clone();
+                let mut elses: Vec<&'s ast::Otherwise> = self.shape.otherwise.iter().collect();
+                elses.sort_by_key(|o| o.step);
+                let mut guards: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
+                for o in elses {
+                    match self.invocation(&o.invocation) {
+                        Some(invocation) => {
+                            guards.push((ranges.get(o.step).cloned().unwrap_or(0..0), otherwise.len()));
+                            otherwise.push(Otherwise {
+                                companion: full(
+                                    self.fc,
+                                    &concord_syntax::expand::companion_name(&sync.name.name, o.step),
+                                ),
+                                invocation,
+                            });
+                        }
+                        None => ok = false,
+                    }
+                }
+                if ok && steps.len() == sync.where_steps.len() {
+                    steps = group_guarded(steps, &guards);
+                }
+            }
+            Role::Companion { of } => companion_of = Some(full(self.fc, of)),
+        }
         if !ok {
             return None;
         }
         let (line, col) = self.fc.src.line_col(sync.span.start);
-        let name = if self.fc.module.is_empty() {
-            sync.name.name.clone()
-        } else {
-            format!("{}.{}", self.fc.module, sync.name.name)
-        };
         Some(CompiledSync {
-            name,
+            name: full(self.fc, &sync.name.name),
             location: format!("{}:{line}:{col}", self.fc.src.name()),
             vars: self.vars.clone(),
             when,
             steps,
             then,
+            otherwise,
+            companion_of,
         })
     }
 
@@ -1387,6 +1433,28 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             );
         }
     }
+}
+
+/// Wraps the steps of each guarded range into a [`Step::Guarded`].
+fn group_guarded(steps: Vec<Step>, guards: &[(std::ops::Range<usize>, usize)]) -> Vec<Step> {
+    let mut out = Vec::new();
+    let mut steps = steps.into_iter().enumerate().peekable();
+    while let Some((i, step)) = steps.next() {
+        match guards.iter().find(|(r, _)| r.start == i && !r.is_empty()) {
+            Some((range, index)) => {
+                let mut inner = vec![step];
+                while steps.peek().is_some_and(|(j, _)| range.contains(j)) {
+                    inner.extend(steps.next().map(|(_, s)| s));
+                }
+                out.push(Step::Guarded {
+                    steps: inner,
+                    otherwise: *index,
+                });
+            }
+            None => out.push(step),
+        }
+    }
+    out
 }
 
 /// Small helper so diagnostics can be built in place.

@@ -166,6 +166,8 @@ mod tests {
                     args: Vec::new(),
                 })
                 .collect(),
+            otherwise: Vec::new(),
+            companion_of: None,
         }
     }
 

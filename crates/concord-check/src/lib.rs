@@ -125,15 +125,15 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
             }
             let inlined = |s: &ast::Sync| {
                 let mut s = s.clone();
-                concord_syntax::expand::inline_sync(&mut s, &f.ast.views, f.file, &mut Vec::new());
-                s
+                let ranges = concord_syntax::expand::inline_sync(&mut s, &f.ast.views, f.file, &mut Vec::new());
+                (s, ranges)
             };
-            let main = inlined(sync);
+            let (main, ranges) = inlined(sync);
             if main.recovered {
                 all_ok = false;
                 continue;
             }
-            match fc.check_sync(&main, sync) {
+            match fc.check_sync(&main, sync, check::Role::Main { ranges }) {
                 Some((compiled, summary)) => {
                     program.syncs.push(compiled);
                     summaries.push(summary);
@@ -145,7 +145,10 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
                 }
             }
             for companion in concord_syntax::expand::companions(sync) {
-                match fc.check_sync(&inlined(&companion), &companion) {
+                let role = check::Role::Companion {
+                    of: sync.name.name.clone(),
+                };
+                match fc.check_sync(&inlined(&companion).0, &companion, role) {
                     Some((compiled, summary)) => {
                         program.syncs.push(compiled);
                         summaries.push(summary);

@@ -30,6 +30,23 @@ pub struct CompiledSync {
     pub steps: Vec<Step>,
     /// Then invocations.
     pub then: Vec<Invocation>,
+    /// What its `else` clauses invoke, in the order of their
+    /// [`Step::Guarded`] indexes: each run for the frames its guarded steps
+    /// drop, recorded as the action of the companion sync it names.
+    pub otherwise: Vec<Otherwise>,
+    /// For a companion sync written as an `else`: the sync it belongs to.
+    /// The engine runs it as part of that sync (one pass over the shared
+    /// steps), never on its own.
+    pub companion_of: Option<String>,
+}
+
+/// The invocation of an `else` clause, compiled in its sync's scope.
+#[derive(Debug, Clone)]
+pub struct Otherwise {
+    /// The companion sync's full name (`module.Sync.else2`).
+    pub companion: String,
+    /// What it invokes.
+    pub invocation: Invocation,
 }
 
 /// A when pattern.
@@ -98,6 +115,14 @@ pub enum Step {
     Filter(Expr),
     /// Binds a slot.
     Let(Slot, Expr),
+    /// Steps with an `else`: frames for which they yield nothing (without an
+    /// evaluation error) go to the sync's `otherwise[index]`.
+    Guarded {
+        /// The guarded steps (one step, or a view's inlined steps).
+        steps: Vec<Step>,
+        /// Index into [`CompiledSync::otherwise`].
+        otherwise: usize,
+    },
     /// Nested pipeline collected into a list.
     Collect {
         /// Evaluated on each inner frame.

@@ -260,7 +260,7 @@ pub(crate) async fn run(
                 }
                 flow.queries.scope(record);
                 let invocations = evaluate(inner, &table, &mut flow, sync, record, &positions).await;
-                for (action, input, matched) in invocations.into_iter().rev() {
+                for (sync, action, input, matched) in invocations.into_iter().rev() {
                     stack.push(Work::Invoke {
                         action,
                         input,
@@ -463,7 +463,9 @@ fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<S
     chain.iter().rev().map(|&s| table.syncs[s].name.to_string()).collect()
 }
 
-type Invocation = (ActionId, Record, Vec<u32>);
+/// An action to run: the sync that invokes it, the action, its input, and
+/// the records the sync matched.
+type Invocation = (usize, ActionId, Record, Vec<u32>);
 
 /// Matches sync `sync` on the combinations that include `record` at one of
 /// `positions`, runs its where pipeline, and returns its then invocations in
@@ -505,6 +507,7 @@ async fn evaluate(
         provenance.push(matched);
     }
     let mut errors = Vec::new();
+    let mut dropped = Vec::new();
     let frames = run_steps(
         inner,
         flow.id,
@@ -514,37 +517,69 @@ async fn evaluate(
         &loaded.name,
         &mut errors,
         &mut flow.queries,
+        &mut dropped,
     )
     .await;
     flow.errors.extend(errors);
     let mut out = Vec::new();
+    let then: Vec<(&concord_check::program::Invocation, ActionId)> =
+        s.then.iter().zip(loaded.then_actions.iter().copied()).collect();
     for frame in frames {
-        let which = frame
-            .last()
-            .and_then(|v| v.as_ref())
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as usize;
-        for (inv, &action) in s.then.iter().zip(&loaded.then_actions) {
-            let mut input = Record::new();
-            let mut failed = None;
-            for (key, e) in &inv.args {
-                match eval(e, &frame, &s.vars) {
-                    Ok(v) => {
-                        input.insert(key.clone(), v);
-                    }
-                    Err(msg) => {
-                        failed = Some(format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action));
-                        break;
-                    }
-                }
-            }
-            match failed {
-                None => out.push((action, input, provenance.get(which).cloned().unwrap_or_default())),
-                Some(message) => report(flow, &loaded.name, message),
-            }
-        }
+        invoke_all(flow, table, sync, &then, &frame, &provenance, &mut out);
+    }
+    // The frames an `else` took: its invocation, recorded as its companion's.
+    for (k, frame) in dropped {
+        let (Some(o), Some(&(companion, action))) = (s.otherwise.get(k), loaded.otherwise.get(k)) else {
+            continue;
+        };
+        invoke_all(
+            flow,
+            table,
+            companion,
+            &[(&o.invocation, action)],
+            &frame,
+            &provenance,
+            &mut out,
+        );
     }
     out
+}
+
+/// Evaluates `invocations` on `frame` for `sync`, appending what to run.
+fn invoke_all(
+    flow: &mut Flow,
+    table: &SyncTable,
+    sync: usize,
+    invocations: &[(&concord_check::program::Invocation, ActionId)],
+    frame: &Frame,
+    provenance: &[Vec<u32>],
+    out: &mut Vec<Invocation>,
+) {
+    let loaded = &table.syncs[sync];
+    let which = frame
+        .last()
+        .and_then(|v| v.as_ref())
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as usize;
+    for &(inv, action) in invocations {
+        let mut input = Record::new();
+        let mut failed = None;
+        for (key, e) in &inv.args {
+            match eval(e, frame, &loaded.sync.vars) {
+                Ok(v) => {
+                    input.insert(key.clone(), v);
+                }
+                Err(msg) => {
+                    failed = Some(format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action));
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => out.push((sync, action, input, provenance.get(which).cloned().unwrap_or_default())),
+            Some(message) => report(flow, &loaded.name, message),
+        }
+    }
 }
 
 fn report(flow: &mut Flow, sync: &str, message: String) {
@@ -646,6 +681,7 @@ fn run_steps<'a>(
     sync: &'a str,
     errors: &'a mut Vec<crate::FlowError>,
     cache: &'a mut QueryCache,
+    dropped: &'a mut Vec<(usize, Frame)>,
 ) -> BoxFuture<'a, Vec<Frame>> {
     Box::pin(async move {
         let fail = |errors: &mut Vec<crate::FlowError>, message: String| {
@@ -778,10 +814,26 @@ fn run_steps<'a>(
                         }
                     }
                 }
+                Step::Guarded { steps, otherwise } => {
+                    // Per frame: if the guarded steps leave nothing of it,
+                    // and not because of an evaluation error, its `else` runs.
+                    for f in frames {
+                        let errors_before = errors.len();
+                        let kept =
+                            run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors, cache, dropped).await;
+                        if kept.is_empty() {
+                            if errors.len() == errors_before {
+                                dropped.push((*otherwise, f));
+                            }
+                        } else {
+                            next.extend(kept);
+                        }
+                    }
+                }
                 Step::Collect { element, slot, steps } => {
                     for mut f in frames {
                         let inner_frames =
-                            run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors, cache).await;
+                            run_steps(inner, flow, steps, vec![f.clone()], vars, sync, errors, cache, dropped).await;
                         let mut items = Vec::with_capacity(inner_frames.len());
                         for g in &inner_frames {
                             match eval(element, g, vars) {
@@ -1027,6 +1079,7 @@ fn secret_used(step: &Step, frame: &Frame, vars: &[String]) -> Option<String> {
         Step::Collect { element, steps, .. } => {
             walk(element, frame, vars).or_else(|| steps.iter().find_map(|s| secret_used(s, frame, vars)))
         }
+        Step::Guarded { steps, .. } => steps.iter().find_map(|s| secret_used(s, frame, vars)),
     }
 }
 
@@ -1055,6 +1108,7 @@ async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowR
             &loaded.name,
             &mut errors,
             &mut cache,
+            &mut Vec::new(),
         )
         .await;
         if frames.is_empty() {
@@ -1103,6 +1157,7 @@ async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowR
                 }
                 Step::Let(slot, _) => format!("`let {}` could not be computed", s.vars[*slot]),
                 Step::Collect { .. } => "a collect step failed".to_string(),
+                Step::Guarded { .. } => "the step under an `else` yielded nothing".to_string(),
             };
             let failure = match errors.last() {
                 Some(e) => format!(" ({})", e.message),

@@ -174,6 +174,9 @@ pub(crate) struct LoadedSync {
     pub name: Arc<str>,
     pub when_actions: Vec<ActionId>,
     pub then_actions: Vec<ActionId>,
+    /// Per `else` of the sync: its companion's index in the table and the
+    /// action it invokes.
+    pub otherwise: Vec<(usize, ActionId)>,
 }
 
 /// The syncs in force, indexed by the actions their when patterns mention.
@@ -230,15 +233,35 @@ impl Inner {
                 self.check_queries(&sync.name, step)?;
             }
             let index = table.syncs.len();
-            for (pos, &a) in when_actions.iter().enumerate() {
-                table.by_action[a].push((index, pos));
+            // A companion runs inside the sync it belongs to, never alone.
+            if sync.companion_of.is_none() {
+                for (pos, &a) in when_actions.iter().enumerate() {
+                    table.by_action[a].push((index, pos));
+                }
             }
             table.syncs.push(LoadedSync {
                 name: sync.name.as_str().into(),
                 sync,
                 when_actions,
                 then_actions,
+                otherwise: Vec::new(),
             });
+        }
+        for i in 0..table.syncs.len() {
+            let mut resolved = Vec::new();
+            for o in &table.syncs[i].sync.otherwise {
+                let companion = table
+                    .syncs
+                    .iter()
+                    .position(|s| s.sync.name == o.companion)
+                    .ok_or_else(|| EngineError::UnknownInProgram {
+                        sync: table.syncs[i].sync.name.clone(),
+                        name: o.companion.clone(),
+                    })?;
+                let action = self.action_id(&o.companion, &o.invocation.concept, &o.invocation.action)?;
+                resolved.push((companion, action));
+            }
+            table.syncs[i].otherwise = resolved;
         }
         Ok(table)
     }
@@ -259,7 +282,9 @@ impl Inner {
                 }
                 Ok(())
             }
-            Step::Collect { steps, .. } => steps.iter().try_for_each(|s| self.check_queries(sync, s)),
+            Step::Collect { steps, .. } | Step::Guarded { steps, .. } => {
+                steps.iter().try_for_each(|s| self.check_queries(sync, s))
+            }
             _ => Ok(()),
         }
     }

@@ -770,3 +770,48 @@ async fn explanations_name_the_where_step_that_stopped_a_sync() {
         "syncs only on actions absent from the flow are not close: {lines:?}"
     );
 }
+
+#[tokio::test]
+async fn an_else_answers_exactly_the_frames_its_step_drops() {
+    // Δ: `else` — the frames a step drops, per frame and after fan-out, go
+    // to its invocation (recorded as the companion `Sync.elseN`).
+    let w = world(
+        r#"
+sync EachLongItem
+when
+    Button.clicked (kind: "items") : ()
+where
+    List._items () : (value)
+    len(value) > 1
+        else Recorder.record (tag: "short:" + value)
+then
+    Recorder.record (tag: "long:" + value)
+
+sync NeedsItems
+when
+    Button.clicked (kind: "any") : ()
+where
+    List._items () : (value)
+        else Recorder.record (tag: "none")
+then
+    Recorder.record (tag: "some")
+"#,
+    );
+    *w.list.items.lock().unwrap() = vec![json!("a"), json!("bb"), json!("c")];
+    let report = click(&w, "items").await;
+    assert_eq!(
+        *w.recorder.tags.lock().unwrap(),
+        ["long:bb", "short:a", "short:c"],
+        "the sync's own frames first, then its else's"
+    );
+    let syncs: Vec<_> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
+    assert_eq!(syncs, ["EachLongItem", "EachLongItem.else2", "EachLongItem.else2"]);
+
+    w.recorder.tags.lock().unwrap().clear();
+    click(&w, "any").await;
+    assert_eq!(*w.recorder.tags.lock().unwrap(), ["some", "some", "some"]);
+    w.recorder.tags.lock().unwrap().clear();
+    w.list.items.lock().unwrap().clear();
+    click(&w, "any").await;
+    assert_eq!(*w.recorder.tags.lock().unwrap(), ["none"], "no rows: the else, once");
+}

@@ -50,18 +50,40 @@ pub fn inline_views(file_id: FileId, file: &mut File) -> Vec<Diagnostic> {
 }
 
 /// Replaces the view uses in one sync's where clause (see [`inline_views`]);
-/// problems go to `diags` and mark the sync `recovered`.
-pub fn inline_sync(sync: &mut Sync, views: &[View], file_id: FileId, diags: &mut Vec<Diagnostic>) {
+/// problems go to `diags` and mark the sync `recovered`. Returns, for each
+/// step as written, the range of steps it became (a view's use becomes its
+/// steps; any other step stays one).
+pub fn inline_sync(
+    sync: &mut Sync,
+    views: &[View],
+    file_id: FileId,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<std::ops::Range<usize>> {
+    let identity = |n: usize| (0..n).map(|i| i..i + 1).collect();
     if sync.recovered || !uses_views(sync) {
-        return;
+        return identity(sync.where_steps.len());
     }
     let before = diags.len();
     let mut counter = 0;
-    let steps = std::mem::take(&mut sync.where_steps);
-    sync.where_steps = inline_steps(steps, views, file_id, &mut counter, &mut Vec::new(), diags);
+    let mut ranges = Vec::new();
+    let mut inlined = Vec::new();
+    for step in std::mem::take(&mut sync.where_steps) {
+        let start = inlined.len();
+        inlined.extend(inline_steps(
+            vec![step],
+            views,
+            file_id,
+            &mut counter,
+            &mut Vec::new(),
+            diags,
+        ));
+        ranges.push(start..inlined.len());
+    }
+    sync.where_steps = inlined;
     if diags.len() > before {
         sync.recovered = true;
     }
+    ranges
 }
 
 /// Whether the sync's where clause uses a view.
