@@ -131,3 +131,27 @@ pub fn now_micros() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
 }
+
+/// Helpers for test suites that need a PostgreSQL server.
+pub mod testing {
+    /// The server the test suites use: `CONCORD_TEST_POSTGRES_URL` (set by
+    /// `eval "$(scripts/test-postgres.sh)"`), or `None` with a note. Under
+    /// `CI=true` a missing server is a failure, never a silent skip.
+    ///
+    /// # Panics
+    /// When `CI=true` and the variable is not set.
+    pub fn postgres_url() -> Option<String> {
+        match std::env::var("CONCORD_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but CONCORD_TEST_POSTGRES_URL is not set: the PostgreSQL suites must run under CI")
+            }
+            _ => {
+                eprintln!(
+                    "note: CONCORD_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped (eval \"$(scripts/test-postgres.sh)\" starts one)"
+                );
+                None
+            }
+        }
+    }
+}

@@ -10,21 +10,6 @@ use concord_concept::{FlowId, Record, RecordId, StateError};
 use concord_store::{Backend, StoreError};
 use serde_json::{Value, json};
 
-fn postgres_url() -> Option<String> {
-    match std::env::var("CONCORD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but CONCORD_TEST_POSTGRES_URL is not set: the PostgreSQL suite must run under CI")
-        }
-        _ => {
-            eprintln!(
-                "note: CONCORD_TEST_POSTGRES_URL is not set; PostgreSQL cases skipped (scripts/test-postgres.sh starts one)"
-            );
-            None
-        }
-    }
-}
-
 /// Every backend under test, each with a fresh collection namespace.
 async fn backends() -> Vec<(String, Arc<dyn Backend>, tempfile::TempDir)> {
     let mut out = Vec::new();
@@ -40,7 +25,7 @@ async fn backends() -> Vec<(String, Arc<dyn Backend>, tempfile::TempDir)> {
         concord_store::open(&file).await.unwrap(),
         dir,
     ));
-    if let Some(url) = postgres_url() {
+    if let Some(url) = concord_store::testing::postgres_url() {
         out.push((
             "postgres".to_string(),
             concord_store::open(&url).await.unwrap(),

@@ -227,50 +227,44 @@ fn inline_one(
     let view_name = &view.name.name;
     let signature = format!("`{view_name} ({}) : ({})`", names(&view.params), names(&view.outputs));
     let renamed = |v: &str| format!("{v}@{view_name}{n}");
-    let mut steps = Vec::new();
-    let mut ok = true;
-    for a in args {
-        if !view.params.iter().any(|p| p.name == a.key.name) {
-            diags.push(
-                Diagnostic::error(
-                    "E0112",
-                    format!("view `{view_name}` has no parameter `{}`", a.key.name),
-                    file,
-                    a.key.span,
-                )
-                .with_help(format!("its signature is {signature}")),
-            );
-            ok = false;
-        }
+    let before = diags.len();
+    let mut misuse = |message: String, at: Span, help: String| {
+        diags.push(Diagnostic::error("E0112", message, file, at).with_help(help));
+    };
+    for a in args
+        .iter()
+        .filter(|a| !view.params.iter().any(|p| p.name == a.key.name))
+    {
+        misuse(
+            format!("view `{view_name}` has no parameter `{}`", a.key.name),
+            a.key.span,
+            format!("its signature is {signature}"),
+        );
     }
+    let mut steps = Vec::new();
     for p in &view.params {
-        let Some(a) = args.iter().find(|a| a.key.name == p.name) else {
-            diags.push(
-                Diagnostic::error(
-                    "E0112",
+        let value = match args.iter().find(|a| a.key.name == p.name).map(|a| (a, &a.value)) {
+            None => {
+                misuse(
                     format!("`{view_name}` needs argument `{}`", p.name),
-                    file,
                     used_as.span,
-                )
-                .with_help(format!("its signature is {signature}")),
-            );
-            ok = false;
-            continue;
-        };
-        let value = match &a.value {
-            ArgValue::Shorthand => Expr {
+                    format!("its signature is {signature}"),
+                );
+                continue;
+            }
+            Some((a, ArgValue::Wildcard(at))) => {
+                misuse(
+                    "a view's argument needs a value".into(),
+                    *at,
+                    format!("pass a variable or an expression: `{}: value`", a.key.name),
+                );
+                continue;
+            }
+            Some((a, ArgValue::Shorthand)) => Expr {
                 kind: ExprKind::Var(a.key.name.clone()),
                 span: a.key.span,
             },
-            ArgValue::Expr(e) => e.clone(),
-            ArgValue::Wildcard(s) => {
-                diags.push(
-                    Diagnostic::error("E0112", "a view's argument needs a value", file, *s)
-                        .with_help(format!("pass a variable or an expression: `{}: value`", a.key.name)),
-                );
-                ok = false;
-                continue;
-            }
+            Some((_, ArgValue::Expr(e))) => e.clone(),
         };
         steps.push(Step::Let {
             name: Ident {
@@ -278,25 +272,20 @@ fn inline_one(
                 span: p.span,
             },
             value,
-            span: a.span,
+            span,
         });
     }
     let mut binds = Vec::new();
     for o in outputs {
-        if !view.outputs.iter().any(|v| v.name == o.key.name) {
-            diags.push(
-                Diagnostic::error(
-                    "E0112",
-                    format!("view `{view_name}` has no output `{}`", o.key.name),
-                    file,
-                    o.key.span,
-                )
-                .with_help(format!("its signature is {signature}")),
-            );
-            ok = false;
-            continue;
-        }
         let target = match &o.value {
+            _ if !view.outputs.iter().any(|v| v.name == o.key.name) => {
+                misuse(
+                    format!("view `{view_name}` has no output `{}`", o.key.name),
+                    o.key.span,
+                    format!("its signature is {signature}"),
+                );
+                continue;
+            }
             ArgValue::Shorthand => o.key.clone(),
             ArgValue::Expr(Expr {
                 kind: ExprKind::Var(v),
@@ -306,11 +295,11 @@ fn inline_one(
                 span: *span,
             },
             _ => {
-                diags.push(
-                    Diagnostic::error("E0112", "a view's output binds a variable", file, o.span)
-                        .with_help(format!("write `{}` or `{}: name`", o.key.name, o.key.name)),
+                misuse(
+                    "a view's output binds a variable".into(),
+                    o.span,
+                    format!("write `{}` or `{}: name`", o.key.name, o.key.name),
                 );
-                ok = false;
                 continue;
             }
         };
@@ -323,10 +312,9 @@ fn inline_one(
             span: o.span,
         });
     }
-    if !ok {
+    if diags.len() > before {
         return Vec::new();
     }
-    let _ = span;
     steps.extend(view.steps.iter().map(|s| rename_step(s, &renamed)));
     steps.extend(binds);
     steps

@@ -120,23 +120,13 @@ then
     Bank.increment (counter: "chained")
 "#;
 
-fn postgres_url() -> Option<String> {
-    match std::env::var("CONCORD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but CONCORD_TEST_POSTGRES_URL is not set: the PostgreSQL suite must run under CI")
-        }
-        _ => None,
-    }
-}
-
 /// (name, url) of every database under test; SQLite files live in `dir`.
 fn databases(dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
     let mut out = vec![(
         "sqlite-file",
         format!("sqlite://{}", dir.path().join("bank.db").display()),
     )];
-    out.extend(postgres_url().map(|u| ("postgres", u)));
+    out.extend(concord::store::testing::postgres_url().map(|u| ("postgres", u)));
     out
 }
 
@@ -348,7 +338,7 @@ fn spawn_child(role: &str, url: &str, arg: &str) -> std::process::Child {
 
 #[tokio::test]
 async fn two_processes_on_one_postgres_race_for_a_username() {
-    let Some(url) = postgres_url() else {
+    let Some(url) = concord::store::testing::postgres_url() else {
         eprintln!("note: CONCORD_TEST_POSTGRES_URL is not set; skipped");
         return;
     };

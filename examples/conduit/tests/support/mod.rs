@@ -20,23 +20,6 @@ pub async fn start(database: &str) -> SocketAddr {
     addr
 }
 
-/// PostgreSQL for the tests, from `CONCORD_TEST_POSTGRES_URL` (started by
-/// `scripts/test-postgres.sh`); required when `CI=true`.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("CONCORD_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but CONCORD_TEST_POSTGRES_URL is not set: the PostgreSQL suite must run under CI")
-        }
-        _ => {
-            eprintln!(
-                "CONCORD_TEST_POSTGRES_URL is not set: skipping PostgreSQL (run `eval \"$(scripts/test-postgres.sh)\"`)"
-            );
-            None
-        }
-    }
-}
-
 /// (name, url) of every database under test: a SQLite file in `dir`, and
 /// PostgreSQL when available.
 pub fn databases(dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
@@ -44,7 +27,7 @@ pub fn databases(dir: &tempfile::TempDir) -> Vec<(&'static str, String)> {
         "sqlite",
         format!("sqlite://{}", dir.path().join("conduit.db").display()),
     )];
-    out.extend(postgres_url().map(|u| ("postgres", u)));
+    out.extend(concord::store::testing::postgres_url().map(|u| ("postgres", u)));
     out
 }
 
