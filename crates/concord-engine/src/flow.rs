@@ -1009,13 +1009,14 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
         };
         let prefix = format!("{base}.else");
         if base != name
-            && let Some(fired) = report
+            && report
                 .records
                 .iter()
                 .filter_map(|r| r.sync.as_deref())
-                .find(|s| s.starts_with(&prefix))
+                .any(|s| s.starts_with(&prefix))
         {
-            *line = format!("{name}: `{fired}`, another `else` of `{base}`, answered");
+            // Its sibling answered; the sync's own line says which step.
+            line.clear();
             continue;
         }
         if let Some(companion) = report.records.iter().filter_map(|r| r.sync.as_deref()).find(|s| {
@@ -1033,6 +1034,7 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
             *line = format!("{name}: {detail}");
         }
     }
+    lines.retain(|l| !l.is_empty());
     lines
 }
 
