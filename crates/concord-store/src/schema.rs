@@ -4,7 +4,7 @@
 use crate::sql::Dialect;
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 /// Statements of migration `version` (1-based).
 pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
@@ -31,6 +31,28 @@ pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
             "CREATE INDEX IF NOT EXISTS concord_log_time ON concord_log (completed_at)".into(),
             "CREATE TABLE IF NOT EXISTS concord_collections (name TEXT PRIMARY KEY, spec TEXT NOT NULL)".into(),
         ],
+        // Nothing reads the log by record id: drop that unique index, one
+        // fewer to maintain on every append. Records are read by flow (the
+        // flow index) and by time (the time index).
+        3 => match d {
+            Dialect::Sqlite => vec![
+                format!(
+                    "CREATE TABLE concord_log_v3 (\
+                     id TEXT NOT NULL, flow TEXT NOT NULL, seq {int} NOT NULL, \
+                     concept TEXT NOT NULL, action TEXT NOT NULL, input {json} NOT NULL, \
+                     error {bool_} NOT NULL, output {json} NOT NULL, sync TEXT, matched {json} NOT NULL, \
+                     started_at {int} NOT NULL, completed_at {int} NOT NULL)"
+                ),
+                "INSERT INTO concord_log_v3 SELECT id, flow, seq, concept, action, input, error, output, sync, \
+                 matched, started_at, completed_at FROM concord_log"
+                    .into(),
+                "DROP TABLE concord_log".into(),
+                "ALTER TABLE concord_log_v3 RENAME TO concord_log".into(),
+                "CREATE INDEX IF NOT EXISTS concord_log_flow ON concord_log (flow, seq)".into(),
+                "CREATE INDEX IF NOT EXISTS concord_log_time ON concord_log (completed_at)".into(),
+            ],
+            Dialect::Postgres => vec!["ALTER TABLE concord_log DROP CONSTRAINT IF EXISTS concord_log_pkey".into()],
+        },
         _ => Vec::new(),
     }
 }

@@ -349,17 +349,34 @@ async fn a_newer_schema_is_refused_and_an_older_one_migrated() {
     let b = concord_store::open(&url).await.unwrap();
     assert_eq!(b.schema_version().await.unwrap(), concord_store::SCHEMA_VERSION);
     drop(b);
-    // Roll the file back to version 1, as an older build left it.
+    // Roll the file back to version 1, as an older build left it, with a
+    // logged record in it.
     {
         let conn = rusqlite_connection(&path);
         conn.execute_batch(
-            "DROP INDEX concord_log_time; DROP TABLE concord_collections; \
+            "DROP TABLE concord_log; DROP TABLE concord_collections; \
+             CREATE TABLE concord_log (id TEXT PRIMARY KEY, flow TEXT NOT NULL, seq INTEGER NOT NULL, \
+               concept TEXT NOT NULL, action TEXT NOT NULL, input TEXT NOT NULL, error INTEGER NOT NULL, \
+               output TEXT NOT NULL, sync TEXT, matched TEXT NOT NULL, started_at INTEGER NOT NULL, \
+               completed_at INTEGER NOT NULL); \
+             CREATE INDEX concord_log_flow ON concord_log (flow, seq); \
+             INSERT INTO concord_log VALUES ('r1', 'f1', 0, 'A', 'b', '{\"x\":1}', 0, '{}', NULL, '[]', 1, 2); \
              UPDATE concord_meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
     }
     let b = concord_store::open(&url).await.unwrap();
-    assert_eq!(b.schema_version().await.unwrap(), 2, "migrated forward");
+    assert_eq!(
+        b.schema_version().await.unwrap(),
+        concord_store::SCHEMA_VERSION,
+        "migrated forward"
+    );
+    let kept = b.flow_log("f1".into()).await.unwrap();
+    assert_eq!(
+        (kept.len(), kept[0].input["x"].clone()),
+        (1, serde_json::json!(1)),
+        "the log survives migration"
+    );
     b.ensure_collections(vec![CollectionSpec {
         name: "A.b".into(),
         ..Default::default()
