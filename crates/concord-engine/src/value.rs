@@ -138,6 +138,11 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
             other => return Err(format!("`-` needs a number, got a {}", type_name(&other))),
         },
         Expr::Binary(op, a, b) => binary(*op, a, b, frame, vars)?,
+        // Only the branch `if` chooses is evaluated.
+        Expr::Call(Builtin::If, args) if args.len() == 3 => {
+            let condition = as_bool(&eval(&args[0], frame, vars)?, "`if`")?;
+            eval(&args[if condition { 1 } else { 2 }], frame, vars)?
+        }
         Expr::Call(f, args) => {
             let args: Vec<Value> = args.iter().map(|a| eval(a, frame, vars)).collect::<Result<_, _>>()?;
             call(*f, args)?
@@ -350,6 +355,19 @@ mod tests {
         assert_eq!(c(Builtin::If, vec![json!(true), json!(1), json!(2)]), Ok(json!(1)));
         assert_eq!(c(Builtin::If, vec![json!(false), json!(1), json!(2)]), Ok(json!(2)));
         assert!(c(Builtin::If, vec![json!("yes"), json!(1), json!(2)]).is_err());
+        let lazy = Expr::Call(
+            Builtin::If,
+            vec![
+                Expr::Lit(json!(true)),
+                Expr::Lit(json!("taken")),
+                Expr::Call(Builtin::Upper, vec![Expr::Lit(json!(1))]),
+            ],
+        );
+        assert_eq!(
+            eval(&lazy, &f, &[]),
+            Ok(json!("taken")),
+            "the branch not taken is not evaluated"
+        );
         assert_eq!(c(Builtin::Number, vec![json!(" 20 ")]), Ok(json!(20)));
         assert_eq!(c(Builtin::Number, vec![json!("2.5")]), Ok(json!(2.5)));
         assert_eq!(c(Builtin::Number, vec![json!("ten")]), Ok(Value::Null));

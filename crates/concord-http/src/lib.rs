@@ -165,7 +165,7 @@ fn with_cors(mut r: Response, config: &HttpConfig) -> Response {
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("Content-Type, Authorization"),
+            HeaderValue::from_static("Content-Type, Authorization, X-Requested-With"),
         );
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
