@@ -301,32 +301,48 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
         requesting.forget(&forget_id);
         report
     });
-    let deadline = tokio::time::sleep(shared.config.timeout);
-    tokio::pin!(deadline);
-    let response = tokio::select! {
-        got = &mut answer => match got {
-            Ok(r) => {
-                finish_in_background(flow_run);
-                Some(r)
-            }
-            // The request was forgotten unanswered (its flow has ended).
-            Err(_) => None,
+    // Most flows finish without waiting on anything: they need no timer.
+    let finished_at_once = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match flow_run.as_mut().poll(cx) {
+            std::task::Poll::Ready(report) => Some(report),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await;
+    let response = match finished_at_once {
+        Some(finished) => match answer.try_recv() {
+            Ok(r) => Some(r),
+            Err(_) => return unanswered(shared, &id, finished.ok()).await,
         },
-        finished = &mut flow_run => {
-            // The answer may have been sent just before the flow ended.
-            match answer.try_recv() {
-                Ok(r) => Some(r),
-                Err(_) => return unanswered(shared, &id, finished.ok()).await,
+        None => {
+            let deadline = tokio::time::sleep(shared.config.timeout);
+            tokio::pin!(deadline);
+            tokio::select! {
+                got = &mut answer => match got {
+                    Ok(r) => {
+                        finish_in_background(flow_run);
+                        Some(r)
+                    }
+                    // The request was forgotten unanswered (its flow has ended).
+                    Err(_) => None,
+                },
+                finished = &mut flow_run => {
+                    // The answer may have been sent just before the flow ended.
+                    match answer.try_recv() {
+                        Ok(r) => Some(r),
+                        Err(_) => return unanswered(shared, &id, finished.ok()).await,
+                    }
+                }
+                () = &mut deadline => {
+                    finish_in_background(flow_run);
+                    shared.requesting.forget(&id);
+                    tracing::warn!(target: "concord::http", flow = %id, "request timed out");
+                    return error(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        format!("no answer within {} ms", shared.config.timeout.as_millis()),
+                    );
+                }
             }
-        }
-        () = &mut deadline => {
-            finish_in_background(flow_run);
-            shared.requesting.forget(&id);
-            tracing::warn!(target: "concord::http", flow = %id, "request timed out");
-            return error(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("no answer within {} ms", shared.config.timeout.as_millis()),
-            );
         }
     };
     let Some(r) = response else {
