@@ -23,6 +23,7 @@ pub struct Response {
 
 #[derive(Debug, Default)]
 struct Pending {
+    answered: bool,
     answer: Option<Response>,
     waiter: Option<oneshot::Sender<Response>>,
 }
@@ -88,13 +89,18 @@ impl Requesting {
         let Some(p) = pending.get_mut(request) else {
             return Err(format!("no pending request `{request}`"));
         };
-        if p.answer.is_some() {
+        if p.answered {
             return Err(format!("request `{request}` was already answered"));
         }
-        if let Some(waiter) = p.waiter.take() {
-            let _ = waiter.send(response.clone());
+        p.answered = true;
+        // A waiting connection takes the answer; otherwise it is kept for
+        // `take_response`.
+        match p.waiter.take() {
+            Some(waiter) => {
+                let _ = waiter.send(response);
+            }
+            None => p.answer = Some(response),
         }
-        p.answer = Some(response);
         Ok(())
     }
 
