@@ -86,6 +86,9 @@ pub fn inline_sync(
     ranges
 }
 
+/// Most view uses one sync may expand to (views using views multiply).
+const MAX_USES: usize = 1000;
+
 /// Whether the sync's where clause uses a view.
 pub fn uses_views(sync: &Sync) -> bool {
     first_use(&sync.where_steps).is_some()
@@ -143,6 +146,18 @@ fn inline_steps(
                     diags.push(
                         Diagnostic::error("E0112", format!("view `{}` uses itself", name.name), file, name.span)
                             .with_help(format!("the views being expanded here: {}", active.join(" -> "))),
+                    );
+                    continue;
+                }
+                if *counter >= MAX_USES {
+                    diags.push(
+                        Diagnostic::error(
+                            "E0112",
+                            format!("views expand to more than {MAX_USES} uses in this sync"),
+                            file,
+                            name.span,
+                        )
+                        .with_help("a view that uses others several times multiplies: use fewer, or restructure them"),
                     );
                     continue;
                 }
@@ -806,5 +821,24 @@ then
             ]
         );
         assert!(file.syncs[0].recovered);
+    }
+
+    #[test]
+    fn views_that_multiply_are_stopped() {
+        let mut src = String::from("view V0 (a) : (b)\n    let b = a\n");
+        for i in 1..20 {
+            src.push_str(&format!(
+                "view V{i} (a) : (b)\n    V{p} (a) : (b: x)\n    V{p} (a: x) : (b)\n",
+                p = i - 1
+            ));
+        }
+        src.push_str("sync S\nwhen\n    X.y (a) : ()\nwhere\n    V19 (a) : (b)\nthen\n    X.z (b)\n");
+        let (mut file, diags) = crate::parse(FileId(0), &src);
+        assert!(diags.is_empty(), "{diags:?}");
+        let problems = inline_views(FileId(0), &mut file);
+        assert!(
+            problems.iter().any(|d| d.message.contains("more than 1000 uses")),
+            "{problems:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
-//! The parser never panics, always terminates, and every diagnostic points
-//! inside the file, whatever it is fed: random bytes, token soup, mutations of
+//! The parser (and the expansion of views and `else`) never panics, always
+//! terminates, and every diagnostic points inside the file, whatever it is fed: random bytes, token soup, mutations of
 //! valid syncs, and pathological nesting. A small deterministic generator
 //! keeps the run reproducible (set `CONCORD_FUZZ_CASES` for longer runs).
 
@@ -23,10 +23,28 @@ where
 then
     Requesting.respond (request, results, status: "ok\n\u{1F600}")
     Sessioning.create (user) : *
+
+view Card (user, viewer) : (json)
+    Profile._getBio (user) : (bio)
+    let json = { user, bio }
+
+sync Shown
+when
+    Requesting.request (path: "/card", who) : (request)
+where
+    Card (user: who, viewer: null) : (json: card)
+        else Requesting.respond (request, error: "none")
+    len(card) > 0
+        else Requesting.respond (request, error: "empty")
+then
+    Requesting.respond (request, card)
 "#;
 
 const VOCABULARY: &[&str] = &[
     "sync",
+    "view",
+    "else",
+    "Card",
     "when",
     "where",
     "then",
@@ -102,7 +120,12 @@ impl Rng {
 fn check(text: &str) {
     let mut sources = SourceMap::new();
     let file = sources.add("fuzz.sync", text);
-    let (_, diags) = parse(file, text);
+    let (ast, mut diags) = parse(file, text);
+    // Expansion (views, `else` companions, their text) must not panic either.
+    for sync in &ast.syncs {
+        let _ = concord_syntax::expand::render(sync, &ast.views);
+    }
+    diags.extend(concord_syntax::expand::inline_views(file, &mut ast.clone()));
     for d in &diags {
         for label in std::iter::once(&d.primary).chain(&d.secondary) {
             assert!(
