@@ -101,6 +101,27 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         );
         let no_user = api.post("/users", json!({})).await;
         assert_eq!(no_user.status, 422, "{db}: a body without `user`");
+        let not_an_object = api.post("/users", json!({"user": "x"})).await;
+        assert_eq!(
+            (not_an_object.status, not_an_object.body),
+            (422, errors("password", "can't be blank")),
+            "{db}: `user` that is not an object"
+        );
+        let number = api
+            .post(
+                "/users",
+                json!({"user": {"username": 5, "email": "n@example.com", "password": "pw"}}),
+            )
+            .await;
+        assert_eq!(
+            (number.status, number.body),
+            (422, errors("username", "is invalid")),
+            "{db}"
+        );
+        let odd_login = api
+            .post("/users/login", json!({"user": {"email": 5, "password": "pw"}}))
+            .await;
+        assert_eq!(odd_login.status, 401, "{db}: a login with a number for an email");
 
         let login = api
             .post("/users/login", json!({"user": {"email": email, "password": "pw"}}))

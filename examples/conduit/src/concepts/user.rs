@@ -1,4 +1,4 @@
-use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use concord::{ActionContext, Outputs, Query, QueryContext, StateError, Value, concept};
 use serde::{Deserialize, Serialize};
 
 /// Row of `_byUsername` and `_byEmail`.
@@ -131,14 +131,22 @@ impl User {
             .collect())
     }
 
-    /// The user with this username (none for an absent username).
-    pub async fn _by_username(&self, ctx: &QueryContext, username: Option<String>) -> Result<Vec<UserId>, StateError> {
-        by_field(ctx, "username", username).await
+    /// The user with this username (none for an absent username, or one
+    /// that is not a string: these come straight from requests).
+    pub async fn _by_username(&self, ctx: &QueryContext, username: Option<Value>) -> Result<Vec<UserId>, StateError> {
+        by_field(ctx, "username", text(username)).await
     }
 
-    /// The user with this email.
-    pub async fn _by_email(&self, ctx: &QueryContext, email: Option<String>) -> Result<Vec<UserId>, StateError> {
-        by_field(ctx, "email", email.map(|e| e.trim().to_string())).await
+    /// The user with this email (none for an absent or non-string email).
+    pub async fn _by_email(&self, ctx: &QueryContext, email: Option<Value>) -> Result<Vec<UserId>, StateError> {
+        by_field(ctx, "email", text(email).map(|e| e.trim().to_string())).await
+    }
+}
+
+fn text(v: Option<Value>) -> Option<String> {
+    match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
     }
 }
 
