@@ -426,6 +426,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let mut steps = steps;
         let mut otherwise = Vec::new();
         let mut companion_of = None;
+        let mut written_steps = Vec::new();
         match &self.role {
             Role::Main { ranges } => {
                 let ranges = ranges.clone();
@@ -449,6 +450,17 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 }
                 if ok && steps.len() == sync.where_steps.len() {
                     steps = group_guarded(steps, &guards);
+                    if ranges.len() != steps.len() {
+                        // Each compiled step: the written step its first part came from.
+                        let mut at = 0;
+                        for step in &steps {
+                            written_steps.push(ranges.iter().position(|r| r.contains(&at)).unwrap_or(0));
+                            at += match step {
+                                Step::Guarded { steps, .. } => steps.len(),
+                                _ => 1,
+                            };
+                        }
+                    }
                 }
             }
             Role::Companion { of } => companion_of = Some(full(self.fc, of)),
@@ -465,6 +477,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             steps,
             then,
             otherwise,
+            written_steps,
             companion_of,
         })
     }

@@ -167,6 +167,7 @@ mod tests {
                 })
                 .collect(),
             otherwise: Vec::new(),
+            written_steps: Vec::new(),
             companion_of: None,
         }
     }

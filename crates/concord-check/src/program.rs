@@ -34,6 +34,9 @@ pub struct CompiledSync {
     /// [`Step::Guarded`] indexes: each run for the frames its guarded steps
     /// drop, recorded as the action of the companion sync it names.
     pub otherwise: Vec<Otherwise>,
+    /// For each step of `steps`, the where step it was written as (0-based):
+    /// a view's use becomes several steps. Empty when they are the same.
+    pub written_steps: Vec<usize>,
     /// For a companion sync written as an `else`: the sync it belongs to.
     /// The engine runs it as part of that sync (one pass over the shared
     /// steps), never on its own.

@@ -1092,6 +1092,8 @@ async fn where_failure(inner: &Inner, loaded: &crate::LoadedSync, report: &FlowR
     let mut errors = Vec::new();
     let mut cache = QueryCache::default();
     for (i, step) in s.steps.iter().enumerate() {
+        // Numbered as written (a view's use is one step however many it became).
+        let i = s.written_steps.get(i).copied().unwrap_or(i);
         let first = frames.first()?.clone();
         // The log keeps secrets as `<redacted>`: re-running a step on them
         // would give a wrong reason, so say why it cannot be re-checked.
