@@ -815,3 +815,31 @@ then
     click(&w, "any").await;
     assert_eq!(*w.recorder.tags.lock().unwrap(), ["none"], "no rows: the else, once");
 }
+
+#[tokio::test]
+async fn explanations_number_steps_as_written_when_views_are_used() {
+    let w = world(
+        r#"
+view Doubled (kind) : (both)
+    let twice = kind + kind
+    let both = { one: kind, two: twice }
+
+sync LongKinds
+when
+    Button.clicked (kind) : ()
+where
+    Doubled (kind) : (both)
+    len(both.two) > 100
+then
+    Recorder.record (tag: kind)
+"#,
+    );
+    let r = click(&w, "short").await;
+    let lines = w.engine.explain(&r).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("LongKinds: where step 2 dropped every frame")),
+        "the filter is the second step written, though the view became three: {lines:?}"
+    );
+}
