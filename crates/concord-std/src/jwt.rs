@@ -27,7 +27,7 @@ struct Claims {
     exp: u64,
 }
 
-/// **concept** JWT [User]
+/// **concept** JWT \[User\]
 ///
 /// **purpose** let a client prove, request after request, which user it
 /// acts for, without server-side session state.

@@ -28,7 +28,7 @@ struct SessionDoc {
     expires_at: i64,
 }
 
-/// **concept** Sessioning [User]
+/// **concept** Sessioning \[User\]
 ///
 /// **purpose** keep a user logged in across requests.
 ///

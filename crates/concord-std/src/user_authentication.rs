@@ -18,7 +18,7 @@ pub struct UsernameRow {
     pub username: String,
 }
 
-/// **concept** UserAuthentication [User]
+/// **concept** UserAuthentication \[User\]
 ///
 /// **purpose** let people register with a username and password and prove
 /// who they are later.

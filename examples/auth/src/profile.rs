@@ -15,7 +15,7 @@ pub struct UsernameRow {
     pub username: String,
 }
 
-/// **concept** Profile [User]
+/// **concept** Profile \[User\]
 ///
 /// **purpose** let people prove who they are with a username and password
 /// (the seeds' `authenticate (username, password) : (user)` shape).

@@ -54,7 +54,7 @@ struct ArticleDoc {
     updated_at: i64,
 }
 
-/// **concept** Article [User]
+/// **concept** Article \[User\]
 ///
 /// **purpose** publish writing under a stable, readable address.
 ///

@@ -37,7 +37,7 @@ struct CommentDoc {
     created_at: i64,
 }
 
-/// **concept** Comment [User, Target]
+/// **concept** Comment \[User, Target\]
 ///
 /// **purpose** let people respond to something publicly.
 ///

@@ -28,7 +28,7 @@ struct FavoriteDoc {
     target: String,
 }
 
-/// **concept** Favorite [User, Target]
+/// **concept** Favorite \[User, Target\]
 ///
 /// **purpose** let people mark what they like, and show how liked things are.
 ///

@@ -21,7 +21,7 @@ struct FollowDoc {
     followee: String,
 }
 
-/// **concept** Following [User]
+/// **concept** Following \[User\]
 ///
 /// **purpose** let people keep up with the people they choose.
 ///

@@ -7,7 +7,7 @@ struct PasswordDoc {
     hash: String,
 }
 
-/// **concept** Password [User]
+/// **concept** Password \[User\]
 ///
 /// **purpose** let a user prove they are who they claim with a secret only
 /// they know.

@@ -16,7 +16,7 @@ struct ProfileDoc {
     image: Option<String>,
 }
 
-/// **concept** Profile [User]
+/// **concept** Profile \[User\]
 ///
 /// **purpose** let users say something about themselves.
 ///

@@ -21,7 +21,7 @@ struct TagDoc {
     target: String,
 }
 
-/// **concept** Tag [Target]
+/// **concept** Tag \[Target\]
 ///
 /// **purpose** let things be found by topic.
 ///
