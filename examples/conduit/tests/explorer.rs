@@ -71,3 +71,22 @@ async fn a_forbidden_delete_is_explained_by_its_else() {
         "the other elses are not listed: {near:?}"
     );
 }
+
+#[test]
+fn expand_shows_a_sync_with_its_views_inlined_and_its_companions() {
+    let text = conduit::app().expand(Some("GetArticle")).unwrap();
+    assert!(text.starts_with("# "), "names the file: {text}");
+    for expected in [
+        "sync GetArticle\n",
+        "    let article@ArticleJson1 = article\n",
+        "    Article._get (article: article@ArticleEntryJson2)",
+        "sync GetArticle.else2\n",
+        "    not Article._bySlug (slug)\n",
+        "sync GetArticle.else3\n",
+        "    collect true as found@ArticleJson1 {\n",
+        "    len(found@ArticleJson1) == 0\n",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    assert!(conduit::app().expand(Some("NoSuchSync")).unwrap().is_empty());
+}
