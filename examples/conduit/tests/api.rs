@@ -308,6 +308,13 @@ async fn articles_lists_pagination_feed_and_ownership() {
         assert_eq!((&past_the_end.body["articles"], &past_the_end.body["articlesCount"]), (&json!([]), &json!(6)), "{db}");
         let zero = api.get(&format!("/articles?author={a}&limit=0")).await;
         assert_eq!(zero.body["articles"], json!([]), "{db}: limit=0");
+        let negative = api.get(&format!("/articles?author={a}&offset=-1")).await;
+        assert_eq!(
+            (negative.status, negative.body),
+            (422, errors("limit or offset", "can't be negative")),
+            "{db}"
+        );
+        assert_eq!(reader.get("/articles/feed?limit=-5").await.status, 422, "{db}");
         let junk = api.get(&format!("/articles?author={a}&limit=lots")).await;
         assert_eq!(junk.body["articles"].as_array().unwrap().len(), 6, "{db}: an unreadable limit means the default");
         let nobody = api.get("/articles?author=nobody-at-all").await;
