@@ -199,29 +199,54 @@ async fn run_op(client: &PgConn, op: &Op) -> Result<OpResult, StateError> {
     }
 }
 
-async fn insert_log(client: &Client, e: &LogEntry) -> Result<(), StateError> {
-    client
-        .execute(
+/// Log rows per INSERT statement: one statement (one round trip) for many.
+const LOG_ROWS_PER_INSERT: usize = 32;
+
+async fn insert_log(client: &PgConn, e: &LogEntry) -> Result<(), StateError> {
+    insert_logs(client, std::slice::from_ref(e)).await
+}
+
+/// Inserts log rows, up to [`LOG_ROWS_PER_INSERT`] per statement.
+async fn insert_logs(client: &PgConn, entries: &[LogEntry]) -> Result<(), StateError> {
+    for chunk in entries.chunks(LOG_ROWS_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let p: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        let text = format!(
             "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            &[
-                &e.id,
-                &e.flow,
-                &(e.seq as i64),
-                &e.concept,
-                &e.action,
-                &Json(Value::Object(e.input.clone())),
-                &e.error,
-                &Json(Value::Object(e.output.clone())),
-                &e.sync,
-                &Json(Value::from(e.matched.clone())),
-                &e.started_at,
-                &e.completed_at,
-            ],
-        )
-        .await
-        .map(|_| ())
-        .map_err(backend_error)
+             VALUES {}",
+            rows.join(", ")
+        );
+        let statement = client.prepare_cached(&text).await.map_err(backend_error)?;
+        let owned: Vec<[Box<dyn ToSql + Sync + Send>; 12]> = chunk
+            .iter()
+            .map(|e| -> [Box<dyn ToSql + Sync + Send>; 12] {
+                [
+                    Box::new(e.id.clone()),
+                    Box::new(e.flow.clone()),
+                    Box::new(i64::from(e.seq)),
+                    Box::new(e.concept.clone()),
+                    Box::new(e.action.clone()),
+                    Box::new(Json(Value::Object(e.input.clone()))),
+                    Box::new(e.error),
+                    Box::new(Json(Value::Object(e.output.clone()))),
+                    Box::new(e.sync.clone()),
+                    Box::new(Json(Value::from(e.matched.clone()))),
+                    Box::new(e.started_at),
+                    Box::new(e.completed_at),
+                ]
+            })
+            .collect();
+        let params: Vec<&(dyn ToSql + Sync)> = owned
+            .iter()
+            .flat_map(|row| row.iter().map(|p| &**p as &(dyn ToSql + Sync)))
+            .collect();
+        client.execute(&statement, &params).await.map_err(backend_error)?;
+    }
+    Ok(())
 }
 
 fn read_log_row(r: &Row) -> LogEntry {
@@ -267,11 +292,9 @@ impl Postgres {
             Box::pin(async move {
                 let conn = pool.get().await.map_err(StateError::Backend)?;
                 conn.batch_execute("BEGIN").await.map_err(backend_error)?;
-                for e in &batch {
-                    if let Err(err) = insert_log(&conn, e).await {
-                        let _ = conn.batch_execute("ROLLBACK").await;
-                        return Err(err);
-                    }
+                if let Err(err) = insert_logs(&conn, &batch).await {
+                    let _ = conn.batch_execute("ROLLBACK").await;
+                    return Err(err);
                 }
                 conn.batch_execute("COMMIT").await.map_err(backend_error)
             })
