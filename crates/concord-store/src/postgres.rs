@@ -18,6 +18,13 @@ use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, StoreError};
 
+/// Shared read connections (see [`Postgres::reader`]): one per core, 2 to
+/// 8. Fewer connections pipeline more; more let the server use more cores
+/// (on 2 cores, 2 readers gave 575 list requests/s, 4 gave 534, 8 gave 489).
+fn reader_count() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8))
+}
+
 /// Arbitrary constant for `pg_advisory_xact_lock` during migrations.
 const MIGRATION_LOCK: i64 = 0x0063_6f6e_636f_7264;
 
@@ -110,7 +117,17 @@ impl Pool {
 }
 
 async fn connect(url: &str) -> Result<PgConn, String> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| e.to_string())?;
+    connect_as(url, "concord").await
+}
+
+/// Connects with `application_name` set, so an operator can tell the
+/// store's connections apart in `pg_stat_activity`.
+async fn connect_as(url: &str, application: &str) -> Result<PgConn, String> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| e.to_string())?;
+    if config.get_application_name().is_none() {
+        config.application_name(application);
+    }
+    let (client, connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(target: "concord::store", "postgres connection ended: {e}");
@@ -124,6 +141,11 @@ async fn connect(url: &str) -> Result<PgConn, String> {
 
 pub(crate) struct Postgres {
     pool: Arc<Pool>,
+    /// Connections shared by reads outside transactions: tokio-postgres
+    /// pipelines concurrent queries on one connection, so many flows' reads
+    /// travel together instead of each taking a connection of its own.
+    readers: Vec<tokio::sync::RwLock<Arc<PgConn>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     log: LogQueue,
 }
 
@@ -299,7 +321,46 @@ impl Postgres {
                 conn.batch_execute("COMMIT").await.map_err(backend_error)
             })
         }));
-        Ok(Postgres { pool, log })
+        let mut readers = Vec::new();
+        for _ in 0..reader_count() {
+            let reader = connect_as(url, "concord-reader").await.map_err(StoreError::Connect)?;
+            readers.push(tokio::sync::RwLock::new(Arc::new(reader)));
+        }
+        Ok(Postgres {
+            pool,
+            log,
+            readers,
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// A shared read connection, reconnected if the server closed it.
+    async fn reader(&self, i: usize) -> Result<Arc<PgConn>, StateError> {
+        let current = self.readers[i].read().await.clone();
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let mut slot = self.readers[i].write().await;
+        if slot.is_closed() {
+            *slot = Arc::new(
+                connect_as(&self.pool.url, "concord-reader")
+                    .await
+                    .map_err(StateError::Backend)?,
+            );
+        }
+        Ok(slot.clone())
+    }
+
+    /// Runs a read on a shared connection; if that connection turns out to
+    /// be closed (a server restart, a terminated backend), once more on a
+    /// new one.
+    async fn read_shared(&self, op: &Op) -> Result<OpResult, StateError> {
+        let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
+        let reader = self.reader(i).await?;
+        match run_op(&reader, op).await {
+            Err(_) if reader.is_closed() => run_op(&*self.reader(i).await?, op).await,
+            result => result,
+        }
     }
 
     async fn conn(&self) -> Result<Pooled, StateError> {
@@ -402,7 +463,7 @@ impl StateTx for PgTx {
 
 impl StateBackend for Postgres {
     fn read(&self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>> {
-        Box::pin(async move { run_op(&*self.conn().await?, &op).await })
+        Box::pin(async move { self.read_shared(&op).await })
     }
 
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>> {
