@@ -321,15 +321,8 @@ impl App {
     /// one named `name`, with or without its module) as the engine runs
     /// them: views inlined, each followed by its companions, as `.sync` text.
     pub fn expand(&self, name: Option<&str>) -> Result<String, LoadError> {
-        let mut files = Vec::new();
-        collect_sync_files(&self.syncs, &self.syncs, &mut files)?;
-        files.sort();
         let mut out = String::new();
-        for (path, module) in files {
-            let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
-                path: path.clone(),
-                source,
-            })?;
+        for (path, module, text) in read_sync_files(&self.syncs)? {
             let (ast, _) = concord_syntax::parse(concord_syntax::FileId(0), &text);
             for sync in &ast.syncs {
                 let shorthand = !sync.otherwise.is_empty() || concord_syntax::expand::uses_views(sync);
@@ -365,23 +358,34 @@ impl App {
     }
 }
 
+/// Every `.sync` file under `dir`, in path order: (path, module, text).
+fn read_sync_files(dir: &Path) -> Result<Vec<(PathBuf, String, String)>, LoadError> {
+    let mut files = Vec::new();
+    collect_sync_files(dir, dir, &mut files)?;
+    files.sort();
+    files
+        .into_iter()
+        .map(|(path, module)| {
+            let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            Ok((path, module, text))
+        })
+        .collect()
+}
+
 /// Reads and checks every `.sync` file under `dir` against `specs`.
 pub(crate) fn check_syncs(
     dir: &Path,
     specs: &[ConceptSpec],
 ) -> Result<(concord_check::Checked, SourceMap, usize), LoadError> {
-    let mut files = Vec::new();
-    collect_sync_files(dir, dir, &mut files)?;
-    files.sort();
+    let files = read_sync_files(dir)?;
     let count = files.len();
-    let mut inputs = Vec::new();
-    for (path, module) in files {
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        inputs.push((path.display().to_string(), module, text));
-    }
+    let inputs = files
+        .into_iter()
+        .map(|(path, module, text)| (path.display().to_string(), module, text))
+        .collect();
     let mut sources = SourceMap::new();
     let checked = concord_check::load(&mut sources, inputs, specs);
     Ok((checked, sources, count))
