@@ -83,3 +83,79 @@ async fn a_slow_flow_times_out_with_504() {
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(requesting.pending_count(), 0, "timed-out requests are forgotten");
 }
+
+#[derive(Default)]
+struct Done {
+    marks: std::sync::atomic::AtomicUsize,
+}
+
+#[concept(crate = concord_concept)]
+impl Done {
+    pub fn mark(&self) {
+        self.marks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+const ANSWER_THEN_WORK: &str = r#"
+sync AnswerFirst
+when
+    Requesting.request (path: "/later") : (request)
+then
+    Requesting.respond (request, early: true)
+    Slow.wait (ms: 300)
+
+sync MarkAfterWaiting
+when
+    Requesting.request (path: "/later") : ()
+    Slow.wait () : ()
+then
+    Done.mark ()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_that_goes_on_after_its_answer_finishes_in_the_background() {
+    let requesting = Arc::new(Requesting::new());
+    let done = Arc::new(Done::default());
+    let builder = EngineBuilder::new()
+        .concept_shared(requesting.clone())
+        .concept(Slow)
+        .concept_shared(done.clone());
+    let mut sources = concord_syntax::SourceMap::new();
+    let checked = concord_check::load(
+        &mut sources,
+        vec![("t.sync".into(), String::new(), ANSWER_THEN_WORK.into())],
+        &builder.specs(),
+    );
+    let engine = builder.build(checked.program.expect("syncs check")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(concord_http::serve(
+        listener,
+        concord_http::router(engine, requesting.clone(), HttpConfig::default()),
+    ));
+    let started = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"POST /api/later HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.ends_with(r#"{"early":true}"#), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "answered before the rest of the flow: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(done.marks.load(std::sync::atomic::Ordering::SeqCst), 0);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        done.marks.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the rest of the flow ran after the answer"
+    );
+    assert_eq!(
+        requesting.pending_count(),
+        0,
+        "and the request was forgotten at its end"
+    );
+}

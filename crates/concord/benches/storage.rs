@@ -104,48 +104,42 @@ async fn measure(e: &Engine, action: &str, total: usize, in_flight: usize) -> f6
     median(runs)
 }
 
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let file = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let mut backends: Vec<(&str, Option<String>)> = vec![
-            ("no store, log in memory", None),
-            ("SQLite file (WAL, synchronous=NORMAL)", Some(file)),
-            ("SQLite in memory", Some("sqlite::memory:".into())),
-        ];
-        if let Ok(url) = std::env::var("CONCORD_TEST_POSTGRES_URL") {
-            backends.push(("PostgreSQL (loopback)", Some(url)));
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let mut backends: Vec<(&str, Option<String>)> = vec![
+        ("no store, log in memory", None),
+        ("SQLite file (WAL, synchronous=NORMAL)", Some(file)),
+        ("SQLite in memory", Some("sqlite::memory:".into())),
+    ];
+    if let Ok(url) = std::env::var("CONCORD_TEST_POSTGRES_URL") {
+        backends.push(("PostgreSQL (loopback)", Some(url)));
+    }
+    println!("actions/s, median of 3 runs; 1 task = one flow at a time, 32 = flows in flight");
+    println!(
+        "{:<40} {:>12} {:>12} {:>12} {:>12}",
+        "backend", "touch 1", "touch 32", "add 1", "add 32"
+    );
+    let mut baseline = None;
+    for (name, url) in backends {
+        let e = engine(url.as_deref()).await;
+        let total = if name.starts_with("Postgre") { 5_000 } else { 20_000 };
+        let touch1 = measure(&e, "touch", total, 1).await;
+        let touch32 = measure(&e, "touch", total, 32).await;
+        let (add1, add32) = if url.is_some() {
+            (measure(&e, "add", total, 1).await, measure(&e, "add", total, 32).await)
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        println!("{name:<40} {touch1:>12.0} {touch32:>12.0} {add1:>12.0} {add32:>12.0}");
+        match baseline {
+            None => baseline = Some(touch1),
+            Some(b) => println!(
+                "{:<40} persisting the log costs {:.1}x the in-memory log (touch, 1 task)",
+                "",
+                b / touch1
+            ),
         }
-        println!("actions/s, median of 3 runs; 1 task = one flow at a time, 32 = flows in flight");
-        println!(
-            "{:<40} {:>12} {:>12} {:>12} {:>12}",
-            "backend", "touch 1", "touch 32", "add 1", "add 32"
-        );
-        let mut baseline = None;
-        for (name, url) in backends {
-            let e = engine(url.as_deref()).await;
-            let total = if name.starts_with("Postgre") { 5_000 } else { 20_000 };
-            let touch1 = measure(&e, "touch", total, 1).await;
-            let touch32 = measure(&e, "touch", total, 32).await;
-            let (add1, add32) = if url.is_some() {
-                (measure(&e, "add", total, 1).await, measure(&e, "add", total, 32).await)
-            } else {
-                (f64::NAN, f64::NAN)
-            };
-            println!("{name:<40} {touch1:>12.0} {touch32:>12.0} {add1:>12.0} {add32:>12.0}");
-            match baseline {
-                None => baseline = Some(touch1),
-                Some(b) => println!(
-                    "{:<40} persisting the log costs {:.1}x the in-memory log (touch, 1 task)",
-                    "",
-                    b / touch1
-                ),
-            }
-        }
-    });
+    }
 }

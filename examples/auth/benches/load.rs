@@ -139,68 +139,68 @@ async fn listen(router: Router) -> SocketAddr {
     addr
 }
 
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("load.db").display());
-        // Concord, with the passthrough query open.
-        let app = auth::app().database(&url);
-        let requesting = app.requesting();
-        let engine = app.load().await.unwrap();
-        let passthrough = concord::http::Passthrough::parse("bench", "Profile._getUserByUsername: benchmark\n").unwrap();
-        let config = concord::http::HttpConfig {
-            passthrough,
-            ..Default::default()
-        };
-        let concord_addr = listen(concord::http::router(engine, requesting, config)).await;
-        // The plain handlers, on the same database.
-        let plain = Arc::new(Plain {
-            store: concord::store::open(&url).await.unwrap(),
-            sessions: Sessioning::new(),
-            profile: auth::Profile,
-        });
-        let plain_addr = listen(
-            Router::new()
-                .route("/api/auth/me", post(plain_me))
-                .route("/api/Profile/_getUserByUsername", post(plain_lookup))
-                .route("/api/auth/login", post(plain_login))
-                .with_state(plain),
-        )
-        .await;
-
-        let creds = json!({"username": "ada", "password": "correct horse"}).to_string();
-        send(concord_addr, "POST", "/api/auth/register", &creds, &[]).await;
-        let login = send(concord_addr, "POST", "/api/auth/login", &creds, &[]).await;
-        let me = json!({"session": login.body["session"]}).to_string();
-        let lookup = json!({"username": "ada"}).to_string();
-
-        println!("{CONNECTIONS} connections on loopback; requests/s, p50, p99 (concord vs plain axum handlers)");
-        let limit = Duration::from_secs(10);
-        let scenarios: [(&str, &'static str, &String, usize); 3] = [
-            ("cheap: /auth/me", "/api/auth/me", &me, 20_000),
-            ("passthrough query", "/api/Profile/_getUserByUsername", &lookup, 20_000),
-            ("login (Argon2id)", "/api/auth/login", &creds, 160),
-        ];
-        // `cargo bench -p auth --bench load -- cheap` runs matching scenarios only.
-        let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-        for (name, path, body, total) in scenarios {
-            if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
-                continue;
-            }
-            // Warm up both.
-            load(concord_addr, path, body.clone(), total / 10 + CONNECTIONS, limit).await;
-            load(plain_addr, path, body.clone(), total / 10 + CONNECTIONS, limit).await;
-            let c = load(concord_addr, path, body.clone(), total, limit).await;
-            let p = load(plain_addr, path, body.clone(), total, limit).await;
-            println!(
-                "{name:<20} concord {:>8.0}/s p50 {:>7.2?} p99 {:>7.2?} | plain {:>8.0}/s p50 {:>7.2?} p99 {:>7.2?} | time per request {:.2}x",
-                c.rps, c.p50, c.p99, p.rps, p.p50, p.p99, p.rps / c.rps
-            );
-        }
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("load.db").display());
+    // Concord, with the passthrough query open.
+    let app = auth::app().database(&url);
+    let requesting = app.requesting();
+    let engine = app.load().await.unwrap();
+    let passthrough = concord::http::Passthrough::parse("bench", "Profile._getUserByUsername: benchmark\n").unwrap();
+    let config = concord::http::HttpConfig {
+        passthrough,
+        ..Default::default()
+    };
+    let concord_addr = listen(concord::http::router(engine, requesting, config)).await;
+    // The plain handlers, on the same database.
+    let plain = Arc::new(Plain {
+        store: concord::store::open(&url).await.unwrap(),
+        sessions: Sessioning::new(),
+        profile: auth::Profile,
     });
+    let plain_addr = listen(
+        Router::new()
+            .route("/api/auth/me", post(plain_me))
+            .route("/api/Profile/_getUserByUsername", post(plain_lookup))
+            .route("/api/auth/login", post(plain_login))
+            .with_state(plain),
+    )
+    .await;
+
+    let creds = json!({"username": "ada", "password": "correct horse"}).to_string();
+    send(concord_addr, "POST", "/api/auth/register", &creds, &[]).await;
+    let login = send(concord_addr, "POST", "/api/auth/login", &creds, &[]).await;
+    let me = json!({"session": login.body["session"]}).to_string();
+    let lookup = json!({"username": "ada"}).to_string();
+
+    println!("{CONNECTIONS} connections on loopback; requests/s, p50, p99 (concord vs plain axum handlers)");
+    let limit = Duration::from_secs(10);
+    let scenarios: [(&str, &'static str, &String, usize); 3] = [
+        ("cheap: /auth/me", "/api/auth/me", &me, 20_000),
+        ("passthrough query", "/api/Profile/_getUserByUsername", &lookup, 20_000),
+        ("login (Argon2id)", "/api/auth/login", &creds, 160),
+    ];
+    // `cargo bench -p auth --bench load -- cheap` runs matching scenarios only.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    for (name, path, body, total) in scenarios {
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        // Warm up both.
+        load(concord_addr, path, body.clone(), total / 10 + CONNECTIONS, limit).await;
+        load(plain_addr, path, body.clone(), total / 10 + CONNECTIONS, limit).await;
+        let c = load(concord_addr, path, body.clone(), total, limit).await;
+        let p = load(plain_addr, path, body.clone(), total, limit).await;
+        println!(
+            "{name:<20} concord {:>8.0}/s p50 {:>7.2?} p99 {:>7.2?} | plain {:>8.0}/s p50 {:>7.2?} p99 {:>7.2?} | time per request {:.2}x",
+            c.rps,
+            c.p50,
+            c.p99,
+            p.rps,
+            p.p50,
+            p.p99,
+            p.rps / c.rps
+        );
+    }
 }

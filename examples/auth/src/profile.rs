@@ -1,19 +1,5 @@
-use concord::std_concepts::accounts;
-use concord::{ActionContext, Outputs, QueryContext, StateError, concept};
-
-/// Output of `register` and `authenticate`.
-#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
-pub struct UserOut {
-    /// The user's id.
-    pub user: String,
-}
-
-/// A row of `_getUsername`.
-#[derive(Debug, Clone, PartialEq, Eq, Outputs)]
-pub struct UsernameRow {
-    /// The user's name.
-    pub username: String,
-}
+use concord::std_concepts::{UserOut, UsernameRow, accounts};
+use concord::{ActionContext, QueryContext, StateError, concept};
 
 /// **concept** Profile \[User\]
 ///

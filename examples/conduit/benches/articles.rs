@@ -101,45 +101,45 @@ async fn seed(addr: SocketAddr) -> String {
     reader
 }
 
-fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let mut databases = vec![("SQLite file", format!("sqlite://{}", dir.path().join("bench.db").display()))];
-        if let Ok(url) = std::env::var("CONCORD_BENCH_POSTGRES_URL") {
-            databases.push(("PostgreSQL", url));
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases = vec![(
+        "SQLite file",
+        format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )];
+    if let Ok(url) = std::env::var("CONCORD_BENCH_POSTGRES_URL") {
+        databases.push(("PostgreSQL", url));
+    }
+    println!(
+        "GET /api/articles (20 per page) over {} articles by {AUTHORS} authors; {CONNECTIONS} connections on loopback",
+        AUTHORS * ARTICLES_PER_AUTHOR
+    );
+    for (name, url) in databases {
+        println!("{name}:");
+        let addr = start(&url).await;
+        let reader = seed(addr).await;
+        let limit = Duration::from_secs(15);
+        let cases = [
+            ("anonymous", Vec::new()),
+            (
+                "logged-in reader",
+                vec![("Authorization".to_string(), format!("Token {reader}"))],
+            ),
+        ];
+        for (who, headers) in cases {
+            let request = Request {
+                method: "GET",
+                path: "/api/articles?limit=20".into(),
+                body: String::new(),
+                headers,
+            };
+            run(addr, request.clone(), 200, CONNECTIONS, 400, limit).await; // warm-up
+            let f = run(addr, request, 200, CONNECTIONS, 4000, limit).await;
+            println!(
+                "  {who:<17} {:>7.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  ({} requests)",
+                f.rps, f.p50, f.p99, f.requests
+            );
         }
-        println!(
-            "GET /api/articles (20 per page) over {} articles by {AUTHORS} authors; {CONNECTIONS} connections on loopback",
-            AUTHORS * ARTICLES_PER_AUTHOR
-        );
-        for (name, url) in databases {
-            println!("{name}:");
-            let addr = start(&url).await;
-            let reader = seed(addr).await;
-            let limit = Duration::from_secs(15);
-            let cases = [
-                ("anonymous", Vec::new()),
-                ("logged-in reader", vec![("Authorization".to_string(), format!("Token {reader}"))]),
-            ];
-            for (who, headers) in cases {
-                let request = Request {
-                    method: "GET",
-                    path: "/api/articles?limit=20".into(),
-                    body: String::new(),
-                    headers,
-                };
-                run(addr, request.clone(), 200, CONNECTIONS, 400, limit).await; // warm-up
-                let f = run(addr, request, 200, CONNECTIONS, 4000, limit).await;
-                println!(
-                    "  {who:<17} {:>7.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  ({} requests)",
-                    f.rps, f.p50, f.p99, f.requests
-                );
-            }
-        }
-    });
+    }
 }
