@@ -9,10 +9,10 @@ use concord_syntax::ast::{self, Arg, ArgValue, ExprKind, Lit, Outputs, Pattern, 
 use concord_syntax::{Diagnostic, FileId, SourceFile, Span};
 use serde_json::Value;
 
-use crate::program::{
+use crate::suggest::{closest, help_for};
+use concord_program::{
     self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, Otherwise, OutcomeMatch, Slot, Step, WhenPattern,
 };
-use crate::suggest::{closest, help_for};
 
 /// The concept that turns HTTP requests into flows.
 pub const REQUESTING: &str = "Requesting";
@@ -1003,7 +1003,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         full: &str,
         params: Option<&[ParamSpec]>,
         role: &str,
-    ) -> Option<Vec<(String, program::Expr)>> {
+    ) -> Option<Vec<(String, concord_program::Expr)>> {
         let mut out = Vec::new();
         let mut ok = true;
         for arg in &p.args {
@@ -1029,7 +1029,9 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     ok = false;
                     continue;
                 }
-                ArgValue::Shorthand => self.var_use(&arg.key.name, arg.key.span, role).map(program::Expr::Var),
+                ArgValue::Shorthand => self
+                    .var_use(&arg.key.name, arg.key.span, role)
+                    .map(concord_program::Expr::Var),
                 ArgValue::Expr(e) => {
                     if let (Some(v), Some(params)) = (const_value(e), params)
                         && !self.check_literal_type(arg, &v, params, full)
@@ -1090,8 +1092,8 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         }
     }
 
-    fn expr(&mut self, e: &ast::Expr, role: &str) -> Option<program::Expr> {
-        use program::Expr as P;
+    fn expr(&mut self, e: &ast::Expr, role: &str) -> Option<concord_program::Expr> {
+        use concord_program::Expr as P;
         Some(match &e.kind {
             ExprKind::Lit(l) => P::Lit(lit_value(l)),
             ExprKind::Var(v) => P::Var(self.var_use(v, e.span, role)?),

@@ -9,8 +9,6 @@
 mod check;
 mod coverage;
 mod cycles;
-pub mod graph;
-pub mod program;
 mod suggest;
 
 use std::collections::HashMap;
@@ -19,7 +17,7 @@ use concord_concept::ConceptSpec;
 use concord_syntax::{Diagnostic, FileId, SourceMap, ast};
 
 pub use check::{REQUESTING, RESPONDERS};
-pub use program::Program;
+pub use concord_program::Program;
 
 /// One parsed `.sync` file.
 #[derive(Debug, Clone)]

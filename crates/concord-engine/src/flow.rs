@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::SystemTime;
 
-use concord_check::program::{FieldMatch, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
 use concord_concept::state::LogEntry;
 use concord_concept::{ActionContext, BoxFuture, FlowId, Outcome, QueryContext, Record, RecordId, StateError, Value};
+use concord_program::{FieldMatch, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
 
 use crate::record::{ActionRecord, Json};
 use crate::value::{Frame, eval, json_eq};
@@ -522,7 +522,7 @@ async fn evaluate(
     .await;
     flow.errors.extend(errors);
     let mut out = Vec::new();
-    let then: Vec<(&concord_check::program::Invocation, ActionId)> =
+    let then: Vec<(&concord_program::Invocation, ActionId)> =
         s.then.iter().zip(loaded.then_actions.iter().copied()).collect();
     for frame in frames {
         invoke_all(flow, table, sync, &then, &frame, &provenance, &mut out);
@@ -550,7 +550,7 @@ fn invoke_all(
     flow: &mut Flow,
     table: &SyncTable,
     sync: usize,
-    invocations: &[(&concord_check::program::Invocation, ActionId)],
+    invocations: &[(&concord_program::Invocation, ActionId)],
     frame: &Frame,
     provenance: &[Vec<u32>],
     out: &mut Vec<Invocation>,
@@ -1061,7 +1061,7 @@ fn all_matches(when: &[WhenPattern], records: &[Arc<ActionRecord>], frame: Frame
 
 /// The first variable a step reads whose value is a redacted secret.
 fn secret_used(step: &Step, frame: &Frame, vars: &[String]) -> Option<String> {
-    use concord_check::program::Expr;
+    use concord_program::Expr;
     fn walk(e: &Expr, frame: &Frame, vars: &[String]) -> Option<String> {
         match e {
             Expr::Var(slot) => match frame.get(*slot) {

@@ -16,10 +16,10 @@ pub mod value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use concord_check::Program;
-use concord_check::program::CompiledSync;
 use concord_concept::state::StateBackend;
 use concord_concept::{Concept, ConceptSpec, FlowId, Record};
+use concord_program::CompiledSync;
+use concord_program::Program;
 
 pub use flow::{FlowError, FlowReport, FlowStatus};
 pub use record::{ActionLog, ActionRecord, Json, REDACTED};
@@ -266,8 +266,8 @@ impl Inner {
         Ok(table)
     }
 
-    fn check_queries(&self, sync: &str, step: &concord_check::program::Step) -> Result<(), EngineError> {
-        use concord_check::program::Step;
+    fn check_queries(&self, sync: &str, step: &concord_program::Step) -> Result<(), EngineError> {
+        use concord_program::Step;
         match step {
             Step::Query { concept, query, .. } => {
                 let known = self
@@ -360,7 +360,7 @@ impl Engine {
     /// The literal values the syncs in force require for `key` in when
     /// patterns on `concept.action` (e.g. every request `path` they handle).
     pub fn when_literals(&self, concept: &str, action: &str, key: &str) -> Vec<serde_json::Value> {
-        use concord_check::program::Matcher;
+        use concord_program::Matcher;
         let mut out: Vec<serde_json::Value> = Vec::new();
         for s in &self.sync_table().syncs {
             for p in s

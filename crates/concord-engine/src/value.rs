@@ -1,6 +1,6 @@
 //! JSON equality and expression evaluation.
 
-use concord_check::program::{BinOp, Builtin, Expr, Slot};
+use concord_program::{BinOp, Builtin, Expr, Slot};
 use serde_json::{Number, Value};
 
 /// Variable bindings of one frame, by slot (`None` = not bound yet).

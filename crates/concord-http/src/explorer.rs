@@ -22,7 +22,7 @@ pub(crate) async fn page() -> Response {
 
 /// The sync graph, as SVG.
 pub(crate) async fn graph(State(shared): State<Arc<Shared>>) -> Response {
-    let svg = concord_check::graph::svg(&shared.engine.program());
+    let svg = concord_program::graph::svg(&shared.engine.program());
     ([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()
 }
 

@@ -219,9 +219,9 @@ impl App {
             },
             Some("graph") => self.program().map_err(|e| e.to_string()).map(|p| {
                 if args.get(1).is_some_and(|a| a == "--svg") {
-                    print!("{}", concord_check::graph::svg(&p));
+                    print!("{}", concord_program::graph::svg(&p));
                 } else {
-                    print!("{}", concord_check::graph::dot(&p));
+                    print!("{}", concord_program::graph::dot(&p));
                 }
             }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
@@ -275,7 +275,7 @@ impl App {
     }
 
     /// The checked program without building an engine (for listings).
-    pub(crate) fn program(&self) -> Result<concord_check::Program, LoadError> {
+    pub(crate) fn program(&self) -> Result<concord_program::Program, LoadError> {
         let (checked, sources, _) = self.check_dir(&self.syncs)?;
         let rendered = render_all(&checked.diagnostics, &sources);
         checked.program.ok_or_else(|| LoadError::Check {

@@ -49,5 +49,7 @@ pub use concord_store as store;
 
 /// The checker, for tools that check syncs without running them.
 pub use concord_check as check;
+/// The compiled program (the IR the engine runs), its routes and its graph.
+pub use concord_program as program;
 /// The `.sync` language: parser, syntax tree, diagnostics.
 pub use concord_syntax as syntax;

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use concord_check::program::{Matcher, OutcomeMatch};
 use concord_http::HttpConfig;
+use concord_program::{Matcher, OutcomeMatch};
 
 use crate::App;
 

@@ -306,7 +306,7 @@ impl ConceptHarness {
         let engine = concord_engine::EngineBuilder::new()
             .store(store)
             .concept(concept)
-            .build(concord_check::Program::default())
+            .build(concord_program::Program::default())
             .expect("an engine without syncs");
         ConceptHarness {
             engine,

@@ -141,7 +141,7 @@ pub fn svg(program: &Program) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::program::{CompiledSync, Invocation, OutcomeMatch, WhenPattern};
+    use crate::{CompiledSync, Invocation, OutcomeMatch, WhenPattern};
 
     fn sync(name: &str, when: &[&str], then: &[&str]) -> CompiledSync {
         CompiledSync {

@@ -1,5 +1,9 @@
-//! The checked, compiled form of syncs that the engine runs. Variables are
-//! resolved to frame slots; every name refers to an existing action or query.
+//! The checked, compiled form of syncs that the engine runs (the IR):
+//! `concord-check` produces a [`Program`], `concord-engine` runs it, and the
+//! HTTP edge and the tools read it. Variables are resolved to frame slots;
+//! every name refers to an existing action or query.
+
+pub mod graph;
 
 use serde_json::Value;
 
