@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use concord_concept::{ActionSpec, ConceptSpec, ParamSpec, ParamType, QuerySpec};
+use concord_concept::{ActionSpec, ConceptSpec, EntryRole, ParamSpec, ParamType, QuerySpec};
 use concord_syntax::ast::{self, Arg, ArgValue, ExprKind, Lit, Outputs, Pattern, QueryMode, UnOp};
 use concord_syntax::{Diagnostic, FileId, SourceFile, Span};
 use serde_json::Value;
@@ -13,16 +13,6 @@ use crate::suggest::{closest, help_for};
 use concord_program::{
     self, Builtin, CompiledSync, FieldMatch, Invocation, Matcher, Otherwise, OutcomeMatch, Slot, Step, WhenPattern,
 };
-
-/// The concept that turns HTTP requests into flows.
-pub const REQUESTING: &str = "Requesting";
-
-/// Its actions that answer a request.
-pub const RESPONDERS: [&str; 2] = ["respond", "respondWith"];
-
-fn is_respond(concept: &str, action: &str) -> bool {
-    concept == REQUESTING && RESPONDERS.contains(&action)
-}
 
 /// What the cross-sync analysis needs to know about one checked sync.
 #[derive(Debug, Clone)]
@@ -44,6 +34,8 @@ pub(crate) struct Summary {
 pub(crate) struct PatternSummary {
     pub concept: String,
     pub action: String,
+    /// The action's role when it is an entry action (its spec says so).
+    pub entry: Option<EntryRole>,
     pub kind: OutcomeKind,
     pub literals: Vec<(String, Value)>,
     pub outcome_span: Span,
@@ -60,8 +52,14 @@ pub(crate) enum OutcomeKind {
 }
 
 impl PatternSummary {
-    pub fn is_request(&self) -> bool {
-        self.concept == REQUESTING && self.action == "request"
+    /// A pattern on this entry action (`concept`, `action`).
+    pub fn is_entry(&self, (concept, action): (&str, &str)) -> bool {
+        self.entry.is_some() && self.concept == concept && self.action == action
+    }
+
+    /// A pattern on some entry action.
+    pub fn is_any_entry(&self) -> bool {
+        self.entry.is_some()
     }
 
     /// The literal this pattern requires for `key`, if any.
@@ -69,11 +67,16 @@ impl PatternSummary {
         self.literals.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
-    pub fn path(&self) -> Option<&str> {
-        self.literals
-            .iter()
-            .find(|(k, _)| k == "path")
-            .and_then(|(_, v)| v.as_str())
+    /// The route this entry pattern requires (its route key's literal).
+    pub fn route(&self) -> Option<&str> {
+        let key = &self.entry.as_ref()?.route_key;
+        self.literal(key).and_then(Value::as_str)
+    }
+
+    /// The method this entry pattern requires (its method key's literal).
+    pub fn method(&self) -> Option<&str> {
+        let key = self.entry.as_ref()?.method_key.as_ref()?;
+        self.literal(key).and_then(Value::as_str)
     }
 
     pub fn matches_case(&self, error: bool) -> bool {
@@ -296,6 +299,11 @@ pub(crate) struct FileChecker<'a> {
 }
 
 impl<'a> FileChecker<'a> {
+    /// Whether the concept's spec declares `action` a responder.
+    fn is_responder(&self, concept: &str, action: &str) -> bool {
+        self.concepts.get(concept).is_some_and(|c| c.is_responder(action))
+    }
+
     /// Checks and compiles `sync` (views inlined); `shape` is the sync as
     /// written (views as single steps), which the coverage summary reads.
     pub fn check_sync(&mut self, sync: &ast::Sync, shape: &ast::Sync, role: Role) -> Option<(CompiledSync, Summary)> {
@@ -393,7 +401,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         let mut then = Vec::new();
         let mut responds: Option<Span> = None;
         for p in &sync.then {
-            if is_respond(&p.concept.name, &p.action.name) {
+            if self.fc.is_responder(&p.concept.name, &p.action.name) {
                 if let Some(first) = responds {
                     let file = self.fc.file;
                     self.error("E0270", "this sync responds twice", p.span)
@@ -655,7 +663,8 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     }
                     if let (Matcher::Literal(Value::String(path)), true) = (
                         &m.matcher,
-                        p.concept.name == REQUESTING && p.action.name == "request" && m.key == "path",
+                        spec.and_then(|a| a.entry_role())
+                            .is_some_and(|e| e.templates && e.route_key == m.key),
                     ) {
                         ok &= self.check_route(path, arg);
                     }
@@ -708,6 +717,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         ok.then(|| WhenPattern {
             concept: p.concept.name.clone(),
             action: p.action.name.clone(),
+            entry: spec.and_then(|a| a.entry_role()).cloned(),
             inputs,
             outcome,
         })
@@ -720,25 +730,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             ArgValue::Expr(e) => e.span,
             _ => arg.span,
         };
-        let mut names: Vec<&str> = Vec::new();
-        let problem = if !path.starts_with('/') {
-            Some("a request path starts with `/`".to_string())
-        } else {
-            path.split('/')
-                .filter_map(|seg| seg.strip_prefix(':'))
-                .find_map(|name| {
-                    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                        Some(format!(
-                            "`:{name}` is not a parameter name; write `:name` with letters, digits and `_`"
-                        ))
-                    } else if names.contains(&name) {
-                        Some(format!("`:{name}` appears twice; give each parameter its own name"))
-                    } else {
-                        names.push(name);
-                        None
-                    }
-                })
-        };
+        let problem = concord_program::RouteTemplate::parse(path).err().map(|e| e.to_string());
         match problem {
             None => true,
             Some(help) => {
@@ -1191,6 +1183,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 concept: p.concept.name.clone(),
                 action: p.action.name.clone(),
                 args,
+                responds: self.fc.is_responder(&p.concept.name, &p.action.name),
             }),
             _ => None,
         }
@@ -1320,6 +1313,12 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 PatternSummary {
                     concept: p.concept.name.clone(),
                     action: p.action.name.clone(),
+                    entry: self
+                        .fc
+                        .concepts
+                        .get(&p.concept.name)
+                        .and_then(|c| c.entry_role(&p.action.name))
+                        .cloned(),
                     kind,
                     literals,
                     outcome_span: p.outputs.as_ref().map_or(p.span, Outputs::span),
@@ -1375,7 +1374,10 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 .iter()
                 .map(|p| (p.concept.name.clone(), p.action.name.clone(), p.span))
                 .collect(),
-            responds: sync.then.iter().any(|p| is_respond(&p.concept.name, &p.action.name)),
+            responds: sync
+                .then
+                .iter()
+                .any(|p| self.fc.is_responder(&p.concept.name, &p.action.name)),
         })
     }
 

@@ -1,9 +1,11 @@
-//! Cross-sync analysis of request handling: for every request path, does
-//! every outcome of every action the request can cause lead to exactly one
-//! `Requesting.respond`?
+//! Cross-sync analysis of request handling: for every entry action (an
+//! action whose concept's spec says it starts flows, like
+//! `Requesting.request`) and each of its routes, does every outcome of every
+//! action the request can cause lead to exactly one responder (an action its
+//! spec marks as answering, like `Requesting.respond`)?
 //!
-//! This is a static approximation. A flow is modelled per path as the set of
-//! actions reachable from `Requesting.request`; a sync "fires" for the path if
+//! This is a static approximation. A flow is modelled per route as the set of
+//! actions reachable from the entry action; a sync "fires" for the route if
 //! all its when actions are reachable. A where clause that can drop frames
 //! makes a sync *guarded*; guarded syncs only cover an outcome together with
 //! a sync whose guard is the negation (`Q` / `not Q`, `a == b` / `a != b`).
@@ -13,40 +15,58 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use concord_concept::ConceptSpec;
 use concord_syntax::{Diagnostic, Span};
 
-use crate::check::{OutcomeKind, REQUESTING, Summary};
+use crate::check::{OutcomeKind, Summary};
 
 type Action = (String, String);
 
 pub(crate) fn analyse(summaries: &[Summary], concepts: &HashMap<String, &ConceptSpec>, diags: &mut Vec<Diagnostic>) {
-    let paths: BTreeSet<String> = summaries
+    // Every entry action a sync waits for (their specs say which they are).
+    let mut entries: Vec<Action> = Vec::new();
+    for p in summaries
         .iter()
         .flat_map(|s| s.when.iter())
-        .filter(|p| p.is_request())
-        .filter_map(|p| p.path().map(str::to_string))
-        .collect();
-    for path in &paths {
-        // Requests to one path with different methods are different flows.
-        let methods: BTreeSet<Option<String>> = summaries
+        .filter(|p| p.is_any_entry())
+    {
+        let action = (p.concept.clone(), p.action.clone());
+        if !entries.contains(&action) {
+            entries.push(action);
+        }
+    }
+    for entry in &entries {
+        let on_entry = |p: &&crate::check::PatternSummary| p.is_entry((&entry.0, &entry.1));
+        let routes: BTreeSet<String> = summaries
             .iter()
             .flat_map(|s| s.when.iter())
-            .filter(|p| p.is_request() && p.path() == Some(path.as_str()))
-            .map(|p| p.literal("method").and_then(|m| m.as_str()).map(str::to_string))
+            .filter(on_entry)
+            .filter_map(|p| p.route().map(str::to_string))
             .collect();
-        let methods: Vec<Option<String>> = if methods.iter().any(Option::is_some) {
-            methods.into_iter().flatten().map(Some).collect()
-        } else {
-            vec![None]
-        };
-        for method in &methods {
-            let mut a = PathAnalysis::new(path, method.as_deref(), summaries, concepts);
-            a.bare_success_patterns(diags);
-            a.unanswered(diags);
-            a.double_responders(diags);
+        for route in &routes {
+            // Requests to one route with different methods are different flows.
+            let methods: BTreeSet<Option<String>> = summaries
+                .iter()
+                .flat_map(|s| s.when.iter())
+                .filter(|p| on_entry(p) && p.route() == Some(route.as_str()))
+                .map(|p| p.method().map(str::to_string))
+                .collect();
+            let methods: Vec<Option<String>> = if methods.iter().any(Option::is_some) {
+                methods.into_iter().flatten().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for method in &methods {
+                let mut a = PathAnalysis::new(entry, route, method.as_deref(), summaries, concepts);
+                a.bare_success_patterns(diags);
+                a.unanswered(diags);
+                a.double_responders(diags);
+            }
         }
     }
 }
 
 struct PathAnalysis<'a> {
+    /// The entry action whose flows are analysed.
+    entry: &'a Action,
+    /// Its route (the literal of its route key).
     path: &'a str,
     syncs: &'a [Summary],
     concepts: &'a HashMap<String, &'a ConceptSpec>,
@@ -58,22 +78,23 @@ struct PathAnalysis<'a> {
 
 impl<'a> PathAnalysis<'a> {
     fn new(
+        entry: &'a Action,
         path: &'a str,
         method: Option<&str>,
         syncs: &'a [Summary],
         concepts: &'a HashMap<String, &'a ConceptSpec>,
     ) -> Self {
         let relevant = |s: &Summary| {
-            s.when.iter().filter(|p| p.is_request()).all(|p| {
-                p.path().is_none_or(|x| x == path)
-                    && match (method, p.literal("method").and_then(|m| m.as_str())) {
+            s.when.iter().filter(|p| p.is_entry((&entry.0, &entry.1))).all(|p| {
+                p.route().is_none_or(|x| x == path)
+                    && match (method, p.method()) {
                         (Some(want), Some(m)) => m == want,
                         _ => true,
                     }
             })
         };
         let mut reachable: HashSet<Action> = HashSet::new();
-        reachable.insert((REQUESTING.into(), "request".into()));
+        reachable.insert(entry.clone());
         let mut firing = Vec::new();
         loop {
             let mut changed = false;
@@ -98,6 +119,7 @@ impl<'a> PathAnalysis<'a> {
         }
         firing.sort_unstable();
         PathAnalysis {
+            entry,
             path,
             syncs,
             concepts,
@@ -127,17 +149,17 @@ impl<'a> PathAnalysis<'a> {
     /// request only if the request is all it waits for, and otherwise by its
     /// other patterns.
     fn matching(&self, action: &Action, error: bool) -> Vec<usize> {
-        let root = action.0 == REQUESTING && action.1 == "request";
+        let root = action == self.entry;
         self.firing
             .iter()
             .copied()
             .filter(|&i| {
                 let when = &self.syncs[i].when;
                 if root {
-                    when.iter().all(|p| p.is_request())
+                    when.iter().all(|p| self.is_entry(p))
                 } else {
                     when.iter().any(|p| {
-                        !p.is_request() && p.concept == action.0 && p.action == action.1 && p.matches_case(error)
+                        !self.is_entry(p) && p.concept == action.0 && p.action == action.1 && p.matches_case(error)
                     })
                 }
             })
@@ -225,7 +247,7 @@ impl<'a> PathAnalysis<'a> {
     }
 
     fn unanswered(&mut self, diags: &mut Vec<Diagnostic>) {
-        let root: Action = (REQUESTING.into(), "request".into());
+        let root: Action = self.entry.clone();
         let mut visited = HashSet::new();
         self.explain_event(&root, false, None, &mut visited, diags);
     }
@@ -279,14 +301,14 @@ impl<'a> PathAnalysis<'a> {
         let Some(s) = self
             .syncs
             .iter()
-            .find(|s| s.when.iter().any(|p| p.path() == Some(self.path)))
+            .find(|s| s.when.iter().any(|p| self.is_entry(p) && p.route() == Some(self.path)))
         else {
             return;
         };
         let waits: Vec<String> = s
             .when
             .iter()
-            .filter(|p| !p.is_request())
+            .filter(|p| !self.is_entry(p))
             .map(|p| format!("`{}.{}`", p.concept, p.action))
             .collect();
         diags.push(
@@ -304,10 +326,55 @@ impl<'a> PathAnalysis<'a> {
                 waits.join(" and ")
             ))
             .with_help(format!(
-                "add a sync with `when Requesting.request (path: \"{}\") : (request)` that invokes the first action",
-                self.path
+                "add a sync with `when {}` that invokes the first action",
+                self.entry_pattern()
             )),
         );
+    }
+
+    /// Whether `p` is a pattern on the analysed entry action.
+    fn is_entry(&self, p: &crate::check::PatternSummary) -> bool {
+        p.is_entry((&self.entry.0, &self.entry.1))
+    }
+
+    /// The entry action's spec.
+    fn entry_spec(&self) -> Option<&'a concord_concept::ActionSpec> {
+        self.concepts.get(&self.entry.0).and_then(|c| c.action(&self.entry.1))
+    }
+
+    /// The key of the entry action's output that identifies the flow (the
+    /// first key of its first success case: `request`).
+    fn entry_output(&self) -> String {
+        self.entry_spec()
+            .and_then(|a| a.success.first())
+            .and_then(|case| case.first())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The when pattern on the entry action for this route, as written.
+    fn entry_pattern(&self) -> String {
+        let route_key = self
+            .entry_spec()
+            .and_then(|a| a.entry_role())
+            .map_or("", |e| e.route_key.as_str());
+        format!(
+            "{}.{} ({route_key}: \"{}\") : ({})",
+            self.entry.0,
+            self.entry.1,
+            self.path,
+            self.entry_output()
+        )
+    }
+
+    /// `Concept.responder` of the entry's concept, for suggestions: its first
+    /// responder, or with `last` its last (by convention the one that says
+    /// more, like `respondWith`'s code).
+    fn responder(&self, last: bool) -> String {
+        let concept = self.concepts.get(&self.entry.0);
+        let mut responders = concept.into_iter().flat_map(|c| c.responders());
+        let chosen = if last { responders.last() } else { responders.next() };
+        format!("{}.{}", self.entry.0, chosen.map_or("<responder>", |a| a.name.as_str()))
     }
 
     fn outcome_words(error: bool) -> &'static str {
@@ -318,10 +385,11 @@ impl<'a> PathAnalysis<'a> {
         if !self.reported.insert((b.clone(), error)) {
             return;
         }
+        let responder = self.responder(false);
         let (outcome, respond) = if error {
-            ("(error)", "Requesting.respond (request, error)")
+            ("(error)", format!("{responder} ({}, error)", self.entry_output()))
         } else {
-            ("()", "Requesting.respond (request)")
+            ("()", format!("{responder} ({})", self.entry_output()))
         };
         diags.push(
             Diagnostic::warning(
@@ -338,11 +406,11 @@ impl<'a> PathAnalysis<'a> {
             )
             .with_label(format!("invoked here by `{}`", s.name))
             .with_help(format!(
-                "add a sync that answers this outcome, e.g.\n\n    sync {}{}{}\n    when\n        Requesting.request (path: \"{}\") : (request)\n        {}.{} () : {outcome}\n    then\n        {respond}",
+                "add a sync that answers this outcome, e.g.\n\n    sync {}{}{}\n    when\n        {}\n        {}.{} () : {outcome}\n    then\n        {respond}",
                 capitalise(&b.0),
                 capitalise(&b.1),
                 if error { "Error" } else { "Response" },
-                self.path,
+                self.entry_pattern(),
                 b.0,
                 b.1
             )),
@@ -402,7 +470,8 @@ impl<'a> PathAnalysis<'a> {
             )
             .with_label("frames can be dropped here")
             .with_help(format!(
-                "answer those frames: put `else Requesting.respondWith (...)` under this step, or add a companion sync whose where clause is {guard} and that responds"
+                "answer those frames: put `else {} (...)` under this step, or add a companion sync whose where clause is {guard} and that responds",
+                self.responder(true)
             )),
         );
     }
@@ -413,11 +482,11 @@ impl<'a> PathAnalysis<'a> {
         let firing = self.firing.clone();
         for &i in &firing {
             let s = &self.syncs[i];
-            if !s.responds || !s.when.iter().any(|p| p.is_request() && p.path() == Some(self.path)) {
+            if !s.responds || !s.when.iter().any(|p| self.is_entry(p) && p.route() == Some(self.path)) {
                 continue;
             }
             for p in &s.when {
-                if p.kind != (OutcomeKind::Success { bare: true }) || p.is_request() {
+                if p.kind != (OutcomeKind::Success { bare: true }) || self.is_entry(p) {
                     continue;
                 }
                 let action: Action = (p.concept.clone(), p.action.clone());
@@ -457,7 +526,7 @@ impl<'a> PathAnalysis<'a> {
             let mut sig: Vec<(String, String, Option<bool>)> = s
                 .when
                 .iter()
-                .filter(|p| !p.is_request())
+                .filter(|p| !self.is_entry(p))
                 .map(|p| {
                     let case = match p.kind {
                         OutcomeKind::Error => Some(true),

@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use concord_concept::ConceptSpec;
 use concord_syntax::{Diagnostic, FileId, SourceMap, ast};
 
-pub use check::{REQUESTING, RESPONDERS};
 pub use concord_program::Program;
 
 /// One parsed `.sync` file.
@@ -48,12 +47,35 @@ impl Checked {
     }
 }
 
-/// Parses and checks source texts in one go. `files` are `(display name,
-/// module path, text)`; the texts are added to `sources`.
-pub fn load(sources: &mut SourceMap, files: Vec<(String, String, String)>, concepts: &[ConceptSpec]) -> Checked {
+/// One `.sync` text to check.
+#[derive(Debug, Clone)]
+pub struct SourceText {
+    /// How diagnostics name it (`syncs/auth.sync`).
+    pub name: String,
+    /// Dotted module path its sync names are prefixed with (`auth`; empty
+    /// for none).
+    pub module: String,
+    /// The text.
+    pub text: String,
+}
+
+impl SourceText {
+    /// A text whose syncs are named without a module prefix.
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
+        SourceText {
+            name: name.into(),
+            module: String::new(),
+            text: text.into(),
+        }
+    }
+}
+
+/// Parses and checks source texts in one go; the texts are added to
+/// `sources`.
+pub fn load(sources: &mut SourceMap, files: Vec<SourceText>, concepts: &[ConceptSpec]) -> Checked {
     let mut parsed = Vec::new();
     let mut diagnostics = Vec::new();
-    for (name, module, text) in files {
+    for SourceText { name, module, text } in files {
         let file = sources.add(name, text);
         let (ast, diags) = concord_syntax::parse(file, sources.get(file).text());
         diagnostics.extend(diags);

@@ -14,7 +14,11 @@ fn render_case(path: &Path) -> (String, Vec<&'static str>) {
     let text = std::fs::read_to_string(path).expect("readable case");
     let name = format!("diagnostics/{}", path.file_name().unwrap().to_string_lossy());
     let mut sources = SourceMap::new();
-    let checked = concord_check::load(&mut sources, vec![(name, String::new(), text)], &support::specs());
+    let checked = concord_check::load(
+        &mut sources,
+        vec![concord_check::SourceText::new(name, text)],
+        &support::specs(),
+    );
     let codes = checked.diagnostics.iter().map(|d| d.code).collect();
     (render_all(&checked.diagnostics, &sources), codes)
 }

@@ -29,7 +29,11 @@ fn the_language_reference_examples_check() {
     for (kind, text, line) in blocks {
         let mut sources = SourceMap::new();
         let name = format!("docs/sync-language.md:{line}");
-        let checked = concord_check::load(&mut sources, vec![(name, String::new(), text)], &support::specs());
+        let checked = concord_check::load(
+            &mut sources,
+            vec![concord_check::SourceText::new(name, text)],
+            &support::specs(),
+        );
         let rendered = render_all(&checked.diagnostics, &sources);
         match kind.as_str() {
             "sync" => assert!(

@@ -63,6 +63,37 @@ pub struct ActionSpec {
     pub success: Vec<Vec<String>>,
     /// Whether the `(error)` case exists.
     pub error: bool,
+    /// What the action is for in the app as a whole, declared by its
+    /// concept (`#[concept(entry = "...", responds = "...")]`).
+    pub role: ActionRole,
+}
+
+/// The part an action plays beyond its signature. Only a concept's spec
+/// says which actions start flows and which answer them: the checker's
+/// coverage analysis, the route table, the route listing and the explorer
+/// read it from here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ActionRole {
+    /// An ordinary action.
+    #[default]
+    Plain,
+    /// Starts flows from outside (an HTTP request, a command, a message).
+    Entry(EntryRole),
+    /// Answers a flow its concept's entry action started.
+    Responder,
+}
+
+/// How the flows an entry action starts are told apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRole {
+    /// The input key whose literal in a when pattern names a route
+    /// (`path` for `Requesting.request`): coverage is analysed per route.
+    pub route_key: String,
+    /// The input key that tells flows on one route apart (`method`), if any.
+    pub method_key: Option<String>,
+    /// Routes are URL paths and templates (`/profiles/:username`), checked
+    /// as such; otherwise any string names a route.
+    pub templates: bool,
 }
 
 /// A query's signature.
@@ -102,6 +133,29 @@ pub struct ConceptSpec {
 }
 
 impl ConceptSpec {
+    /// Its entry actions with their roles.
+    pub fn entries(&self) -> impl Iterator<Item = (&ActionSpec, &EntryRole)> {
+        self.actions.iter().filter_map(|a| match &a.role {
+            ActionRole::Entry(e) => Some((a, e)),
+            _ => None,
+        })
+    }
+
+    /// Its responders, in declaration order.
+    pub fn responders(&self) -> impl Iterator<Item = &ActionSpec> {
+        self.actions.iter().filter(|a| a.role == ActionRole::Responder)
+    }
+
+    /// Whether `action` is one of its responders.
+    pub fn is_responder(&self, action: &str) -> bool {
+        self.action(action).is_some_and(|a| a.role == ActionRole::Responder)
+    }
+
+    /// The entry role of `action`, if it is an entry action.
+    pub fn entry_role(&self, action: &str) -> Option<&EntryRole> {
+        self.action(action)?.entry_role()
+    }
+
     /// The action with this name.
     pub fn action(&self, name: &str) -> Option<&ActionSpec> {
         self.actions.iter().find(|a| a.name == name)
@@ -114,6 +168,14 @@ impl ConceptSpec {
 }
 
 impl ActionSpec {
+    /// Its entry role, if it is an entry action.
+    pub fn entry_role(&self) -> Option<&EntryRole> {
+        match &self.role {
+            ActionRole::Entry(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The parameter with this name.
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)

@@ -101,7 +101,7 @@ fn engine(noise_syncs: usize, requesting: Arc<Requesting>) -> Engine {
     let mut sources = SourceMap::new();
     let checked = concord_check::load(
         &mut sources,
-        vec![("bench.sync".into(), String::new(), text)],
+        vec![concord_check::SourceText::new("bench.sync", text)],
         &builder.specs(),
     );
     let program = checked

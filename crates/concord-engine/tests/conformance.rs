@@ -210,7 +210,7 @@ fn world_with(syncs: &str, configure: impl FnOnce(EngineBuilder) -> EngineBuilde
     let mut sources = SourceMap::new();
     let checked = concord_check::load(
         &mut sources,
-        vec![("test.sync".into(), String::new(), syncs.into())],
+        vec![concord_check::SourceText::new("test.sync", syncs)],
         &builder.specs(),
     );
     let rendered = render_all(&checked.diagnostics, &sources);
@@ -608,7 +608,10 @@ async fn replacing_the_program_changes_what_new_flows_do() {
     let mut sources = SourceMap::new();
     let checked = concord_check::load(
         &mut sources,
-        vec![("new.sync".into(), String::new(), "sync Other\nwhen\n    Button.clicked (kind: \"inc\") : ()\nthen\n    Notification.notify (message: \"hi\")\n".into())],
+        vec![concord_check::SourceText::new(
+            "new.sync",
+            "sync Other\nwhen\n    Button.clicked (kind: \"inc\") : ()\nthen\n    Notification.notify (message: \"hi\")\n",
+        )],
         &specs,
     );
     w.engine.replace_program(checked.program.unwrap()).unwrap();

@@ -44,10 +44,17 @@ pub(crate) async fn flows(State(shared): State<Arc<Shared>>) -> Response {
     for f in list {
         let entries = store.flow_log(f.flow.clone()).await.unwrap_or_default();
         let root = entries.first();
-        let path = root.and_then(|e| e.input.get("path")).cloned().unwrap_or(Value::Null);
-        let method = root.and_then(|e| e.input.get("method")).cloned().unwrap_or(Value::Null);
+        let entry = &shared.entry;
+        let field = |key: Option<&str>| {
+            root.zip(key)
+                .and_then(|(e, key)| e.input.get(key))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let path = field(Some(&entry.route_key));
+        let method = field(entry.method_key.as_deref());
         let title = match root {
-            Some(e) if e.concept == "Requesting" && e.action == "request" => Value::Null,
+            Some(e) if entry.is_entry(&e.concept, &e.action) => Value::Null,
             Some(e) => Value::from(format!("{}.{}", e.concept, e.action)),
             None => Value::Null,
         };
@@ -56,7 +63,7 @@ pub(crate) async fn flows(State(shared): State<Arc<Shared>>) -> Response {
             "path": path,
             "method": method,
             "title": title,
-            "status": status_of(&entries),
+            "status": status_of(entry, &entries),
             "actions": f.actions,
             "errors": entries.iter().filter(|e| e.error).count(),
             "durationMs": (f.completed_at - f.started_at) as f64 / 1000.0,
@@ -65,14 +72,17 @@ pub(crate) async fn flows(State(shared): State<Arc<Shared>>) -> Response {
     crate::json_response(StatusCode::OK, Value::from(out))
 }
 
-/// The answer's status: the code a sync chose, 200 for `respond`, or null
-/// when nothing answered.
-fn status_of(entries: &[concord_concept::state::LogEntry]) -> Value {
-    for e in entries.iter().filter(|e| e.concept == "Requesting" && !e.error) {
-        match e.action.as_str() {
-            "respond" => return Value::from(200),
-            "respondWith" => return e.input.get("code").cloned().unwrap_or(Value::Null),
-            _ => {}
+/// The answer's status: the code a responder with a `code` chose
+/// (`respondWith`), 200 for one without (`respond`), or null when nothing
+/// answered.
+fn status_of(entry: &crate::HttpEntry, entries: &[concord_concept::state::LogEntry]) -> Value {
+    for e in entries.iter().filter(|e| !e.error) {
+        match entry.responder(&e.concept, &e.action) {
+            Some(params) if params.iter().any(|p| p == "code") => {
+                return e.input.get("code").cloned().unwrap_or(Value::Null);
+            }
+            Some(_) => return Value::from(200),
+            None => {}
         }
     }
     Value::Null
@@ -109,7 +119,7 @@ pub(crate) async fn flow(State(shared): State<Arc<Shared>>, Path(id): Path<Strin
     let report = FlowReport::from_log(&entries);
     let body = json!({
         "flow": id,
-        "status": status_of(&entries),
+        "status": status_of(&shared.entry, &entries),
         "records": records,
         "nearMisses": shared.engine.explain(&report).await,
     });

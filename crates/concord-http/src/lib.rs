@@ -31,8 +31,9 @@ use concord_engine::Engine;
 use concord_std::Requesting;
 use serde_json::json;
 
+pub use concord_program::RouteTable;
 pub use passthrough::{Passthrough, PassthroughError};
-pub use routes::RouteTable;
+pub use routes::HttpEntry;
 
 /// How requests are served.
 #[derive(Debug, Clone)]
@@ -67,6 +68,8 @@ impl Default for HttpConfig {
 struct Shared {
     engine: Engine,
     requesting: Arc<Requesting>,
+    /// What requests become, from `Requesting`'s spec.
+    entry: HttpEntry,
     config: HttpConfig,
     /// The action log, for the flow explorer (development mode only).
     explorer: Option<Arc<dyn concord_store::Backend>>,
@@ -79,7 +82,7 @@ impl Shared {
         let version = self.engine.program_version();
         let mut cached = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         if cached.0 != version {
-            *cached = (version, Arc::new(RouteTable::from_engine(&self.engine)));
+            *cached = (version, Arc::new(self.entry.routes(&self.engine.program())));
         }
         cached.1.clone()
     }
@@ -100,10 +103,12 @@ pub fn router_with_explorer(
     store: Option<Arc<dyn concord_store::Backend>>,
 ) -> Router {
     let explorer = if config.dev { store } else { None };
-    let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(RouteTable::from_engine(&engine))));
+    let entry = HttpEntry::requesting();
+    let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(entry.routes(&engine.program()))));
     let shared = Arc::new(Shared {
         engine,
         requesting,
+        entry,
         config,
         routes,
         explorer,
@@ -228,12 +233,21 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     {
         return passthrough::run(&shared.engine, target, input).await;
     }
-    let (path, params) = shared.routes().resolve(&sub_path);
-    for (k, v) in params {
-        input.insert(k, Value::String(v));
+    let routes = shared.routes();
+    let path = match routes.resolve(&sub_path) {
+        Some((route, params)) => {
+            for (k, v) in params {
+                input.insert(k.to_string(), Value::String(decode(v)));
+            }
+            route.template.as_str().to_string()
+        }
+        None => sub_path,
+    };
+    let entry = &shared.entry;
+    input.insert(entry.route_key.clone(), Value::String(path));
+    if let Some(key) = &entry.method_key {
+        input.insert(key.clone(), Value::String(parts.method.as_str().to_string()));
     }
-    input.insert("path".into(), Value::String(path));
-    input.insert("method".into(), Value::String(parts.method.as_str().to_string()));
     run_request(shared, input).await
 }
 
@@ -291,13 +305,14 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     let engine = shared.engine.clone();
     let requesting = shared.requesting.clone();
     let forget_id = id.clone();
+    let (concept, action) = (shared.entry.concept.clone(), shared.entry.action.clone());
     // The flow runs in this task (no spawn, no hand-over between threads for
     // the common request that is answered as its flow ends); if it is still
     // going when the answer comes, or when the timeout strikes, the rest of
     // it runs on in a task of its own. Its request is forgotten when it ends
     // (the answer travels on its own channel).
     let mut flow_run = Box::pin(async move {
-        let report = engine.run_in(flow, "Requesting", "request", input).await;
+        let report = engine.run_in(flow, &concept, &action, input).await;
         requesting.forget(&forget_id);
         report
     });

@@ -1,119 +1,72 @@
-//! Request paths the syncs handle: literal paths and templates with
-//! parameters (`/profiles/:username`).
+//! Which action HTTP requests become, read from `Requesting`'s spec, and
+//! the program's routes for it.
 
-use concord_engine::Engine;
+use concord_concept::ConceptSpec;
+use concord_program::{EntryAction, Program, RouteTable};
 
-/// The paths in `Requesting.request (path: ...)` when patterns.
-#[derive(Debug, Clone, Default)]
-pub struct RouteTable {
-    literal: Vec<String>,
-    templates: Vec<Vec<String>>,
+/// The entry action requests become and the input keys the edge fills,
+/// as `Requesting`'s spec declares them (`request`, `path`, `method`), and
+/// the responders that answer.
+#[derive(Debug, Clone)]
+pub struct HttpEntry {
+    /// Concept name.
+    pub concept: String,
+    /// Entry action name.
+    pub action: String,
+    /// Input key of the path (or matched template).
+    pub route_key: String,
+    /// Input key of the method, if the concept has one.
+    pub method_key: Option<String>,
+    /// Responder actions with their parameter names.
+    pub responders: Vec<(String, Vec<String>)>,
 }
 
-impl RouteTable {
-    /// The paths the engine's syncs handle.
-    pub fn from_engine(engine: &Engine) -> Self {
-        let paths: Vec<String> = engine
-            .when_literals("Requesting", "request", "path")
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect();
-        Self::new(paths)
+impl HttpEntry {
+    /// The entry of a concept whose spec declares one.
+    pub fn from_spec(spec: &ConceptSpec) -> Option<Self> {
+        let (action, role) = spec.entries().next()?;
+        Some(HttpEntry {
+            concept: spec.name.clone(),
+            action: action.name.clone(),
+            route_key: role.route_key.clone(),
+            method_key: role.method_key.clone(),
+            responders: spec
+                .responders()
+                .map(|a| (a.name.clone(), a.params.iter().map(|p| p.name.clone()).collect()))
+                .collect(),
+        })
     }
 
-    /// A table of the given paths (as listed by the syncs).
-    pub fn from_engine_paths(paths: &[String]) -> Self {
-        Self::new(paths.iter().cloned())
+    /// The standard `Requesting`'s entry.
+    pub fn requesting() -> Self {
+        use concord_concept::Concept as _;
+        Self::from_spec(&concord_std::Requesting::new().spec())
+            .expect("Requesting's spec declares its entry action (tested in concord-std)")
     }
 
-    /// A table of these paths.
-    pub fn new(paths: impl IntoIterator<Item = String>) -> Self {
-        let mut table = RouteTable::default();
-        for p in paths {
-            if p.split('/').any(|s| s.starts_with(':')) {
-                table.templates.push(p.split('/').map(str::to_string).collect());
-            } else {
-                table.literal.push(p);
-            }
+    /// As the route table names it.
+    pub fn action(&self) -> EntryAction<'_> {
+        EntryAction {
+            concept: &self.concept,
+            action: &self.action,
         }
-        // More literal segments first: `/articles/feed` beats `/articles/:slug`.
-        table
-            .templates
-            .sort_by_key(|t| std::cmp::Reverse(t.iter().filter(|s| !s.starts_with(':')).count()));
-        table
     }
 
-    /// Every path and template, for listings.
-    pub fn all(&self) -> Vec<String> {
-        let mut out = self.literal.clone();
-        out.extend(self.templates.iter().map(|t| t.join("/")));
-        out.sort();
-        out
+    /// The program's routes for this entry.
+    pub fn routes(&self, program: &Program) -> RouteTable {
+        RouteTable::build(program, self.action())
     }
 
-    /// The path a request is matched as, and the template parameters: a
-    /// literal path as is; otherwise the first matching template with its
-    /// parameters (decoded); otherwise the path as is.
-    pub fn resolve(&self, path: &str) -> (String, Vec<(String, String)>) {
-        if self.literal.iter().any(|l| l == path) {
-            return (path.to_string(), Vec::new());
-        }
-        let segments: Vec<&str> = path.split('/').collect();
-        'templates: for t in &self.templates {
-            if t.len() != segments.len() {
-                continue;
-            }
-            let mut params = Vec::new();
-            for (pat, seg) in t.iter().zip(&segments) {
-                match pat.strip_prefix(':') {
-                    Some(name) if !seg.is_empty() => params.push((name.to_string(), crate::decode(seg))),
-                    Some(_) => continue 'templates,
-                    None if pat == seg => {}
-                    None => continue 'templates,
-                }
-            }
-            return (t.join("/"), params);
-        }
-        (path.to_string(), Vec::new())
+    /// Whether a log entry of `concept.action` is this entry.
+    pub fn is_entry(&self, concept: &str, action: &str) -> bool {
+        concept == self.concept && action == self.action
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn literals_beat_templates_and_parameters_are_decoded() {
-        let t = RouteTable::new(
-            [
-                "/articles/feed",
-                "/articles/:slug",
-                "/articles/:slug/comments/:id",
-                "/profiles/:username/follow",
-            ]
-            .map(String::from),
-        );
-        assert_eq!(t.resolve("/articles/feed"), ("/articles/feed".into(), vec![]));
-        assert_eq!(
-            t.resolve("/articles/how-to"),
-            ("/articles/:slug".into(), vec![("slug".into(), "how-to".into())])
-        );
-        assert_eq!(
-            t.resolve("/articles/a%20b/comments/7"),
-            (
-                "/articles/:slug/comments/:id".into(),
-                vec![("slug".into(), "a b".into()), ("id".into(), "7".into())]
-            )
-        );
-        assert_eq!(
-            t.resolve("/profiles/ada/follow").1,
-            vec![("username".into(), "ada".into())]
-        );
-        assert_eq!(
-            t.resolve("/articles/"),
-            ("/articles/".into(), vec![]),
-            "empty parameters do not match"
-        );
-        assert_eq!(t.resolve("/nowhere"), ("/nowhere".into(), vec![]));
+    /// The parameters of `action` when it is one of the responders.
+    pub fn responder(&self, concept: &str, action: &str) -> Option<&[String]> {
+        (concept == self.concept)
+            .then(|| self.responders.iter().find(|(name, _)| name == action))
+            .flatten()
+            .map(|(_, params)| params.as_slice())
     }
 }

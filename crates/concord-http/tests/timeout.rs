@@ -41,7 +41,7 @@ async fn a_slow_flow_times_out_with_504() {
     let mut sources = concord_syntax::SourceMap::new();
     let checked = concord_check::load(
         &mut sources,
-        vec![("t.sync".into(), String::new(), SYNCS.into())],
+        vec![concord_check::SourceText::new("t.sync", SYNCS)],
         &builder.specs(),
     );
     let engine = builder.build(checked.program.expect("syncs check")).unwrap();
@@ -123,7 +123,7 @@ async fn a_flow_that_goes_on_after_its_answer_finishes_in_the_background() {
     let mut sources = concord_syntax::SourceMap::new();
     let checked = concord_check::load(
         &mut sources,
-        vec![("t.sync".into(), String::new(), ANSWER_THEN_WORK.into())],
+        vec![concord_check::SourceText::new("t.sync", ANSWER_THEN_WORK)],
         &builder.specs(),
     );
     let engine = builder.build(checked.program.expect("syncs check")).unwrap();

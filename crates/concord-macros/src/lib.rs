@@ -168,6 +168,13 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
     // (collection, unique fields, indexed fields), in declaration order.
     let mut collections: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     let mut sensitive_keys: Vec<String> = Vec::new();
+    // Roles: the entry actions, their route and method keys, the responders
+    // (wire names), each with the span to point at if it names no action.
+    let mut entries: Vec<(String, proc_macro2::Span)> = Vec::new();
+    // The route key, and whether its values are URL path templates.
+    let mut route_key: Option<(String, bool)> = None;
+    let mut method_key: Option<String> = None;
+    let mut responders: Vec<(String, proc_macro2::Span)> = Vec::new();
     for m in &args {
         let Meta::NameValue(nv) = m else {
             return Err(syn::Error::new(m.span(), "expected `key = value`"));
@@ -195,6 +202,11 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         match key.as_str() {
             "name" => concept_name = text,
             "sensitive" => sensitive_keys.push(text),
+            "entry" => entries.push((text, value.span())),
+            "route" => route_key = Some((text, false)),
+            "route_template" => route_key = Some((text, true)),
+            "method" => method_key = Some(text),
+            "responds" => responders.push((text, value.span())),
             "collection" => {
                 entry(&text);
             }
@@ -215,10 +227,31 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
             _ => {
                 return Err(syn::Error::new(
                     nv.path.span(),
-                    "unknown option; expected `name`, `collection`, `unique`, `index`, `sensitive` or `crate`",
+                    "unknown option; expected `name`, `collection`, `unique`, `index`, `sensitive`, `entry`, `route`, `route_template`, `method`, `responds` or `crate`",
                 ));
             }
         }
+    }
+    if !entries.is_empty() && route_key.is_none() {
+        return Err(syn::Error::new(
+            entries[0].1,
+            "an entry action needs `route = \"key\"` (the input key that names its routes) or `route_template = \"key\"` (routes are URL paths such as `/users/:id`)",
+        ));
+    }
+    if entries.is_empty()
+        && let Some(span) = args.iter().find_map(|m| match m {
+            Meta::NameValue(nv)
+                if nv.path.is_ident("route") || nv.path.is_ident("route_template") || nv.path.is_ident("method") =>
+            {
+                Some(nv.path.span())
+            }
+            _ => None,
+        })
+    {
+        return Err(syn::Error::new(
+            span,
+            "`route`, `route_template` and `method` describe an entry action; add `entry = \"action\"`",
+        ));
     }
     let collection_specs: Vec<TokenStream2> = collections
         .iter()
@@ -237,6 +270,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
     let mut query_specs = Vec::new();
     let mut action_arms = Vec::new();
     let mut query_arms = Vec::new();
+    let mut declared_actions: Vec<String> = Vec::new();
 
     for item in &mut imp.items {
         let ImplItem::Fn(f) = item else { continue };
@@ -381,6 +415,23 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                 }
             });
         } else {
+            let role = if entries.iter().any(|(e, _)| *e == wire) {
+                let (route, templates) = route_key.clone().unwrap_or_default();
+                let method = match &method_key {
+                    Some(m) => quote!(Some(#m.to_string())),
+                    None => quote!(None),
+                };
+                quote!(#krate::ActionRole::Entry(#krate::EntryRole {
+                    route_key: #route.to_string(),
+                    method_key: #method,
+                    templates: #templates,
+                }))
+            } else if responders.iter().any(|(r, _)| *r == wire) {
+                quote!(#krate::ActionRole::Responder)
+            } else {
+                quote!(#krate::ActionRole::Plain)
+            };
+            declared_actions.push(wire.clone());
             action_specs.push(quote! {
                 #krate::ActionSpec {
                     name: #wire.to_string(),
@@ -389,6 +440,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     open_params: #open,
                     success: <#ret as #krate::IntoOutcome>::success_cases(),
                     error: <#ret as #krate::IntoOutcome>::has_error(),
+                    role: #role,
                 }
             });
             action_arms.push(quote! {
@@ -403,6 +455,17 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     }
                 }
             });
+        }
+    }
+    for (name, span) in entries.iter().chain(&responders) {
+        if !declared_actions.contains(name) {
+            return Err(syn::Error::new(
+                *span,
+                format!(
+                    "`{name}` is not an action of this concept; its actions are: {}",
+                    declared_actions.join(", ")
+                ),
+            ));
         }
     }
     let (impl_generics, _, where_clause) = imp.generics.split_for_impl();

@@ -153,6 +153,7 @@ mod tests {
                 .map(|c| WhenPattern {
                     concept: c.to_string(),
                     action: "a".into(),
+                    entry: None,
                     inputs: Vec::new(),
                     outcome: OutcomeMatch::Any,
                 })
@@ -164,6 +165,7 @@ mod tests {
                     concept: c.to_string(),
                     action: "b".into(),
                     args: Vec::new(),
+                    responds: false,
                 })
                 .collect(),
             otherwise: Vec::new(),

@@ -4,6 +4,10 @@
 //! every name refers to an existing action or query.
 
 pub mod graph;
+pub mod routes;
+
+pub use concord_concept::EntryRole;
+pub use routes::{EntryAction, Route, RouteTable, RouteTemplate};
 
 use serde_json::Value;
 
@@ -63,6 +67,9 @@ pub struct WhenPattern {
     pub concept: String,
     /// Action name.
     pub action: String,
+    /// The action's role when its concept's spec makes it an entry action:
+    /// which input key names routes (read by the route table).
+    pub entry: Option<EntryRole>,
     /// Matches on the input record.
     pub inputs: Vec<FieldMatch>,
     /// Which outcomes match, and matches on the output record.
@@ -150,6 +157,9 @@ pub struct Invocation {
     pub action: String,
     /// Arguments.
     pub args: Vec<(String, Expr)>,
+    /// Whether its concept's spec makes the action a responder (it answers
+    /// the flow's entry).
+    pub responds: bool,
 }
 
 /// A checked expression.

@@ -38,6 +38,10 @@ struct Pending {
 /// `respondWith (request, code, body)`, which also chooses the answer's code.
 /// A second answer to the same request is an error; the first one stands.
 ///
+/// **roles** `request` is the entry action (routes are URL path templates
+/// in `path`, flows on one route differ by `method`); `respond` and
+/// `respondWith` are its responders.
+///
 /// **state** a set of pending requests, each with an optional answer. The
 /// request id is the id of the flow the request started. Pending requests
 /// live in this process: they belong to live connections.
@@ -46,7 +50,14 @@ pub struct Requesting {
     pending: Mutex<HashMap<String, Pending>>,
 }
 
-#[concord_macros::concept(crate = concord_concept)]
+#[concord_macros::concept(
+    crate = concord_concept,
+    entry = "request",
+    route_template = "path",
+    method = "method",
+    responds = "respond",
+    responds = "respondWith"
+)]
 impl Requesting {
     /// A request arrives at `path` with any further fields.
     pub fn request(&self, ctx: &mut ActionContext, path: String, #[rest] fields: Record) -> RequestOut {
@@ -211,5 +222,21 @@ mod tests {
         assert!(!request.error);
         assert!(spec.action("respond").unwrap().error);
         assert!(!spec.action("respondWith").unwrap().open_params);
+    }
+
+    #[test]
+    fn the_spec_declares_the_entry_and_its_responders() {
+        use concord_concept::{ActionRole, EntryRole};
+        let spec = Requesting::new().spec();
+        assert_eq!(
+            spec.action("request").unwrap().role,
+            ActionRole::Entry(EntryRole {
+                route_key: "path".into(),
+                method_key: Some("method".into()),
+                templates: true,
+            })
+        );
+        let responders: Vec<&str> = spec.responders().map(|a| a.name.as_str()).collect();
+        assert_eq!(responders, ["respond", "respondWith"]);
     }
 }

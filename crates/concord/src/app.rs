@@ -10,6 +10,8 @@ use concord_engine::{Engine, EngineBuilder, EngineError};
 use concord_std::Requesting;
 use concord_syntax::{SourceMap, render_all};
 
+use crate::settings::{Settings, SettingsError};
+
 /// Why an app could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -58,6 +60,20 @@ pub struct App {
     retention: Option<Duration>,
     requesting: Arc<Requesting>,
     passthrough: Option<PathBuf>,
+    /// Set by [`App::settings`] or the command line; otherwise read from the
+    /// environment when needed.
+    settings: Option<Settings>,
+}
+
+/// A loaded app wired to HTTP: what [`App::serve_with`] returns.
+pub struct Served {
+    /// The running engine.
+    pub engine: Engine,
+    /// The store its state and log are in.
+    pub store: Arc<dyn concord_store::Backend>,
+    /// The router: every request becomes a flow of the app's `Requesting`;
+    /// in development mode it also serves the flow explorer.
+    pub router: concord_http::Router,
 }
 
 impl Default for App {
@@ -77,6 +93,22 @@ impl App {
             retention: Some(DEFAULT_RETENTION),
             requesting,
             passthrough: None,
+            settings: None,
+        }
+    }
+
+    /// Uses these settings (host, port, database, HTTP) instead of reading
+    /// them from the environment.
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// The settings in force: those given, else the environment and `.env`.
+    pub fn settings_in_force(&self) -> Result<Settings, SettingsError> {
+        match &self.settings {
+            Some(s) => Ok(s.clone()),
+            None => Settings::from_env(),
         }
     }
 
@@ -114,11 +146,16 @@ impl App {
     }
 
     /// The database URL in force: set with [`App::database`], else
-    /// `DATABASE_URL`, else the embedded default.
+    /// `DATABASE_URL` (from the settings given, else the environment and
+    /// `.env`), else the embedded default.
     pub fn database_url(&self) -> String {
+        let from_settings = || match &self.settings {
+            Some(s) => s.database_url.clone(),
+            None => Settings::lookup("DATABASE_URL"),
+        };
         self.database
             .clone()
-            .or_else(|| crate::serve::setting("DATABASE_URL"))
+            .or_else(from_settings)
             .unwrap_or_else(|| DEFAULT_DATABASE.to_string())
     }
 
@@ -183,6 +220,20 @@ impl App {
         Ok((engine, store))
     }
 
+    /// Loads the app and wires it to HTTP: its `Requesting` into a router
+    /// with `config` (and the flow explorer when `config.dev`).
+    pub async fn serve_with(self, config: concord_http::HttpConfig) -> Result<Served, LoadError> {
+        let requesting = self.requesting.clone();
+        let (engine, store) = self.load_with_store().await?;
+        let router = concord_http::router_with_explorer(engine.clone(), requesting, config, Some(store.clone()));
+        Ok(Served { engine, store, router })
+    }
+
+    /// [`App::serve_with`], for the router alone.
+    pub async fn router(self, config: concord_http::HttpConfig) -> Result<concord_http::Router, LoadError> {
+        Ok(self.serve_with(config).await?.router)
+    }
+
     /// Runs the app's command line:
     ///
     /// - `serve` (the default): load, then serve HTTP on `HOST:PORT`;
@@ -202,12 +253,28 @@ impl App {
     /// `REQUESTING_ALLOWED_ORIGIN` (none), `CONCORD_DEV` (off).
     pub async fn main(self) -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        let flags = match args.first().map(String::as_str) {
+            Some("serve") => &args[1..],
+            _ => &[],
+        };
+        // Read once; every command below reads this value.
+        let settings = match &self.settings {
+            Some(s) => Ok(s.clone()),
+            None => Settings::load(flags),
+        };
+        let app = match settings {
+            Ok(s) => self.settings(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        app.run_command(&args).await
+    }
+
+    async fn run_command(self, args: &[String]) -> ExitCode {
         let result = match args.first().map(String::as_str) {
-            None => crate::serve::serve(self).await,
-            Some("serve") => match crate::serve::parse_flags(&args[1..]) {
-                Ok(()) => crate::serve::serve(self).await,
-                Err(e) => Err(e),
-            },
+            None | Some("serve") => crate::serve::serve(self).await,
             Some("check") => {
                 let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
                 self.check_command(&dir)
@@ -384,7 +451,11 @@ pub(crate) fn check_syncs(
     let count = files.len();
     let inputs = files
         .into_iter()
-        .map(|(path, module, text)| (path.display().to_string(), module, text))
+        .map(|(path, module, text)| concord_check::SourceText {
+            name: path.display().to_string(),
+            module,
+            text,
+        })
         .collect();
     let mut sources = SourceMap::new();
     let checked = concord_check::load(&mut sources, inputs, specs);

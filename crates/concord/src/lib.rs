@@ -30,11 +30,13 @@
 
 mod app;
 mod serve;
+mod settings;
 pub mod testing;
 
-pub use serve::{http_config, render_trace};
+pub use serve::render_trace;
+pub use settings::{Settings, SettingsError};
 
-pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, init_tracing, watch_syncs};
+pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, Served, init_tracing, watch_syncs};
 pub use concord_concept::*;
 pub use concord_engine::{
     ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus,

@@ -140,7 +140,7 @@ async fn engine(url: &str) -> (Engine, Arc<dyn Backend>) {
     let mut sources = concord::syntax::SourceMap::new();
     let checked = concord::check::load(
         &mut sources,
-        vec![("t.sync".into(), String::new(), SYNCS.into())],
+        vec![concord::check::SourceText::new("t.sync", SYNCS)],
         &builder.specs(),
     );
     (builder.build(checked.program.expect("syncs check")).unwrap(), store)

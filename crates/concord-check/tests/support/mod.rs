@@ -15,13 +15,24 @@ pub struct RequestOut {
     pub request: String,
 }
 
-#[concept(crate = concord_concept)]
+#[concept(
+    crate = concord_concept,
+    entry = "request",
+    route_template = "path",
+    method = "method",
+    responds = "respond",
+    responds = "respondWith"
+)]
 impl Requesting {
     pub fn request(&self, path: String, #[rest] _fields: Record) -> RequestOut {
         RequestOut { request: path }
     }
     pub fn respond(&self, request: String, #[rest] _fields: Record) -> Result<(), String> {
         let _ = request;
+        Ok(())
+    }
+    pub fn respond_with(&self, request: String, code: i64, body: Option<serde_json::Value>) -> Result<(), String> {
+        let _ = (request, code, body);
         Ok(())
     }
 }

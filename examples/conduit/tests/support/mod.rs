@@ -10,12 +10,13 @@ use serde_json::Value;
 
 /// Serves the conduit app with state in `database` on a free loopback port.
 pub async fn start(database: &str) -> SocketAddr {
-    let app = conduit::app().database(database);
-    let requesting = app.requesting();
-    let engine = app.load().await.expect("the conduit app loads");
+    let router = conduit::app()
+        .database(database)
+        .router(HttpConfig::default())
+        .await
+        .expect("the conduit app loads");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = concord::http::router(engine, requesting, HttpConfig::default());
     tokio::spawn(concord::http::serve(listener, router));
     addr
 }

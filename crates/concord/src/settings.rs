@@ -1,0 +1,250 @@
+//! Settings: `serve`'s flags, then the environment, then `.env` in the
+//! working directory, read once into a [`Settings`] value that is passed to
+//! whatever needs it. The process environment is never modified.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use concord_http::HttpConfig;
+
+/// The flags `serve` understands, and the settings they set.
+const FLAG_SETTINGS: [(&str, &str); 7] = [
+    ("--port", "PORT"),
+    ("--host", "HOST"),
+    ("--database-url", "DATABASE_URL"),
+    ("--base-url", "REQUESTING_BASE_URL"),
+    ("--timeout", "REQUESTING_TIMEOUT"),
+    ("--allowed-origin", "REQUESTING_ALLOWED_ORIGIN"),
+    ("--dev", "CONCORD_DEV"),
+];
+
+/// A setting that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// A flag `serve` does not take.
+    #[error("unknown flag `{flag}`; serve takes {known}")]
+    UnknownFlag {
+        /// The flag as given.
+        flag: String,
+        /// The flags it takes.
+        known: String,
+    },
+    /// A flag given without its value.
+    #[error("`{0}` needs a value")]
+    MissingValue(String),
+    /// A value of the wrong form.
+    #[error("{key} must be {expected}, not `{value}`")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// What it was.
+        value: String,
+    },
+}
+
+/// Everything an app's command line can be told, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `HOST` (`127.0.0.1`).
+    pub host: String,
+    /// `PORT` (8000).
+    pub port: u16,
+    /// `DATABASE_URL`, if set (otherwise the app's own or the embedded default).
+    pub database_url: Option<String>,
+    /// `REQUESTING_BASE_URL`, `REQUESTING_TIMEOUT`, `REQUESTING_ALLOWED_ORIGIN`
+    /// and `CONCORD_DEV`.
+    pub http: HttpConfig,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            database_url: None,
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// From `serve`'s flags (`--port 9000`, `--port=9000`, `--dev`), then the
+    /// process environment, then `.env` in the working directory.
+    pub fn load(flags: &[String]) -> Result<Settings, SettingsError> {
+        let dotenv = std::fs::read_to_string(".env").unwrap_or_default();
+        Self::resolve(flags, |key| std::env::var(key).ok(), &dotenv)
+    }
+
+    /// One setting from the environment, else `.env` (for what is needed
+    /// before, or without, the rest).
+    pub fn lookup(key: &str) -> Option<String> {
+        std::env::var(key)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or_else(|| parse_dotenv(&std::fs::read_to_string(".env").unwrap_or_default()).remove(key))
+    }
+
+    /// From the environment and `.env` only (no flags).
+    pub fn from_env() -> Result<Settings, SettingsError> {
+        Self::load(&[])
+    }
+
+    /// From flags, then `env`, then the text of a `.env` file.
+    pub fn resolve(
+        flags: &[String],
+        env: impl Fn(&str) -> Option<String>,
+        dotenv: &str,
+    ) -> Result<Settings, SettingsError> {
+        let flags = parse_flags(flags)?;
+        let dotenv = parse_dotenv(dotenv);
+        let get = |key: &str| {
+            flags
+                .get(key)
+                .cloned()
+                .or_else(|| env(key).filter(|v| !v.is_empty()))
+                .or_else(|| dotenv.get(key).cloned())
+        };
+        let mut s = Settings::default();
+        if let Some(h) = get("HOST") {
+            s.host = h;
+        }
+        if let Some(p) = get("PORT") {
+            s.port = p.parse().map_err(|_| SettingsError::Invalid {
+                key: "PORT",
+                expected: "a port number",
+                value: p,
+            })?;
+        }
+        s.database_url = get("DATABASE_URL");
+        if let Some(base) = get("REQUESTING_BASE_URL") {
+            s.http.base = if base.starts_with('/') {
+                base
+            } else {
+                format!("/{base}")
+            };
+        }
+        if let Some(t) = get("REQUESTING_TIMEOUT") {
+            let ms: u64 = t.parse().map_err(|_| SettingsError::Invalid {
+                key: "REQUESTING_TIMEOUT",
+                expected: "milliseconds",
+                value: t,
+            })?;
+            s.http.timeout = Duration::from_millis(ms);
+        }
+        s.http.allowed_origin = get("REQUESTING_ALLOWED_ORIGIN");
+        s.http.dev = get("CONCORD_DEV").is_some_and(|v| v != "0" && v != "false");
+        Ok(s)
+    }
+}
+
+/// `serve`'s flags as settings keys and values.
+fn parse_flags(args: &[String]) -> Result<HashMap<String, String>, SettingsError> {
+    let mut flags = HashMap::new();
+    let mut i = 0;
+    while i < args.len() {
+        let (name, inline) = match args[i].split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (args[i].clone(), None),
+        };
+        let Some(&(_, key)) = FLAG_SETTINGS.iter().find(|(f, _)| *f == name) else {
+            let known: Vec<&str> = FLAG_SETTINGS.iter().map(|(f, _)| *f).collect();
+            return Err(SettingsError::UnknownFlag {
+                flag: name,
+                known: known.join(", "),
+            });
+        };
+        let value = if name == "--dev" {
+            inline.unwrap_or_else(|| "1".into())
+        } else if let Some(v) = inline {
+            v
+        } else {
+            i += 1;
+            args.get(i).cloned().ok_or(SettingsError::MissingValue(name))?
+        };
+        flags.insert(key.to_string(), value);
+        i += 1;
+    }
+    Ok(flags)
+}
+
+fn parse_dotenv(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags() {
+        let s = Settings::resolve(&args(&["--port", "9000", "--dev", "--base-url=/v1"]), |_| None, "").unwrap();
+        assert_eq!(s.port, 9000);
+        assert!(s.http.dev);
+        assert_eq!(s.http.base, "/v1");
+        assert!(
+            Settings::resolve(&args(&["--nope"]), |_| None, "")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown flag `--nope`")
+        );
+        assert!(
+            Settings::resolve(&args(&["--port"]), |_| None, "")
+                .unwrap_err()
+                .to_string()
+                .contains("needs a value")
+        );
+    }
+
+    #[test]
+    fn flags_beat_the_environment_which_beats_dotenv() {
+        let env = |k: &str| (k == "PORT" || k == "HOST").then(|| "8100".to_string());
+        let s = Settings::resolve(
+            &args(&["--host", "0.0.0.0"]),
+            env,
+            "PORT=1\nDATABASE_URL=sqlite::memory:\n",
+        )
+        .unwrap();
+        assert_eq!(s.host, "0.0.0.0");
+        assert_eq!(s.port, 8100);
+        assert_eq!(s.database_url.as_deref(), Some("sqlite::memory:"));
+        // Each value is its own: a second resolution is not ignored.
+        let again = Settings::resolve(&args(&["--port", "9001"]), |_| None, "").unwrap();
+        assert_eq!(again.port, 9001);
+    }
+
+    #[test]
+    fn malformed_values_are_named() {
+        let e = Settings::resolve(&[], |k| (k == "REQUESTING_TIMEOUT").then(|| "soon".into()), "").unwrap_err();
+        assert_eq!(e.to_string(), "REQUESTING_TIMEOUT must be milliseconds, not `soon`");
+        let e = Settings::resolve(&args(&["--port=http"]), |_| None, "").unwrap_err();
+        assert_eq!(e.to_string(), "PORT must be a port number, not `http`");
+    }
+
+    #[test]
+    fn dotenv_lines() {
+        let env = parse_dotenv("# c\nPORT=9000\nexport DATABASE_URL=\"postgres://x\"\nA='b c'\n\nbad line\n");
+        assert_eq!(env["PORT"], "9000");
+        assert_eq!(env["DATABASE_URL"], "postgres://x");
+        assert_eq!(env["A"], "b c");
+        assert_eq!(env.len(), 3);
+    }
+}
