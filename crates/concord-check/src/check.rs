@@ -450,6 +450,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                                     self.fc,
                                     &concord_syntax::expand::companion_name(&sync.name.name, o.step),
                                 ),
+                                step: o.step,
                                 invocation,
                             });
                         }

@@ -9,7 +9,12 @@
 //! step quota (a runaway). Flows run concurrently; a finished flow leaves
 //! nothing behind in the engine.
 
+mod cache;
+mod explain;
 mod flow;
+mod matching;
+mod perform;
+mod pipeline;
 mod record;
 pub mod value;
 
@@ -21,6 +26,7 @@ use concord_concept::{Concept, ConceptSpec, FlowId, Record};
 use concord_program::CompiledSync;
 use concord_program::Program;
 
+pub use explain::{Awaited, Mismatch, MissReason, NearMiss};
 pub use flow::{FlowError, FlowReport, FlowStatus};
 pub use record::{ActionLog, ActionRecord, Json, REDACTED};
 
@@ -333,15 +339,15 @@ impl Engine {
     /// For a finished flow, the syncs that matched its first record but did
     /// not fire, with the first reason found for each (what a developer needs
     /// when a request got no answer).
-    pub fn near_misses(&self, report: &FlowReport) -> Vec<String> {
-        flow::near_misses(&self.sync_table(), report)
+    pub fn near_misses(&self, report: &FlowReport) -> Vec<NearMiss> {
+        explain::near_misses(&self.sync_table(), report)
     }
 
     /// [`Engine::near_misses`], naming for syncs whose where clause stopped
     /// them the step that did and the values it saw (it runs the where steps
     /// again, reading the state as it is now).
-    pub async fn explain(&self, report: &FlowReport) -> Vec<String> {
-        flow::explain(&self.inner, &self.sync_table(), report).await
+    pub async fn explain(&self, report: &FlowReport) -> Vec<NearMiss> {
+        explain::explain(&self.inner, &self.sync_table(), report).await
     }
 
     /// Runs a query outside any flow (for passthrough routes and tools).
@@ -355,30 +361,6 @@ impl Engine {
             self.inner.store.clone(),
         );
         self.inner.concepts[ci].query(&ctx, query, &input).await
-    }
-
-    /// The literal values the syncs in force require for `key` in when
-    /// patterns on `concept.action` (e.g. every request `path` they handle).
-    pub fn when_literals(&self, concept: &str, action: &str, key: &str) -> Vec<serde_json::Value> {
-        use concord_program::Matcher;
-        let mut out: Vec<serde_json::Value> = Vec::new();
-        for s in &self.sync_table().syncs {
-            for p in s
-                .sync
-                .when
-                .iter()
-                .filter(|p| p.concept == concept && p.action == action)
-            {
-                for m in p.inputs.iter().filter(|m| m.key == key) {
-                    if let Matcher::Literal(v) = &m.matcher
-                        && !out.contains(v)
-                    {
-                        out.push(v.clone());
-                    }
-                }
-            }
-        }
-        out
     }
 
     /// Like [`Engine::run`], on its own task, so that flows run concurrently.

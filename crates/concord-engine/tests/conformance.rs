@@ -754,7 +754,7 @@ then
 async fn explanations_name_the_where_step_that_stopped_a_sync() {
     let w = world(DEPARTURE_SYNCS);
     let r = click(&w, "bio-7").await;
-    let lines = w.engine.explain(&r).await;
+    let lines: Vec<String> = w.engine.explain(&r).await.iter().map(ToString::to_string).collect();
     assert!(
         lines.contains(
             &"NotBio: where step 1 dropped every frame: `not Recorder._bio (tag: \"bio-7\")` found rows".to_string()
@@ -762,7 +762,7 @@ async fn explanations_name_the_where_step_that_stopped_a_sync() {
         "{lines:?}"
     );
     let r = click(&w, "twice").await;
-    let lines = w.engine.explain(&r).await;
+    let lines: Vec<String> = w.engine.explain(&r).await.iter().map(ToString::to_string).collect();
     assert!(
         lines
             .contains(&"NotBio: where step 2 dropped every frame: a filter was false for kind = \"twice\"".to_string()),
@@ -772,6 +772,20 @@ async fn explanations_name_the_where_step_that_stopped_a_sync() {
         !lines.iter().any(|l| l.starts_with("OnSuccess")),
         "syncs only on actions absent from the flow are not close: {lines:?}"
     );
+}
+
+#[tokio::test]
+async fn explanations_are_data_every_renderer_formats() {
+    use concord_engine::MissReason;
+    let w = world(DEPARTURE_SYNCS);
+    let r = click(&w, "bio-7").await;
+    let misses = w.engine.explain(&r).await;
+    let not_bio = misses.iter().find(|m| m.sync == "NotBio").expect("NotBio came close");
+    assert!(
+        matches!(&not_bio.reason, MissReason::StepDropped { step: 1, detail } if detail.contains("found rows")),
+        "{not_bio:?}"
+    );
+    assert_eq!(not_bio.to_string(), format!("NotBio: {}", not_bio.reason));
 }
 
 #[tokio::test]
@@ -838,7 +852,7 @@ then
 "#,
     );
     let r = click(&w, "short").await;
-    let lines = w.engine.explain(&r).await;
+    let lines: Vec<String> = w.engine.explain(&r).await.iter().map(ToString::to_string).collect();
     assert!(
         lines
             .iter()

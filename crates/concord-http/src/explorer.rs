@@ -121,7 +121,7 @@ pub(crate) async fn flow(State(shared): State<Arc<Shared>>, Path(id): Path<Strin
         "flow": id,
         "status": status_of(&shared.entry, &entries),
         "records": records,
-        "nearMisses": shared.engine.explain(&report).await,
+        "nearMisses": shared.engine.explain(&report).await.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     crate::json_response(StatusCode::OK, body)
 }

@@ -394,8 +394,8 @@ where
 
 async fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
     let misses = match (&report, shared.config.dev) {
-        (Some(r), true) => shared.engine.explain(r).await,
-        _ => Vec::new(),
+        (Some(r), true) => shared.engine.explain(r).await.iter().map(ToString::to_string).collect(),
+        _ => Vec::<String>::new(),
     };
     if misses.is_empty() {
         tracing::warn!(target: "concord::http", flow = %id, "no synchronization responded to the request");

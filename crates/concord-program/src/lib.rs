@@ -56,6 +56,8 @@ pub struct CompiledSync {
 pub struct Otherwise {
     /// The companion sync's full name (`module.Sync.else2`).
     pub companion: String,
+    /// The where step it is written under (0-based, as written).
+    pub step: usize,
     /// What it invokes.
     pub invocation: Invocation,
 }

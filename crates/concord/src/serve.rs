@@ -159,7 +159,7 @@ pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), 
     let fired: Vec<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
     match sync {
         Some(name) if fired.contains(&name) => println!("{name} fired in this flow"),
-        Some(name) => match misses.iter().find(|m| m.split(':').next() == Some(name)) {
+        Some(name) => match misses.iter().find(|m| m.sync == name) {
             Some(m) => println!("{m}"),
             None => println!("{name}: none of its patterns is close to a record of this flow"),
         },

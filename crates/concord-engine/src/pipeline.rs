@@ -1,0 +1,226 @@
+//! The where pipeline: queries, filters, `let`, `collect` and guarded steps
+//! run over the frames a sync's when patterns matched.
+
+use std::sync::Arc;
+
+use concord_concept::{BoxFuture, FlowId, QueryContext, Record, Value};
+use concord_program::{Matcher, QueryMode, Step};
+
+use crate::cache::QueryCache;
+use crate::matching::match_field;
+use crate::perform::CatchUnwind;
+use crate::record::Json;
+use crate::value::{Frame, eval};
+use crate::{FlowError, Inner};
+
+/// A frame on its way through the pipeline, with the match it came from
+/// (an index into the sync's matches, for the provenance of what it invokes).
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    /// Variable bindings.
+    pub frame: Frame,
+    /// Which match of the when patterns it descends from.
+    pub origin: usize,
+}
+
+/// A row a guarded step dropped, for the `else` it belongs to.
+pub(crate) struct Dropped {
+    /// Index into the sync's `otherwise`.
+    pub otherwise: usize,
+    /// The row as it entered the guarded step.
+    pub row: Row,
+}
+
+/// What one run of a sync's where steps works with and writes to.
+pub(crate) struct Pipeline<'a> {
+    pub inner: &'a Inner,
+    pub flow: FlowId,
+    /// The sync's variable names, by slot.
+    pub vars: &'a [String],
+    /// The sync's name, for errors.
+    pub sync: &'a str,
+    pub errors: &'a mut Vec<FlowError>,
+    pub cache: &'a mut QueryCache,
+    /// Rows guarded steps dropped without an error, for their `else`.
+    pub dropped: &'a mut Vec<Dropped>,
+}
+
+impl<'a> Pipeline<'a> {
+    fn fail(&mut self, message: String) {
+        tracing::error!(target: "concord::flow", flow = %self.flow, sync = self.sync, "{message}");
+        self.errors.push(FlowError {
+            sync: self.sync.to_string(),
+            message,
+        });
+    }
+
+    /// Runs `steps` over `rows`. Boxed because `collect` and guarded steps
+    /// recurse.
+    pub fn run<'s>(&'s mut self, steps: &'s [Step], mut rows: Vec<Row>) -> BoxFuture<'s, Vec<Row>> {
+        Box::pin(async move {
+            for step in steps {
+                if rows.is_empty() {
+                    break;
+                }
+                rows = self.step(step, rows).await;
+            }
+            rows
+        })
+    }
+
+    async fn step(&mut self, step: &Step, rows: Vec<Row>) -> Vec<Row> {
+        let vars = self.vars;
+        let mut next = Vec::with_capacity(rows.len());
+        match step {
+            Step::Filter(e) => {
+                for r in rows {
+                    match eval(e, &r.frame, vars) {
+                        Ok(Value::Bool(true)) => next.push(r),
+                        Ok(Value::Bool(false)) => {}
+                        Ok(other) => self.fail(format!("a where filter must be true or false, got {other}")),
+                        Err(m) => self.fail(format!("where filter: {m}")),
+                    }
+                }
+            }
+            Step::Let(slot, e) => {
+                for mut r in rows {
+                    match eval(e, &r.frame, vars) {
+                        Ok(v) => {
+                            r.frame[*slot] = Some(v);
+                            next.push(r);
+                        }
+                        Err(m) => self.fail(format!("let {}: {m}", vars[*slot])),
+                    }
+                }
+            }
+            Step::Query {
+                mode,
+                concept,
+                query,
+                inputs,
+                outputs,
+            } => {
+                let inner = self.inner;
+                let Some(&ci) = inner.concept_index.get(concept) else {
+                    self.fail(format!("concept `{concept}` is not registered"));
+                    return Vec::new();
+                };
+                let c = &inner.concepts[ci];
+                let ctx = QueryContext::with_state(self.flow, inner.concept_names[ci].clone(), inner.store.clone());
+                'rows: for r in rows {
+                    let mut input = Record::new();
+                    for (k, e) in inputs {
+                        match eval(e, &r.frame, vars) {
+                            Ok(v) => {
+                                input.insert(k.clone(), v);
+                            }
+                            Err(m) => {
+                                self.fail(format!("argument `{k}` of {concept}.{query}: {m}"));
+                                continue 'rows;
+                            }
+                        }
+                    }
+                    let key = (ci, query.clone(), serde_json::to_string(&input).unwrap_or_default());
+                    let rows_found = match self.cache.get(&key) {
+                        Some(found) => Ok(Ok(found)),
+                        None => CatchUnwind(c.query(&ctx, query, &input)).await.map(|r| {
+                            r.map(|found| {
+                                let found = Arc::new(found);
+                                self.cache.insert(key, found.clone());
+                                found
+                            })
+                        }),
+                    };
+                    let found = match rows_found {
+                        Ok(Ok(found)) => found,
+                        Ok(Err(m)) => {
+                            self.fail(format!("{concept}.{query} failed: {m}"));
+                            continue;
+                        }
+                        Err(panic) => {
+                            self.fail(format!("{concept}.{query} panicked: {panic}"));
+                            continue;
+                        }
+                    };
+                    match mode {
+                        QueryMode::Not => {
+                            if found.is_empty() {
+                                next.push(r);
+                            }
+                        }
+                        QueryMode::Optional if found.is_empty() => {
+                            let mut r = r;
+                            for m in outputs {
+                                if let Matcher::Bind(s) = m.matcher
+                                    && r.frame[s].is_none()
+                                {
+                                    r.frame[s] = Some(Value::Null);
+                                }
+                            }
+                            next.push(r);
+                        }
+                        _ => {
+                            // The last row found takes the frame itself: most
+                            // queries yield one row, so most steps copy nothing.
+                            let mut r = Some(r);
+                            for (n, found_row) in found.iter().enumerate() {
+                                if let Some(missing) =
+                                    outputs.iter().find(|m| !m.optional && !found_row.contains_key(&m.key))
+                                {
+                                    self.fail(format!(
+                                        "{concept}.{query} returned a row without `{}`: {}",
+                                        missing.key,
+                                        Json(found_row, &inner.sensitive)
+                                    ));
+                                    continue;
+                                }
+                                let Some(mut g) = (if n + 1 == found.len() { r.take() } else { r.clone() }) else {
+                                    continue;
+                                };
+                                if outputs
+                                    .iter()
+                                    .all(|m| match_field(m, found_row.get(&m.key), &mut g.frame))
+                                {
+                                    next.push(g);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Step::Guarded { steps, otherwise } => {
+                // Per row: if the guarded steps leave nothing of it, and not
+                // because of an evaluation error, its `else` runs.
+                for r in rows {
+                    let errors_before = self.errors.len();
+                    let kept = self.run(steps, vec![r.clone()]).await;
+                    if kept.is_empty() {
+                        if self.errors.len() == errors_before {
+                            self.dropped.push(Dropped {
+                                otherwise: *otherwise,
+                                row: r,
+                            });
+                        }
+                    } else {
+                        next.extend(kept);
+                    }
+                }
+            }
+            Step::Collect { element, slot, steps } => {
+                for mut r in rows {
+                    let inner_rows = self.run(steps, vec![r.clone()]).await;
+                    let mut items = Vec::with_capacity(inner_rows.len());
+                    for g in &inner_rows {
+                        match eval(element, &g.frame, vars) {
+                            Ok(v) => items.push(v),
+                            Err(m) => self.fail(format!("collect element: {m}")),
+                        }
+                    }
+                    r.frame[*slot] = Some(Value::Array(items));
+                    next.push(r);
+                }
+            }
+        }
+        next
+    }
+}
