@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use concord_concept::{ActionSpec, ConceptSpec, EntryRole, ParamSpec, ParamType, QuerySpec};
 use concord_syntax::ast::{self, Arg, ArgValue, ExprKind, Lit, Outputs, Pattern, QueryMode, UnOp};
+use concord_syntax::expand::print_expr;
 use concord_syntax::{Diagnostic, FileId, SourceFile, Span};
 use serde_json::Value;
 
@@ -88,30 +89,50 @@ impl PatternSummary {
     }
 }
 
-/// A step that may drop frames, in a canonical form so that a guard and its
-/// negation can be recognised.
+/// A step that may drop frames, in a form in which a guard and its negation
+/// can be recognised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Guard {
     Has(String),
     HasNot(String),
-    Filter(String),
+    /// A filter: its condition as a boolean variable (`atom`), whether the
+    /// filter asserts it, and the filter as written (for messages).
+    Filter {
+        atom: String,
+        positive: bool,
+        text: String,
+    },
 }
 
 impl Guard {
+    /// A filter's guard: `!e` is `e` negated, and a comparison and its
+    /// complement (`a == b`, `a != b`) share one variable.
+    pub fn filter(e: &ast::Expr) -> Guard {
+        let (atom, positive) = filter_atom(e);
+        Guard::Filter {
+            atom,
+            positive,
+            text: print_expr(e),
+        }
+    }
+
     /// The condition as a boolean variable and whether this guard asserts
     /// it (`Q` and `not Q`, `e` and `!e` share a variable).
     pub fn atom(&self) -> (String, bool) {
         match self {
             Guard::Has(q) => (q.clone(), true),
             Guard::HasNot(q) => (q.clone(), false),
-            Guard::Filter(t) => filter_atom(t),
+            Guard::Filter { atom, positive, .. } => (atom.clone(), *positive),
         }
     }
 
     pub fn complements(&self, other: &Guard) -> bool {
         match (self, other) {
             (Guard::Has(a), Guard::HasNot(b)) | (Guard::HasNot(a), Guard::Has(b)) => a == b,
-            (Guard::Filter(a), Guard::Filter(b)) => negate(a).as_deref() == Some(b) || negate(b).as_deref() == Some(a),
+            (Guard::Filter { .. }, Guard::Filter { .. }) => {
+                let ((a, p), (b, q)) = (self.atom(), other.atom());
+                a == b && p != q
+            }
             _ => false,
         }
     }
@@ -127,94 +148,25 @@ impl Summary {
     }
 }
 
-/// A filter's boolean variable: `!(e)` is `e` negated, and a comparison
-/// and its opposite (`a == b`, `a != b`) share one.
-fn filter_atom(text: &str) -> (String, bool) {
-    if let Some(inner) = text.strip_prefix("!(").and_then(|t| t.strip_suffix(')'))
-        && balanced(inner)
-    {
-        let (atom, positive) = filter_atom(inner);
-        return (atom, !positive);
-    }
-    let n = negate(text).unwrap_or_default();
-    if n.starts_with("!(") || text <= n.as_str() {
-        (text.to_string(), true)
-    } else {
-        (n, false)
-    }
-}
-
-/// Parentheses in `text` pair up (so `!(a) && (b)` is not `!( … )`).
-fn balanced(text: &str) -> bool {
-    let mut depth = 0i32;
-    for c in text.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0
-}
-
-/// Canonical negation of a canonical filter text, for the comparisons and `!`.
-fn negate(text: &str) -> Option<String> {
-    if let Some(inner) = text.strip_prefix("!(").and_then(|t| t.strip_suffix(')')) {
-        return Some(inner.to_string());
-    }
-    for (op, neg) in [
-        (" == ", " != "),
-        (" != ", " == "),
-        (" < ", " >= "),
-        (" >= ", " < "),
-        (" > ", " <= "),
-        (" <= ", " > "),
-    ] {
-        if let Some((a, b)) = text.split_once(op)
-            && !a.contains(' ')
-            && !b.contains(' ')
-        {
-            return Some(format!("{a}{neg}{b}"));
-        }
-    }
-    Some(format!("!({text})"))
-}
-
-/// Prints an expression canonically (spacing and parentheses normalised).
-pub(crate) fn canonical(e: &ast::Expr) -> String {
+/// A filter's boolean variable (the expression it asserts or denies, as
+/// printed) and whether the filter asserts it. Of a comparison and its
+/// complement, `!=`, `<` and `<=` are the asserted forms.
+fn filter_atom(e: &ast::Expr) -> (String, bool) {
     match &e.kind {
-        ExprKind::Lit(l) => lit_value(l).to_string(),
-        ExprKind::Var(v) => v.clone(),
-        ExprKind::Field(b, f) => format!("{}.{}", canonical(b), f.name),
-        ExprKind::Object(fields) => {
-            let parts: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{}: {}", k.name, canonical(v)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
+        ExprKind::Unary(UnOp::Not, inner) => {
+            let (atom, positive) = filter_atom(inner);
+            (atom, !positive)
         }
-        ExprKind::List(items) => format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(", ")),
-        ExprKind::Unary(UnOp::Not, b) => format!("!({})", canonical(b)),
-        ExprKind::Unary(UnOp::Neg, b) => format!("-({})", canonical(b)),
-        ExprKind::Binary(op, a, b) => {
-            let wrap = |x: &ast::Expr| match x.kind {
-                ExprKind::Binary(..) => format!("({})", canonical(x)),
-                _ => canonical(x),
+        ExprKind::Binary(op, a, b) if op.complement().is_some() => {
+            let asserted = matches!(op, ast::BinOp::Ne | ast::BinOp::Lt | ast::BinOp::Le);
+            let op = if asserted { *op } else { op.complement().unwrap_or(*op) };
+            let positive_form = ast::Expr {
+                kind: ExprKind::Binary(op, a.clone(), b.clone()),
+                span: e.span,
             };
-            format!("{} {} {}", wrap(a), op.symbol(), wrap(b))
+            (print_expr(&positive_form), asserted)
         }
-        ExprKind::Call(f, args) => {
-            format!(
-                "{}({})",
-                f.name,
-                args.iter().map(canonical).collect::<Vec<_>>().join(", ")
-            )
-        }
+        _ => (print_expr(e), true),
     }
 }
 
@@ -1357,7 +1309,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     Guard::HasNot(format!("{}.{}", pattern.concept.name, pattern.action.name)),
                     *span,
                 )),
-                ast::Step::Filter(e) => Some((Guard::Filter(canonical(e)), e.span)),
+                ast::Step::Filter(e) => Some((Guard::filter(e), e.span)),
                 _ => None,
             })
             .collect();
@@ -1489,5 +1441,43 @@ impl LabelMut for Diagnostic {
     fn also(&mut self, file: FileId, span: Span, message: impl Into<String>) -> &mut Self {
         self.secondary.push(concord_syntax::Label::new(file, span, message));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The guards of the filters in `where`, in order.
+    fn filters(text: &str) -> Vec<Guard> {
+        let src = format!("sync S\nwhen\n    A.a (x, y) : ()\nwhere\n{text}\nthen\n    B.b (x)\n");
+        let (file, _) = concord_syntax::parse(FileId(0), &src);
+        file.syncs[0]
+            .where_steps
+            .iter()
+            .filter_map(|s| match s {
+                ast::Step::Filter(e) => Some(Guard::filter(e)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_comparison_and_its_complement_share_a_variable() {
+        let g = filters("    x == y\n    x != y\n    !(x == y)\n    x + 1 >= y\n    !(x + 1 < y)\n    x + 1 < y\n");
+        assert!(g[0].complements(&g[1]));
+        assert!(g[0].complements(&g[2]));
+        assert!(!g[1].complements(&g[2]), "`x != y` and `!(x == y)` say the same");
+        assert!(!g[3].complements(&g[4]));
+        assert!(g[3].complements(&g[5]), "operands of any shape");
+        assert_eq!(g[0].atom(), ("x != y".to_string(), false));
+    }
+
+    #[test]
+    fn other_filters_are_their_own_variable() {
+        let g = filters("    contains(x, y)\n    !contains(x, y)\n    x && y\n");
+        assert!(g[0].complements(&g[1]));
+        assert!(!g[0].complements(&g[2]));
+        assert!(matches!(&g[1], Guard::Filter { text, .. } if text == "!contains(x, y)"));
     }
 }

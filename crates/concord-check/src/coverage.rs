@@ -451,7 +451,7 @@ impl<'a> PathAnalysis<'a> {
         let guard = match guard {
             Some(crate::check::Guard::Has(q)) => format!("not {q} (...)"),
             Some(crate::check::Guard::HasNot(q)) => format!("{q} (...)"),
-            Some(crate::check::Guard::Filter(f)) => format!("the opposite of `{f}`"),
+            Some(crate::check::Guard::Filter { text, .. }) => format!("the opposite of `{text}`"),
             None => String::new(),
         };
         diags.push(

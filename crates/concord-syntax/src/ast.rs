@@ -296,6 +296,20 @@ pub enum BinOp {
 }
 
 impl BinOp {
+    /// The comparison that holds exactly when this one does not (`==` and
+    /// `!=`, `<` and `>=`, `>` and `<=`); `None` for the others.
+    pub fn complement(self) -> Option<BinOp> {
+        Some(match self {
+            BinOp::Eq => BinOp::Ne,
+            BinOp::Ne => BinOp::Eq,
+            BinOp::Lt => BinOp::Ge,
+            BinOp::Ge => BinOp::Lt,
+            BinOp::Gt => BinOp::Le,
+            BinOp::Le => BinOp::Gt,
+            _ => return None,
+        })
+    }
+
     /// Source spelling.
     pub fn symbol(self) -> &'static str {
         match self {
