@@ -295,9 +295,10 @@ pub(crate) enum Role {
     /// A sync as written: its `else` clauses are compiled into it, each
     /// guarding the steps its written step became (`ranges`, one per step).
     Main { ranges: Vec<std::ops::Range<usize>> },
-    /// The companion of an `else`, compiled for its name, checks and
-    /// coverage; the engine runs it as part of `of`.
-    Companion { of: String },
+    /// The companion of an `else`, compiled for its checks, coverage and
+    /// explanations; it goes into its sync's [`Otherwise`], and the engine
+    /// runs it as part of that sync.
+    Companion,
 }
 
 struct SyncChecker<'f, 'a, 's> {
@@ -385,7 +386,6 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
         };
         let mut steps = steps;
         let mut otherwise = Vec::new();
-        let mut companion_of = None;
         let mut written_steps = Vec::new();
         match &self.role {
             Role::Main { ranges } => {
@@ -397,13 +397,18 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     match self.invocation(&o.invocation) {
                         Some(invocation) => {
                             guards.push((ranges.get(o.step).cloned().unwrap_or(0..0), otherwise.len()));
+                            // The companion itself is checked next and put
+                            // here (`crate::check`); until then, its name.
                             otherwise.push(Otherwise {
-                                companion: full(
-                                    self.fc,
-                                    &concord_syntax::expand::companion_name(&sync.name.name, o.step),
-                                ),
                                 step: o.step,
                                 invocation,
+                                companion: CompiledSync {
+                                    name: full(
+                                        self.fc,
+                                        &concord_syntax::expand::companion_name(&sync.name.name, o.step),
+                                    ),
+                                    ..CompiledSync::default()
+                                },
                             });
                         }
                         None => ok = false,
@@ -424,7 +429,7 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                     }
                 }
             }
-            Role::Companion { of } => companion_of = Some(full(self.fc, of)),
+            Role::Companion => {}
         }
         if !ok {
             return None;
@@ -439,7 +444,6 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             then,
             otherwise,
             written_steps,
-            companion_of,
         })
     }
 

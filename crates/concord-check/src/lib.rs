@@ -153,29 +153,29 @@ pub fn check(sources: &SourceMap, files: &[SyncFile], concepts: &[ConceptSpec]) 
                 all_ok = false;
                 continue;
             }
-            match fc.check_sync(&main, sync, check::Role::Main { ranges }) {
+            let mut compiled = match fc.check_sync(&main, sync, check::Role::Main { ranges }) {
                 Some((compiled, summary)) => {
-                    program.syncs.push(compiled);
                     summaries.push(summary);
+                    compiled
                 }
                 None => {
                     // Its companions would repeat the same findings.
                     all_ok = false;
                     continue;
                 }
-            }
+            };
             for companion in concord_syntax::expand::companions(sync) {
-                let role = check::Role::Companion {
-                    of: sync.name.name.clone(),
-                };
-                match fc.check_sync(&inlined(&companion).0, &companion, role) {
-                    Some((compiled, summary)) => {
-                        program.syncs.push(compiled);
+                match fc.check_sync(&inlined(&companion).0, &companion, check::Role::Companion) {
+                    Some((checked, summary)) => {
                         summaries.push(summary);
+                        if let Some(o) = compiled.otherwise.iter_mut().find(|o| o.name() == checked.name) {
+                            o.companion = checked;
+                        }
                     }
                     None => all_ok = false,
                 }
             }
+            program.syncs.push(compiled);
         }
     }
     // Cross-sync warnings about an incomplete program would be noise.

@@ -6,14 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use concord_concept::{Outcome, Value};
-use concord_program::{Expr, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
+use concord_program::{CompiledSync, Expr, Matcher, OutcomeMatch, QueryMode, Step, WhenPattern};
 
 use crate::cache::QueryCache;
 use crate::matching::{literals_match, unify};
 use crate::pipeline::{Pipeline, Row};
 use crate::record::ActionRecord;
 use crate::value::{Frame, eval};
-use crate::{FlowReport, Inner, LoadedSync, SyncTable};
+use crate::{FlowReport, Inner, SyncTable};
 
 /// A sync that came close to firing in a flow, and why it did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,9 +164,8 @@ pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<NearMis
     }
     let records_of = |p| records_of(report, p);
     let mut out = Vec::new();
-    for loaded in &table.syncs {
-        let s = &loaded.sync;
-        if fired.contains(&*loaded.name) {
+    for s in table.syncs.iter().flat_map(|l| l.sync.with_companions()) {
+        if fired.contains(s.name.as_str()) {
             continue;
         }
         // Close means: every pattern that names literals (such as a request
@@ -213,7 +212,7 @@ pub(crate) fn near_misses(table: &SyncTable, report: &FlowReport) -> Vec<NearMis
             }
         };
         out.push(NearMiss {
-            sync: loaded.name.to_string(),
+            sync: s.name.clone(),
             reason,
         });
     }
@@ -247,19 +246,18 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
         if miss.reason != MissReason::WhereDropped {
             continue;
         }
-        let Some(loaded) = table.syncs.iter().find(|s| *s.name == *miss.sync) else {
-            continue;
-        };
-        // The sync an `else` companion belongs to, and its companions' names.
-        let owner = loaded.sync.companion_of.as_deref().unwrap_or(&loaded.sync.name);
-        let companions: Vec<&str> = table
+        // The sync as written that the missed one is, or whose `else` it is.
+        let Some(owner) = table
             .syncs
             .iter()
-            .filter(|s| s.sync.companion_of.as_deref() == Some(owner))
-            .map(|s| &*s.name)
-            .collect();
+            .map(|l| &l.sync)
+            .find(|s| s.with_companions().any(|c| c.name == miss.sync))
+        else {
+            continue;
+        };
+        let is_companion = owner.name != miss.sync;
         let fired = |name: &str| report.records.iter().any(|r| r.sync.as_deref() == Some(name));
-        if loaded.sync.companion_of.is_some() && companions.iter().any(|c| fired(c)) {
+        if is_companion && owner.otherwise.iter().any(|o| fired(o.name())) {
             // Its sibling answered; the sync's own line says which step.
             answered_by_sibling.push(n);
             continue;
@@ -270,15 +268,16 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
             .records
             .iter()
             .filter_map(|r| r.sync.as_deref())
-            .find_map(|name| loaded.sync.otherwise.iter().find(|o| o.companion == name));
+            .find_map(|name| owner.otherwise.iter().find(|o| !is_companion && o.name() == name));
         if let Some(o) = answered {
             miss.reason = MissReason::ElseAnswered {
                 step: o.step + 1,
-                companion: o.companion.clone(),
+                companion: o.name().to_string(),
             };
             continue;
         }
-        if let Some(reason) = where_failure(inner, loaded, report).await {
+        let missed = owner.with_companions().find(|c| c.name == miss.sync).unwrap_or(owner);
+        if let Some(reason) = where_failure(inner, missed, report).await {
             miss.reason = reason;
         }
     }
@@ -336,8 +335,7 @@ fn secret_used(step: &Step, frame: &Frame, vars: &[String]) -> Option<String> {
 
 /// Runs `loaded`'s where steps again, one at a time, on the flow's matches:
 /// the first step that leaves nothing, with what it saw.
-async fn where_failure(inner: &Inner, loaded: &LoadedSync, report: &FlowReport) -> Option<MissReason> {
-    let s = &loaded.sync;
+async fn where_failure(inner: &Inner, s: &CompiledSync, report: &FlowReport) -> Option<MissReason> {
     let mut frames = Vec::new();
     all_matches(&s.when, &report.records, vec![None; s.vars.len()], &mut frames);
     let mut rows: Vec<Row> = frames.into_iter().map(|frame| Row { frame, origin: 0 }).collect();
@@ -360,7 +358,7 @@ async fn where_failure(inner: &Inner, loaded: &LoadedSync, report: &FlowReport) 
             inner,
             flow: report.flow,
             vars: &s.vars,
-            sync: &loaded.name,
+            sync: &s.name,
             errors: &mut errors,
             cache: &mut cache,
             dropped: &mut dropped,

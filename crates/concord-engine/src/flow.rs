@@ -114,17 +114,30 @@ impl FlowReport {
     }
 }
 
-/// Why an action is being invoked: which sync, on which records (indexes
-/// into the flow).
+/// Why an action is being invoked: which sync (and which of its `else`
+/// clauses, if one), on which records (indexes into the flow).
 struct Cause {
     sync: usize,
+    otherwise: Option<usize>,
     matched: Vec<u32>,
+}
+
+impl Cause {
+    /// The name its record carries: the sync's, or its `else` companion's.
+    fn name(&self, table: &SyncTable) -> Arc<str> {
+        let loaded = &table.syncs[self.sync];
+        match self.otherwise {
+            Some(k) => loaded.otherwise[k].name.clone(),
+            None => loaded.name.clone(),
+        }
+    }
 }
 
 /// An action a sync decided to invoke.
 struct Pending {
-    /// The sync (an `else` companion for what an `else` invokes).
     sync: usize,
+    /// The `else` clause that invokes it, if one.
+    otherwise: Option<usize>,
     action: ActionId,
     input: Record,
     /// The records the sync matched (indexes into the flow).
@@ -251,6 +264,7 @@ pub(crate) async fn run(
                         input: p.input,
                         cause: Some(Cause {
                             sync: p.sync,
+                            otherwise: p.otherwise,
                             matched: p.matched,
                         }),
                         depth: depth + 1,
@@ -285,7 +299,7 @@ impl Flow {
             .as_ref()
             .map(|c| c.matched.iter().map(|&i| self.records[i as usize].id).collect())
             .unwrap_or_default();
-        let sync_name = cause.as_ref().map(|c| table.syncs[c.sync].name.clone());
+        let sync_name = cause.as_ref().map(|c| c.name(table));
         let provenance = Provenance {
             record: record_id,
             flow: self.id,
@@ -373,19 +387,18 @@ impl Flow {
         let then: Vec<(&concord_program::Invocation, ActionId)> =
             s.then.iter().zip(loaded.then_actions.iter().copied()).collect();
         for row in &rows {
-            self.invoke_all(table, sync, &then, row, &provenance, &mut out);
+            self.invoke_all(table, sync, None, &then, row, &provenance, &mut out);
         }
         // The frames an `else` took: its invocation, recorded as its companion's.
         for d in dropped {
-            let (Some(o), Some(&(companion, action))) =
-                (s.otherwise.get(d.otherwise), loaded.otherwise.get(d.otherwise))
-            else {
+            let (Some(o), Some(loaded_else)) = (s.otherwise.get(d.otherwise), loaded.otherwise.get(d.otherwise)) else {
                 continue;
             };
             self.invoke_all(
                 table,
-                companion,
-                &[(&o.invocation, action)],
+                sync,
+                Some(d.otherwise),
+                &[(&o.invocation, loaded_else.action)],
                 &d.row,
                 &provenance,
                 &mut out,
@@ -394,11 +407,14 @@ impl Flow {
         out
     }
 
-    /// Evaluates `invocations` on `row` for `sync`, appending what to run.
+    /// Evaluates `invocations` on `row` for `sync` (or its `else` clause
+    /// `otherwise`), appending what to run.
+    #[allow(clippy::too_many_arguments)]
     fn invoke_all(
         &mut self,
         table: &SyncTable,
         sync: usize,
+        otherwise: Option<usize>,
         invocations: &[(&concord_program::Invocation, ActionId)],
         row: &Row,
         provenance: &[Vec<u32>],
@@ -422,6 +438,7 @@ impl Flow {
             match failed {
                 None => out.push(Pending {
                     sync,
+                    otherwise,
                     action,
                     input,
                     matched: provenance.get(row.origin).cloned().unwrap_or_default(),
@@ -443,19 +460,17 @@ impl Flow {
 /// Names the syncs of the cycle that led to `cause`, by following each
 /// record's provenance back through its most recent matched record.
 fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<String> {
-    let mut chain: Vec<usize> = Vec::new();
+    // A sync and one of its `else` clauses are different steps of a cycle.
+    let mut chain: Vec<&Cause> = Vec::new();
+    let same = |a: &Cause, b: &Cause| a.sync == b.sync && a.otherwise == b.otherwise;
     let mut current = cause;
     while let Some(c) = current {
-        if let Some(first) = chain.iter().position(|&s| s == c.sync) {
-            let mut cycle: Vec<String> = chain[first..]
-                .iter()
-                .rev()
-                .map(|&s| table.syncs[s].name.to_string())
-                .collect();
+        if let Some(first) = chain.iter().position(|s| same(s, c)) {
+            let mut cycle: Vec<String> = chain[first..].iter().rev().map(|c| c.name(table).to_string()).collect();
             cycle.push(cycle[0].clone());
             return cycle;
         }
-        chain.push(c.sync);
+        chain.push(c);
         current = c
             .matched
             .iter()
@@ -463,5 +478,5 @@ fn runaway_cycle(flow: &Flow, table: &SyncTable, cause: Option<&Cause>) -> Vec<S
             .and_then(|&i| flow.causes.get(i as usize))
             .and_then(Option::as_ref);
     }
-    chain.iter().rev().map(|&s| table.syncs[s].name.to_string()).collect()
+    chain.iter().rev().map(|c| c.name(table).to_string()).collect()
 }

@@ -180,9 +180,16 @@ pub(crate) struct LoadedSync {
     pub name: Arc<str>,
     pub when_actions: Vec<ActionId>,
     pub then_actions: Vec<ActionId>,
-    /// Per `else` of the sync: its companion's index in the table and the
-    /// action it invokes.
-    pub otherwise: Vec<(usize, ActionId)>,
+    /// Per `else` of the sync, in [`concord_program::Step::Guarded`] order.
+    pub otherwise: Vec<LoadedElse>,
+}
+
+/// An `else` clause with its names resolved.
+pub(crate) struct LoadedElse {
+    /// The companion's name, which its records carry.
+    pub name: Arc<str>,
+    /// The action it invokes.
+    pub action: ActionId,
 }
 
 /// The syncs in force, indexed by the actions their when patterns mention.
@@ -235,39 +242,31 @@ impl Inner {
                 .iter()
                 .map(|i| self.action_id(&sync.name, &i.concept, &i.action))
                 .collect::<Result<Vec<_>, _>>()?;
-            for step in &sync.steps {
+            // A companion is never run, but explanations run its steps.
+            for step in sync.with_companions().flat_map(|s| &s.steps) {
                 self.check_queries(&sync.name, step)?;
             }
+            let otherwise = sync
+                .otherwise
+                .iter()
+                .map(|o| {
+                    Ok(LoadedElse {
+                        name: o.name().into(),
+                        action: self.action_id(o.name(), &o.invocation.concept, &o.invocation.action)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, EngineError>>()?;
             let index = table.syncs.len();
-            // A companion runs inside the sync it belongs to, never alone.
-            if sync.companion_of.is_none() {
-                for (pos, &a) in when_actions.iter().enumerate() {
-                    table.by_action[a].push((index, pos));
-                }
+            for (pos, &a) in when_actions.iter().enumerate() {
+                table.by_action[a].push((index, pos));
             }
             table.syncs.push(LoadedSync {
                 name: sync.name.as_str().into(),
                 sync,
                 when_actions,
                 then_actions,
-                otherwise: Vec::new(),
+                otherwise,
             });
-        }
-        for i in 0..table.syncs.len() {
-            let mut resolved = Vec::new();
-            for o in &table.syncs[i].sync.otherwise {
-                let companion = table
-                    .syncs
-                    .iter()
-                    .position(|s| s.sync.name == o.companion)
-                    .ok_or_else(|| EngineError::UnknownInProgram {
-                        sync: table.syncs[i].sync.name.clone(),
-                        name: o.companion.clone(),
-                    })?;
-                let action = self.action_id(&o.companion, &o.invocation.concept, &o.invocation.action)?;
-                resolved.push((companion, action));
-            }
-            table.syncs[i].otherwise = resolved;
         }
         Ok(table)
     }
@@ -400,9 +399,14 @@ impl Engine {
         }
     }
 
-    /// Names of the syncs in force, in load order.
+    /// Names of the syncs in force, in load order, each followed by its
+    /// `else` companions.
     pub fn sync_names(&self) -> Vec<String> {
-        self.sync_table().syncs.iter().map(|s| s.name.to_string()).collect()
+        self.sync_table()
+            .syncs
+            .iter()
+            .flat_map(|s| s.sync.with_companions().map(|c| c.name.clone()))
+            .collect()
     }
 
     /// Keys whose values are secrets (some concept marks a parameter of that

@@ -18,7 +18,7 @@ fn edges(program: &Program) -> (Vec<String>, Vec<Edge>) {
             nodes.push(c.to_string());
         }
     };
-    for s in &program.syncs {
+    for s in program.all_syncs() {
         for p in &s.when {
             node(&p.concept, &mut nodes);
             for i in &s.then {
@@ -170,7 +170,6 @@ mod tests {
                 .collect(),
             otherwise: Vec::new(),
             written_steps: Vec::new(),
-            companion_of: None,
         }
     }
 

@@ -19,12 +19,21 @@ pub type Slot = usize;
 /// All syncs of an app, checked.
 #[derive(Debug, Clone, Default)]
 pub struct Program {
-    /// In load order (files sorted by path, syncs in file order).
+    /// The syncs as written, in load order (files sorted by path, syncs in
+    /// file order). The companions of `else` clauses are inside them.
     pub syncs: Vec<CompiledSync>,
 }
 
+impl Program {
+    /// Every sync, each followed by the companions of its `else` clauses
+    /// (what traces, explanations, listings and the graph name).
+    pub fn all_syncs(&self) -> Vec<&CompiledSync> {
+        self.syncs.iter().flat_map(CompiledSync::with_companions).collect()
+    }
+}
+
 /// One checked sync.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CompiledSync {
     /// Full name: the file's module path with dots, then the sync's name.
     pub name: String,
@@ -38,28 +47,42 @@ pub struct CompiledSync {
     pub steps: Vec<Step>,
     /// Then invocations.
     pub then: Vec<Invocation>,
-    /// What its `else` clauses invoke, in the order of their
-    /// [`Step::Guarded`] indexes: each run for the frames its guarded steps
-    /// drop, recorded as the action of the companion sync it names.
+    /// Its `else` clauses, in the order of their [`Step::Guarded`]
+    /// indexes: each runs for the frames its guarded steps drop.
     pub otherwise: Vec<Otherwise>,
     /// For each step of `steps`, the where step it was written as (0-based):
     /// a view's use becomes several steps. Empty when they are the same.
     pub written_steps: Vec<usize>,
-    /// For a companion sync written as an `else`: the sync it belongs to.
-    /// The engine runs it as part of that sync (one pass over the shared
-    /// steps), never on its own.
-    pub companion_of: Option<String>,
 }
 
-/// The invocation of an `else` clause, compiled in its sync's scope.
+impl CompiledSync {
+    /// The sync, then the companions of its `else` clauses.
+    pub fn with_companions(&self) -> impl Iterator<Item = &CompiledSync> {
+        std::iter::once(self).chain(self.otherwise.iter().map(|o| &o.companion))
+    }
+}
+
+/// An `else` clause: a guarded step's other branch. The engine runs it
+/// inside its sync, for the frames the guarded steps drop (one pass over
+/// the shared steps); its records name the companion.
 #[derive(Debug, Clone)]
 pub struct Otherwise {
-    /// The companion sync's full name (`module.Sync.else2`).
-    pub companion: String,
     /// The where step it is written under (0-based, as written).
     pub step: usize,
-    /// What it invokes.
+    /// What it invokes, compiled in its sync's scope (on the sync's frames).
     pub invocation: Invocation,
+    /// The same clause as a sync of its own, `module.Sync.else2`: the
+    /// sync's when clause, the steps before the guarded one, that step
+    /// negated, then the invocation. Checked with the sync; never run on its
+    /// own. Explanations, traces, listings and the graph name it.
+    pub companion: CompiledSync,
+}
+
+impl Otherwise {
+    /// The companion's full name (`module.Sync.else2`).
+    pub fn name(&self) -> &str {
+        &self.companion.name
+    }
 }
 
 /// A when pattern.

@@ -142,7 +142,8 @@ pub struct Route {
     pub methods: Vec<String>,
     /// Whether some sync on this route accepts any method.
     pub any_method: bool,
-    /// Indexes into [`Program::syncs`] of the syncs with a pattern on it.
+    /// Indexes into [`Program::all_syncs`] of the syncs with a pattern on
+    /// it (an `else` companion waits where its sync does).
     pub syncs: Vec<usize>,
 }
 
@@ -160,7 +161,7 @@ impl RouteTable {
     /// which key that is).
     pub fn build(program: &Program, entry: EntryAction<'_>) -> Self {
         let mut routes: Vec<Route> = Vec::new();
-        for (index, sync) in program.syncs.iter().enumerate() {
+        for (index, sync) in program.all_syncs().into_iter().enumerate() {
             for p in entry_patterns(sync, entry) {
                 let Some(path) = route_of(p) else { continue };
                 let template = match p.entry.as_ref().is_some_and(|e| e.templates) {
@@ -194,14 +195,17 @@ impl RouteTable {
                 }
             }
         }
-        routes.sort_by(|a, b| {
-            let key = |r: &Route| {
-                (
-                    r.template.is_template(),
-                    std::cmp::Reverse(r.template.literal_segments()),
-                )
-            };
-            key(a).cmp(&key(b))
+        RouteTable::ordered(routes)
+    }
+
+    /// Literal paths first, then templates with more literal segments first,
+    /// otherwise in the given order (the sort is stable).
+    fn ordered(mut routes: Vec<Route>) -> Self {
+        routes.sort_by_key(|r| {
+            (
+                r.template.is_template(),
+                std::cmp::Reverse(r.template.literal_segments()),
+            )
         });
         RouteTable { routes }
     }
@@ -256,7 +260,7 @@ mod tests {
     use super::*;
 
     fn table(paths: &[&str]) -> RouteTable {
-        let mut routes: Vec<Route> = paths
+        let routes: Vec<Route> = paths
             .iter()
             .map(|p| Route {
                 template: RouteTemplate::parse(p).unwrap(),
@@ -265,16 +269,7 @@ mod tests {
                 syncs: Vec::new(),
             })
             .collect();
-        routes.sort_by(|a, b| {
-            let key = |r: &Route| {
-                (
-                    r.template.is_template(),
-                    std::cmp::Reverse(r.template.literal_segments()),
-                )
-            };
-            key(a).cmp(&key(b))
-        });
-        RouteTable { routes }
+        RouteTable::ordered(routes)
     }
 
     #[test]

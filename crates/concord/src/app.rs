@@ -208,7 +208,7 @@ impl App {
         tracing::info!(
             target: "concord::check",
             "loaded {} sync(s) from {}; state in {} ({})",
-            program.syncs.len(),
+            program.all_syncs().len(),
             self.syncs.display(),
             redact_url(&url),
             store.kind()
@@ -507,7 +507,7 @@ pub fn watch_syncs(
                     let rendered = render_all(&checked.diagnostics, &sources);
                     match checked.program {
                         Some(program) => {
-                            let n = program.syncs.len();
+                            let n = program.all_syncs().len();
                             match engine.replace_program(program) {
                                 Ok(()) => {
                                     tracing::info!(target: "concord::reload", "reloaded {n} sync(s) from {}", dir.display())

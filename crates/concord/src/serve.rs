@@ -38,8 +38,8 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         ));
     }
     let invoked: Vec<String> = program
-        .syncs
-        .iter()
+        .all_syncs()
+        .into_iter()
         .flat_map(|s| s.then.iter().map(|i| format!("{}.{}", i.concept, i.action)))
         .collect();
     let unreached: Vec<String> = specs
@@ -83,11 +83,12 @@ pub(crate) fn routes(app: &App) -> Result<(), String> {
     let program = app.program().map_err(|e| e.to_string())?;
     let entry = HttpEntry::requesting();
     let table = entry.routes(&program);
+    let syncs = program.all_syncs();
     let mut routes: Vec<_> = table.routes().iter().collect();
     routes.sort_by(|a, b| a.template.as_str().cmp(b.template.as_str()));
     for route in routes {
         println!("{}{}", settings.http.base, route.template);
-        for s in route.syncs.iter().map(|&i| &program.syncs[i]) {
+        for s in route.syncs.iter().map(|&i| syncs[i]) {
             let waits: Vec<String> = s
                 .when
                 .iter()
