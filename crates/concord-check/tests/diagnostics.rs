@@ -9,6 +9,7 @@ mod support;
 use std::path::Path;
 
 use concord_syntax::{SourceMap, render_all};
+use libtest_mimic::{Arguments, Failed, Trial};
 
 fn render_case(path: &Path) -> (String, Vec<&'static str>) {
     let text = std::fs::read_to_string(path).expect("readable case");
@@ -23,46 +24,28 @@ fn render_case(path: &Path) -> (String, Vec<&'static str>) {
     (render_all(&checked.diagnostics, &sources), codes)
 }
 
-#[test]
-fn every_mistake_has_a_precise_diagnostic() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "sync"))
+/// Checks one case against its snapshot (or rewrites the snapshot).
+fn run_case(case: &Path) -> Result<(), Failed> {
+    let source = std::fs::read_to_string(case).map_err(|e| format!("{}: {e}", case.display()))?;
+    let expect: Vec<String> = source
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# expect: "))
+        .ok_or_else(|| format!("{} must start with `# expect: CODE`", case.display()))?
+        .split_whitespace()
+        .map(str::to_string)
         .collect();
-    cases.sort();
-    assert!(
-        cases.len() >= 30,
-        "the corpus holds at least 30 mistakes, found {}",
-        cases.len()
-    );
-    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let (rendered, codes) = render_case(case);
     let mut failures = Vec::new();
-    for case in &cases {
-        let source = std::fs::read_to_string(case).unwrap();
-        let expect = source
-            .lines()
-            .next()
-            .and_then(|l| l.strip_prefix("# expect: "))
-            .unwrap_or_else(|| panic!("{} must start with `# expect: CODE`", case.display()))
-            .split_whitespace()
-            .map(str::to_string)
-            .collect::<Vec<_>>();
-        let (rendered, codes) = render_case(case);
-        for code in &expect {
-            if !codes.contains(&code.as_str()) {
-                failures.push(format!(
-                    "{}: expected {code}, got {codes:?}\n{rendered}",
-                    case.display()
-                ));
-            }
+    for code in &expect {
+        if !codes.contains(&code.as_str()) {
+            failures.push(format!("expected {code}, got {codes:?}\n{rendered}"));
         }
-        let snapshot = case.with_extension("stderr");
-        if update {
-            std::fs::write(&snapshot, &rendered).unwrap();
-            continue;
-        }
+    }
+    let snapshot = case.with_extension("stderr");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&snapshot, &rendered).map_err(|e| e.to_string())?;
+    } else {
         match std::fs::read_to_string(&snapshot) {
             Ok(expected) if expected == rendered => {}
             Ok(expected) => failures.push(format!(
@@ -75,5 +58,38 @@ fn every_mistake_has_a_precise_diagnostic() {
             )),
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n\n").into())
+    }
+}
+
+/// One test per case, named after its file (`cargo test -p concord-check
+/// --test diagnostics -- unknown_action`).
+fn main() {
+    let args = Arguments::from_args();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let mut cases: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/diagnostics")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sync"))
+        .collect();
+    cases.sort();
+    let count = cases.len();
+    let mut trials: Vec<Trial> = cases
+        .into_iter()
+        .map(|case| {
+            let name = case.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            Trial::test(name, move || run_case(&case))
+        })
+        .collect();
+    trials.push(Trial::test("the_corpus_holds_at_least_30_mistakes", move || {
+        if count >= 30 {
+            Ok(())
+        } else {
+            Err(format!("found only {count}").into())
+        }
+    }));
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -1,0 +1,10 @@
+struct Cli;
+
+#[concord_macros::concept(crate = concord_concept, entry = "runn", route = "command")]
+impl Cli {
+    pub fn run(&self, command: String) {
+        let _ = command;
+    }
+}
+
+fn main() {}
