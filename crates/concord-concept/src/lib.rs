@@ -333,77 +333,55 @@ impl Outputs for () {
     }
 }
 
-/// Decodes one argument of `action` from its input record.
-///
-/// Absent (or `null`) arguments are allowed only when `optional` (the
-/// parameter's type is `Option<_>`).
-pub fn decode_arg<T: serde::de::DeserializeOwned>(
-    input: &Record,
-    key: &str,
-    optional: bool,
-    action: &str,
-) -> Result<T, String> {
-    match input.get(key) {
-        None | Some(Value::Null) if !optional => Err(format!("{action}: missing argument `{key}`")),
-        None => T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}")),
-        Some(v) => T::deserialize(v).map_err(|e| format!("{action}: argument `{key}`: {e}")),
-    }
-}
+/// What the code `#[concept]` and `#[derive(Outputs)]` generate calls;
+/// not for use by hand.
+#[doc(hidden)]
+pub mod __private {
+    use crate::{Record, Value};
 
-/// Rejects input keys the action does not declare (called by generated code
-/// for actions without a `#[rest]` parameter).
-pub fn reject_unknown_args(input: &Record, known: &[&str], action: &str) -> Result<(), String> {
-    match input.keys().find(|k| !known.contains(&k.as_str())) {
-        None => Ok(()),
-        Some(k) => {
-            let expected = if known.is_empty() {
-                "it takes no arguments".to_string()
-            } else {
-                format!("its parameters are {}", known.join(", "))
-            };
-            Err(format!("{action}: unknown argument `{k}`; {expected}"))
+    /// Decodes one argument of `action` from its input record.
+    ///
+    /// Absent (or `null`) arguments are allowed only when `optional` (the
+    /// parameter's type is `Option<_>`).
+    pub fn decode_arg<T: serde::de::DeserializeOwned>(
+        input: &Record,
+        key: &str,
+        optional: bool,
+        action: &str,
+    ) -> Result<T, String> {
+        match input.get(key) {
+            None | Some(Value::Null) if !optional => Err(format!("{action}: missing argument `{key}`")),
+            None => T::deserialize(&Value::Null).map_err(|e| format!("{action}: argument `{key}`: {e}")),
+            Some(v) => T::deserialize(v).map_err(|e| format!("{action}: argument `{key}`: {e}")),
         }
     }
-}
 
-/// Serialises one output field (called by `#[derive(Outputs)]`).
-pub fn encode_field<T: serde::Serialize>(value: T, key: &str) -> Result<Value, String> {
-    serde_json::to_value(value).map_err(|e| format!("output `{key}` could not be encoded: {e}"))
-}
-
-/// camelCase of a snake_case Rust name, keeping a leading `_` (for queries).
-pub fn camel_case(name: &str) -> String {
-    let name = name.strip_prefix("r#").unwrap_or(name);
-    let (prefix, rest) = match name.strip_prefix('_') {
-        Some(r) => ("_", r),
-        None => ("", name),
-    };
-    let mut out = String::from(prefix);
-    let mut upper = false;
-    for c in rest.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
+    /// Rejects input keys the action does not declare (called by generated code
+    /// for actions without a `#[rest]` parameter).
+    pub fn reject_unknown_args(input: &Record, known: &[&str], action: &str) -> Result<(), String> {
+        match input.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => {
+                let expected = if known.is_empty() {
+                    "it takes no arguments".to_string()
+                } else {
+                    format!("its parameters are {}", known.join(", "))
+                };
+                Err(format!("{action}: unknown argument `{k}`; {expected}"))
+            }
         }
     }
-    out
+
+    /// Serialises one output field (called by `#[derive(Outputs)]`).
+    pub fn encode_field<T: serde::Serialize>(value: T, key: &str) -> Result<Value, String> {
+        serde_json::to_value(value).map_err(|e| format!("output `{key}` could not be encoded: {e}"))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::__private::{decode_arg, reject_unknown_args};
     use super::*;
-
-    #[test]
-    fn camel_case_keeps_query_prefix() {
-        assert_eq!(camel_case("_get_user"), "_getUser");
-        assert_eq!(camel_case("tag_list"), "tagList");
-        assert_eq!(camel_case("r#type"), "type");
-        assert_eq!(camel_case("create"), "create");
-    }
 
     #[test]
     fn decode_arg_explains_missing_and_mistyped() {

@@ -36,6 +36,14 @@ pub enum StateError {
     Backend(String),
 }
 
+/// A concept whose actions fail with a message (`Result<_, String>`) can
+/// use `?` on state operations: the message is the error's text.
+impl From<StateError> for String {
+    fn from(e: StateError) -> String {
+        e.to_string()
+    }
+}
+
 impl std::fmt::Display for StateError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -56,6 +56,17 @@ pub enum EngineError {
     Task(String),
 }
 
+/// Why a query run outside a flow ([`Engine::query`]) gave no rows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// No concept of that name is registered.
+    #[error("no concept `{0}`")]
+    UnknownConcept(String),
+    /// The concept's query failed (its message, which is the concept's data).
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Builds an [`Engine`].
 pub struct EngineBuilder {
     concepts: Vec<Arc<dyn Concept>>,
@@ -350,16 +361,19 @@ impl Engine {
     }
 
     /// Runs a query outside any flow (for passthrough routes and tools).
-    pub async fn query(&self, concept: &str, query: &str, input: Record) -> Result<Vec<Record>, String> {
+    pub async fn query(&self, concept: &str, query: &str, input: Record) -> Result<Vec<Record>, QueryError> {
         let Some(&ci) = self.inner.concept_index.get(concept) else {
-            return Err(format!("no concept `{concept}`"));
+            return Err(QueryError::UnknownConcept(concept.to_string()));
         };
         let ctx = concord_concept::QueryContext::with_state(
             FlowId::fresh(),
             self.inner.concept_names[ci].clone(),
             self.inner.store.clone(),
         );
-        self.inner.concepts[ci].query(&ctx, query, &input).await
+        self.inner.concepts[ci]
+            .query(&ctx, query, &input)
+            .await
+            .map_err(QueryError::Failed)
     }
 
     /// Like [`Engine::run`], on its own task, so that flows run concurrently.

@@ -91,7 +91,7 @@ pub(crate) async fn run(engine: &Engine, route: &Route, input: Record) -> Respon
                 StatusCode::OK,
                 Value::from(rows.into_iter().map(Value::Object).collect::<Vec<_>>()),
             ),
-            Err(e) => crate::error(StatusCode::BAD_REQUEST, e),
+            Err(e) => crate::error(StatusCode::BAD_REQUEST, e.to_string()),
         };
     }
     match engine.run(&route.concept, &route.name, input).await {

@@ -362,7 +362,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         let mut call_args = Vec::new();
         if !open {
             decode.push(quote! {
-                #krate::reject_unknown_args(input, &[#(#keys),*], #full)?;
+                #krate::__private::reject_unknown_args(input, &[#(#keys),*], #full)?;
             });
         }
         for (i, role) in roles.iter().enumerate() {
@@ -386,7 +386,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                 }
                 ParamRole::Arg { key, optional, ty, .. } => {
                     decode.push(quote! {
-                        let #var: #ty = #krate::decode_arg(input, #key, #optional, #full)?;
+                        let #var: #ty = #krate::__private::decode_arg(input, #key, #optional, #full)?;
                     });
                     call_args.push(quote!(#var));
                 }
@@ -555,7 +555,7 @@ fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {
                 quote!(vec![vec![#(#keys.to_string()),*]]),
                 quote! {
                     let mut record = #krate::Record::new();
-                    #(record.insert(#keys.to_string(), #krate::encode_field(self.#idents, #keys)?);)*
+                    #(record.insert(#keys.to_string(), #krate::__private::encode_field(self.#idents, #keys)?);)*
                     Ok(record)
                 },
             )
@@ -575,7 +575,7 @@ fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {
                 };
                 arms.push(quote! {
                     #pattern => {
-                        #(record.insert(#keys.to_string(), #krate::encode_field(#idents, #keys)?);)*
+                        #(record.insert(#keys.to_string(), #krate::__private::encode_field(#idents, #keys)?);)*
                     }
                 });
             }
@@ -605,4 +605,17 @@ fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::camel_case;
+
+    #[test]
+    fn camel_case_keeps_query_prefix() {
+        assert_eq!(camel_case("_get_user"), "_getUser");
+        assert_eq!(camel_case("tag_list"), "tagList");
+        assert_eq!(camel_case("r#type"), "type");
+        assert_eq!(camel_case("create"), "create");
+    }
 }

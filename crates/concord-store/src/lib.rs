@@ -44,8 +44,24 @@ pub enum StoreError {
         supported: i64,
     },
     /// The database reported an error.
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("database error: {message}")]
+    Database {
+        /// What went wrong, as the database put it.
+        message: String,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl StoreError {
+    /// A database error with its driver's error as the source.
+    pub(crate) fn database(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError::Database {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
 }
 
 /// A flow in the log: when it ran and how many actions it had.
@@ -99,7 +115,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
     let path = Path::new(path).to_path_buf();
     tokio::task::spawn_blocking(move || sqlite::Sqlite::open(Some(&path)))
         .await
-        .map_err(|e| StoreError::Database(e.to_string()))?
+        .map_err(|e| StoreError::database(e.to_string(), e))?
         .map(|s| Arc::new(s) as Arc<dyn Backend>)
 }
 

@@ -171,10 +171,11 @@ fn backend_error(e: tokio_postgres::Error) -> StateError {
 }
 
 fn store_error(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Database(match e.as_db_error() {
+    let message = match e.as_db_error() {
         Some(db) => db.message().to_string(),
         None => e.to_string(),
-    })
+    };
+    StoreError::database(message, e)
 }
 
 fn to_sql(p: &Param) -> Box<dyn ToSql + Sync + Send> {
@@ -503,7 +504,7 @@ impl Backend for Postgres {
                     .map_err(store_error)?;
                 for spec in &specs {
                     for stmt in sql::create_collection(Dialect::Postgres, spec)
-                        .map_err(|e| StoreError::Database(e.to_string()))?
+                        .map_err(|e| StoreError::database(e.to_string(), e))?
                     {
                         conn.batch_execute(&stmt).await.map_err(store_error)?;
                     }

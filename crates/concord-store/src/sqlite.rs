@@ -58,7 +58,7 @@ fn backend_error(e: rusqlite::Error) -> StateError {
 }
 
 fn store_error(e: rusqlite::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::database(e.to_string(), e)
 }
 
 fn to_sql(p: &Param) -> rusqlite::types::Value {
@@ -207,7 +207,7 @@ impl Sqlite {
         };
         if let Some(dir) = path.and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| StoreError::database(format!("cannot create {}: {e}", dir.display()), e))?;
         }
         let writer = open()?;
         migrate(&writer)?;
@@ -363,7 +363,7 @@ impl Backend for Sqlite {
             let conn = self.writer.lock().await;
             for spec in &specs {
                 for stmt in
-                    sql::create_collection(Dialect::Sqlite, spec).map_err(|e| StoreError::Database(e.to_string()))?
+                    sql::create_collection(Dialect::Sqlite, spec).map_err(|e| StoreError::database(e.to_string(), e))?
                 {
                     conn.execute_batch(&stmt).map_err(store_error)?;
                 }

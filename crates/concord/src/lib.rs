@@ -39,7 +39,8 @@ pub use settings::{Settings, SettingsError};
 pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, Served, init_tracing, watch_syncs};
 pub use concord_concept::*;
 pub use concord_engine::{
-    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus,
+    ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MissReason,
+    NearMiss, QueryError,
 };
 /// HTTP serving: Requesting over axum, passthrough routes.
 pub use concord_http as http;

@@ -40,10 +40,6 @@ struct CountRow {
     n: i64,
 }
 
-fn failed(e: StateError) -> String {
-    e.to_string()
-}
-
 #[concept(
     collection = "counters",
     collection = "entries",
@@ -54,11 +50,11 @@ impl Bank {
     /// Read, then write: the classic lost-update shape.
     pub async fn increment(&self, ctx: &mut ActionContext, counter: String) -> Result<(), String> {
         let mut counters = ctx.collection::<Counter>("counters");
-        match counters.get(&counter).await.map_err(failed)? {
+        match counters.get(&counter).await? {
             Some(c) => counters.replace(&counter, &Counter { n: c.n + 1 }).await.map(|_| ()),
             None => counters.insert(&counter, &Counter { n: 1 }).await,
         }
-        .map_err(failed)
+        .map_err(String::from)
     }
 
     /// Writes the debit, then fails (if asked) before writing the credit.
@@ -68,7 +64,7 @@ impl Bank {
             transfer: id.clone(),
             side: "debit".into(),
         };
-        entries.insert(&format!("{id}-debit"), &debit).await.map_err(failed)?;
+        entries.insert(&format!("{id}-debit"), &debit).await?;
         if fail {
             return Err("refused halfway".into());
         }
@@ -76,7 +72,10 @@ impl Bank {
             transfer: id.clone(),
             side: "credit".into(),
         };
-        entries.insert(&format!("{id}-credit"), &credit).await.map_err(failed)
+        entries
+            .insert(&format!("{id}-credit"), &credit)
+            .await
+            .map_err(String::from)
     }
 
     pub async fn register(
@@ -94,7 +93,7 @@ impl Bank {
         {
             Ok(()) => Ok(UserOut { user: id }),
             Err(e) if e.is_unique_violation() => Err("username taken".into()),
-            Err(e) => Err(failed(e)),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -70,10 +70,6 @@ struct ArticleDoc {
 #[derive(Debug, Default)]
 pub struct Article;
 
-fn failed(e: StateError) -> String {
-    e.to_string()
-}
-
 /// `How to train your dragon` → `how-to-train-your-dragon`.
 fn slugify(title: &str) -> String {
     let mut slug = String::new();
@@ -154,10 +150,7 @@ impl Article {
             created_at: now,
             updated_at: now,
         };
-        ctx.collection::<ArticleDoc>("articles")
-            .insert(&article, &doc)
-            .await
-            .map_err(failed)?;
+        ctx.collection::<ArticleDoc>("articles").insert(&article, &doc).await?;
         Ok(ArticleRef { article, slug, author })
     }
 
@@ -171,7 +164,7 @@ impl Article {
         body: Option<String>,
     ) -> Result<(), String> {
         let mut articles = ctx.collection::<ArticleDoc>("articles");
-        let Some(mut doc) = articles.get(&article).await.map_err(failed)? else {
+        let Some(mut doc) = articles.get(&article).await? else {
             return Err("no such article".into());
         };
         for (field, value, slot) in [
@@ -188,7 +181,7 @@ impl Article {
         }
         // Strictly later, so a client always sees updatedAt change.
         doc.updated_at = now_millis().max(doc.updated_at + 1);
-        articles.replace(&article, &doc).await.map_err(failed)?;
+        articles.replace(&article, &doc).await?;
         Ok(())
     }
 
@@ -197,8 +190,7 @@ impl Article {
         let removed = ctx
             .collection::<ArticleDoc>("articles")
             .delete_one(Query::id(&article))
-            .await
-            .map_err(failed)?;
+            .await?;
         if removed { Ok(()) } else { Err("no such article".into()) }
     }
 

@@ -51,10 +51,6 @@ struct CommentDoc {
 #[derive(Debug, Default)]
 pub struct Comment;
 
-fn failed(e: StateError) -> String {
-    e.to_string()
-}
-
 fn row(d: CommentDoc) -> CommentRow {
     CommentRow {
         comment: d.number,
@@ -82,10 +78,7 @@ impl Comment {
         let mut comments = ctx.collection::<CommentDoc>("comments");
         // The next number inside the action's transaction: two concurrent adds
         // conflict and one is re-run, so numbers are never reused.
-        let last = comments
-            .find(Query::all().sort("number", false).limit(1))
-            .await
-            .map_err(failed)?;
+        let last = comments.find(Query::all().sort("number", false).limit(1)).await?;
         let number = last.first().map_or(1, |c| c.number + 1);
         let doc = CommentDoc {
             number,
@@ -94,7 +87,7 @@ impl Comment {
             body,
             created_at: now_millis(),
         };
-        comments.insert(&number.to_string(), &doc).await.map_err(failed)?;
+        comments.insert(&number.to_string(), &doc).await?;
         Ok(CommentId { comment: number })
     }
 
@@ -103,8 +96,7 @@ impl Comment {
         let removed = ctx
             .collection::<CommentDoc>("comments")
             .delete_one(Query::id(&comment.to_string()))
-            .await
-            .map_err(failed)?;
+            .await?;
         if removed { Ok(()) } else { Err("no such comment".into()) }
     }
 
@@ -112,8 +104,7 @@ impl Comment {
     pub async fn remove_all(&self, ctx: &mut ActionContext, target: String) -> Result<(), String> {
         ctx.collection::<CommentDoc>("comments")
             .delete(Query::eq("target", &target))
-            .await
-            .map_err(failed)?;
+            .await?;
         Ok(())
     }
 

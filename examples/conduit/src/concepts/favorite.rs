@@ -44,21 +44,14 @@ fn pair_id(user: &str, target: &str) -> String {
     format!("{user}:{target}")
 }
 
-fn failed(e: StateError) -> String {
-    e.to_string()
-}
-
 #[concept(collection = "favorites", index = "favorites.user", index = "favorites.target")]
 impl Favorite {
     /// Marks a target as a user's favorite; already marked is fine.
     pub async fn add(&self, ctx: &mut ActionContext, user: String, target: String) -> Result<(), String> {
         let id = pair_id(&user, &target);
         let mut favorites = ctx.collection::<FavoriteDoc>("favorites");
-        if favorites.get(&id).await.map_err(failed)?.is_none() {
-            favorites
-                .insert(&id, &FavoriteDoc { user, target })
-                .await
-                .map_err(failed)?;
+        if favorites.get(&id).await?.is_none() {
+            favorites.insert(&id, &FavoriteDoc { user, target }).await?;
         }
         Ok(())
     }
@@ -67,8 +60,7 @@ impl Favorite {
     pub async fn remove(&self, ctx: &mut ActionContext, user: String, target: String) -> Result<(), String> {
         ctx.collection::<FavoriteDoc>("favorites")
             .delete_one(Query::id(&pair_id(&user, &target)))
-            .await
-            .map_err(failed)?;
+            .await?;
         Ok(())
     }
 
@@ -76,8 +68,7 @@ impl Favorite {
     pub async fn remove_all(&self, ctx: &mut ActionContext, target: String) -> Result<(), String> {
         ctx.collection::<FavoriteDoc>("favorites")
             .delete(Query::eq("target", &target))
-            .await
-            .map_err(failed)?;
+            .await?;
         Ok(())
     }
 

@@ -34,10 +34,6 @@ struct TagDoc {
 #[derive(Debug, Default)]
 pub struct Tag;
 
-fn failed(e: StateError) -> String {
-    e.to_string()
-}
-
 #[concept(collection = "links", index = "links.tag", index = "links.target")]
 impl Tag {
     /// Sets the tags of a target (`null` keeps them).
@@ -53,7 +49,7 @@ impl Tag {
         tags.sort();
         tags.dedup();
         let mut links = ctx.collection::<TagDoc>("links");
-        links.delete(Query::eq("target", &target)).await.map_err(failed)?;
+        links.delete(Query::eq("target", &target)).await?;
         for tag in tags {
             let id = format!("{target}:{tag}");
             links
@@ -64,8 +60,7 @@ impl Tag {
                         target: target.clone(),
                     },
                 )
-                .await
-                .map_err(failed)?;
+                .await?;
         }
         Ok(())
     }
@@ -74,8 +69,7 @@ impl Tag {
     pub async fn untag_all(&self, ctx: &mut ActionContext, target: String) -> Result<(), String> {
         ctx.collection::<TagDoc>("links")
             .delete(Query::eq("target", &target))
-            .await
-            .map_err(failed)?;
+            .await?;
         Ok(())
     }
 
