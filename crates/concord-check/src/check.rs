@@ -357,13 +357,21 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
             if self.fc.is_responder(&p.concept.name, &p.action.name) {
                 if let Some(first) = responds {
                     let file = self.fc.file;
+                    // Suggest the concept's first responder (`respond`).
+                    let responder = self
+                        .fc
+                        .concepts
+                        .get(&p.concept.name)
+                        .and_then(|c| c.responders().next())
+                        .map_or(p.action.name.as_str(), |a| a.name.as_str());
+                    let help = format!(
+                        "a request is answered once; put all fields in one `{}.{responder}`, or split the sync by outcome",
+                        p.concept.name
+                    );
                     self.error("E0270", "this sync responds twice", p.span)
                         .label("second respond")
                         .also(file, first, "first respond")
-                        .help = Some(
-                        "a request is answered once; put all fields in one `Requesting.respond`, or split the sync by outcome"
-                            .into(),
-                    );
+                        .help = Some(help);
                     ok = false;
                 }
                 responds = Some(p.span);

@@ -1,7 +1,7 @@
 //! Checks `.sync` files against concept signatures before anything runs, and
 //! compiles them into the [`Program`] the engine executes.
 //!
-//! Every check of the behaviour contract (semantics.md §5) lives here: names
+//! Every check of the behaviour contract (`docs/semantics.md` §5) lives here: names
 //! and keys against signatures, variable binding (including the seeds'
 //! then-output bug), outcome patterns, built-ins, duplicate names, and the
 //! request/respond coverage analysis. The crate is pure: no IO.

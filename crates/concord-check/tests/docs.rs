@@ -48,3 +48,12 @@ fn the_language_reference_examples_check() {
         }
     }
 }
+
+#[test]
+fn the_behaviour_contract_the_code_cites_is_in_the_repository() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/semantics.md");
+    let doc = std::fs::read_to_string(path).expect("docs/semantics.md");
+    for section in ["### 3.1 when", "## 5. Checking before running"] {
+        assert!(doc.contains(section), "docs/semantics.md has no `{section}`");
+    }
+}

@@ -3,7 +3,7 @@
 //! An external invocation starts a **flow**. Each completed action becomes an
 //! [`ActionRecord`]; the syncs with a when pattern on that action are
 //! evaluated on the combinations of the flow's records that include the new
-//! one (semantics.md §3.1), their where pipelines run, and their then
+//! one (`docs/semantics.md` §3.1), their where pipelines run, and their then
 //! invocations run one by one, each cascading depth-first before the next.
 //! A flow ends when nothing is left to do (quiescence) or when it exceeds its
 //! step quota (a runaway). Flows run concurrently; a finished flow leaves

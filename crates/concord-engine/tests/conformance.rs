@@ -1,5 +1,5 @@
 //! Conformance tests: the reference engine's own scenarios, and the places
-//! where concord deliberately differs (semantics.md, marked Δ).
+//! where concord deliberately differs (`docs/semantics.md`, marked Δ).
 
 use std::sync::{Arc, Mutex};
 

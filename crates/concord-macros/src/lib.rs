@@ -14,6 +14,19 @@
 //! * `#[derive(Outputs)]` on a struct (one success case / row shape) or an
 //!   enum of struct and unit variants (one success case per variant).
 //!
+//! `#[concept(...)]` options: `name = "..."` (the name syncs use, default
+//! the type's), `collection = "c"`, `unique = "c.field"`, `index =
+//! "c.field"` (state), `sensitive = "key"` (a key redacted everywhere), and
+//! the concept's role in the app, which only its spec declares: `entry =
+//! "action"` (the action starts flows from outside) with `route = "key"`
+//! (the input key whose literal names a route) or `route_template = "key"`
+//! (routes are URL paths and templates such as `/users/:id`), optionally
+//! `method = "key"` (what tells flows on one route apart), and `responds =
+//! "action"` (once per responder: the actions that answer such a flow).
+//! `Requesting` declares `entry = "request", route_template = "path",
+//! method = "method", responds = "respond", responds = "respondWith"`; the
+//! checker's coverage analysis, the route table and the explorer read it.
+//!
 //! Both accept `crate = path` (`#[concept(crate = concord_concept)]`,
 //! `#[outputs(crate = concord_concept)]`) for use without the `concord` facade.
 
