@@ -1,41 +1,11 @@
-//! Concepts the checker's tests check syncs against: the seeds' auth app
-//! plus a few from the language reference. Bodies are real but trivial; only
+//! Concepts the checker's tests check syncs against: the standard
+//! `Requesting`, the seeds' auth app and a few from the language reference. Bodies are real but trivial; only
 //! the signatures matter to the checker.
 
 #![allow(dead_code)]
 
 use concord_concept::{Concept, ConceptSpec, Record};
 use concord_macros::{Outputs, concept};
-
-pub struct Requesting;
-
-#[derive(Outputs)]
-#[outputs(crate = concord_concept)]
-pub struct RequestOut {
-    pub request: String,
-}
-
-#[concept(
-    crate = concord_concept,
-    entry = "request",
-    route_template = "path",
-    method = "method",
-    responds = "respond",
-    responds = "respondWith"
-)]
-impl Requesting {
-    pub fn request(&self, path: String, #[rest] _fields: Record) -> RequestOut {
-        RequestOut { request: path }
-    }
-    pub fn respond(&self, request: String, #[rest] _fields: Record) -> Result<(), String> {
-        let _ = request;
-        Ok(())
-    }
-    pub fn respond_with(&self, request: String, code: i64, body: Option<serde_json::Value>) -> Result<(), String> {
-        let _ = (request, code, body);
-        Ok(())
-    }
-}
 
 #[derive(Outputs)]
 #[outputs(crate = concord_concept)]
@@ -161,7 +131,7 @@ impl Counter {
 /// Signatures of all test concepts.
 pub fn specs() -> Vec<ConceptSpec> {
     vec![
-        Requesting.spec(),
+        concord_std::Requesting::new().spec(),
         UserAuthentication.spec(),
         Profile.spec(),
         Sessioning.spec(),
