@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use concord_concept::{Concept, ConceptSpec, Record};
+use concord_concept::{Concept, ConceptSpec};
 use concord_macros::{Outputs, concept};
 
 #[derive(Outputs)]
