@@ -22,15 +22,14 @@ const ARTICLES_PER_AUTHOR: usize = 10;
 const CONNECTIONS: usize = 16;
 
 async fn start(database: &str) -> SocketAddr {
-    let app = conduit::app().database(database);
-    let requesting = app.requesting();
-    let engine = app.load().await.expect("the conduit app loads");
+    let router = conduit::app()
+        .database(database)
+        .router(HttpConfig::default())
+        .await
+        .expect("the conduit app loads");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(
-        listener,
-        concord::http::router(engine, requesting, HttpConfig::default()),
-    ));
+    tokio::spawn(concord::http::serve(listener, router));
     addr
 }
 
