@@ -32,8 +32,11 @@ pub enum StateError {
     /// A concurrent action changed what this one read; the engine runs the
     /// action again from the start.
     Conflict,
-    /// The database failed (connection lost, disk full, ...).
+    /// The database failed (disk full, a statement refused, ...).
     Backend(String),
+    /// The server ended the connection (a restart, a terminated backend):
+    /// the operation did not run and may be tried again on a new one.
+    Disconnected(String),
 }
 
 /// A concept whose actions fail with a message (`Result<_, String>`) can
@@ -51,7 +54,7 @@ impl std::fmt::Display for StateError {
             StateError::Decode(m) => write!(f, "document does not fit its type: {m}"),
             StateError::NoStore => write!(f, "no store is configured for concept state"),
             StateError::Conflict => write!(f, "a concurrent action changed the same state; retrying"),
-            StateError::Backend(m) => write!(f, "storage failure: {m}"),
+            StateError::Backend(m) | StateError::Disconnected(m) => write!(f, "storage failure: {m}"),
         }
     }
 }

@@ -164,10 +164,24 @@ fn backend_error(e: tokio_postgres::Error) -> StateError {
             field: sql::field_of_index(db.constraint().unwrap_or_default()),
         };
     }
-    StateError::Backend(match e.as_db_error() {
+    let message = match e.as_db_error() {
         Some(db) => db.message().to_string(),
         None => e.to_string(),
-    })
+    };
+    let ended = e.is_closed()
+        || e.as_db_error().is_some_and(|db| {
+            [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(db.code())
+        });
+    if ended {
+        StateError::Disconnected(message)
+    } else {
+        StateError::Backend(message)
+    }
 }
 
 fn store_error(e: tokio_postgres::Error) -> StoreError {
@@ -341,8 +355,14 @@ impl Postgres {
         if !current.is_closed() {
             return Ok(current);
         }
+        self.replace_reader(i, &current).await
+    }
+
+    /// Replaces reader `i` by a new connection unless another read already
+    /// replaced `stale`.
+    async fn replace_reader(&self, i: usize, stale: &Arc<PgConn>) -> Result<Arc<PgConn>, StateError> {
         let mut slot = self.readers[i].write().await;
-        if slot.is_closed() {
+        if Arc::ptr_eq(&slot, stale) {
             *slot = Arc::new(
                 connect_as(&self.pool.url, "concord-reader")
                     .await
@@ -352,14 +372,16 @@ impl Postgres {
         Ok(slot.clone())
     }
 
-    /// Runs a read on a shared connection; if that connection turns out to
-    /// be closed (a server restart, a terminated backend), once more on a
-    /// new one.
+    /// Runs a read on a shared connection; if the server ended that
+    /// connection (a restart, a terminated backend: its last answer may say
+    /// so before the client sees it closed), once more on a new one.
     async fn read_shared(&self, op: &Op) -> Result<OpResult, StateError> {
         let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
         let reader = self.reader(i).await?;
         match run_op(&reader, op).await {
-            Err(_) if reader.is_closed() => run_op(&*self.reader(i).await?, op).await,
+            Err(e) if reader.is_closed() || matches!(e, StateError::Disconnected(_)) => {
+                run_op(&*self.replace_reader(i, &reader).await?, op).await
+            }
             result => result,
         }
     }
