@@ -18,10 +18,15 @@ mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
-use concord_concept::state::{CollectionSpec, LogEntry, Op, StateBackend};
+use concord_concept::state::CollectionSpec;
 use concord_concept::{BoxFuture, StateError};
 
 pub use schema::LATEST as SCHEMA_VERSION;
+
+/// The interface a store implements for concept state and the action log
+/// (defined beside the contexts that use it, re-exported here for backends
+/// and tools).
+pub use concord_concept::state::{Change, LogEntry, Op, OpResult, StateBackend, StateTx};
 
 /// Why the store could not be opened or used outside an action.
 #[derive(Debug, thiserror::Error)]

@@ -37,7 +37,15 @@ pub use serve::render_trace;
 pub use settings::{Settings, SettingsError};
 
 pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, Served, init_tracing, watch_syncs};
-pub use concord_concept::*;
+// What app authors write concepts with; the store's interface
+// (`StateBackend`, `StateTx`, `Op`, `LogEntry`) is under `store`.
+#[doc(hidden)]
+pub use concord_concept::__private;
+pub use concord_concept::{
+    ActionContext, ActionRole, ActionSpec, BoxFuture, Collection, CollectionSpec, Concept, ConceptSpec, Cond,
+    EntryRole, FlowId, IntoOutcome, IntoRows, Outcome, Outputs, ParamSpec, ParamType, Query, QueryContext, QuerySpec,
+    Record, RecordId, StateError, Value,
+};
 pub use concord_engine::{
     ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MissReason,
     NearMiss, QueryError,

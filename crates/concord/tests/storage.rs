@@ -154,7 +154,7 @@ fn unique(prefix: &str) -> String {
 }
 
 async fn entries_of(store: &Arc<dyn Backend>, transfer: &str) -> Vec<String> {
-    use concord::state::{Op, OpResult};
+    use concord::store::{Op, OpResult};
     let op = Op::Find {
         collection: "Bank.entries".into(),
         query: Query::eq("transfer", transfer),
@@ -390,7 +390,7 @@ async fn sigkill_mid_load_loses_no_committed_action_and_leaves_none_half_applied
         );
     }
     // Transfers the child started after its last report: all or nothing.
-    use concord::state::{Op, OpResult};
+    use concord::store::{Op, OpResult};
     let all = match store
         .read(Op::Find {
             collection: "Bank.entries".into(),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
-use concord::state::LogEntry;
+use concord::store::LogEntry;
 use concord::testing::http::send;
 use concord::testing::load::{Figures, Request};
 use concord::{ActionContext, Concept, FlowId, Outcome, QueryContext, Record, RecordId, Value};
