@@ -12,14 +12,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn start(dev: bool, dir: &tempfile::TempDir) -> SocketAddr {
     let url = format!("sqlite://{}", dir.path().join("explorer.db").display());
-    let app = auth::app().database(&url);
-    let requesting = app.requesting();
-    let (engine, store) = app.load_with_store().await.unwrap();
     let config = HttpConfig {
         dev,
         ..HttpConfig::default()
     };
-    let router = concord::http::router_with_explorer(engine, requesting, config, Some(store));
+    let router = auth::app().database(&url).router(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(concord::http::serve(listener, router));

@@ -7,12 +7,13 @@ use concord::http::HttpConfig;
 use serde_json::{Value, json};
 
 async fn start(config: HttpConfig) -> SocketAddr {
-    let app = auth::app().database("sqlite::memory:");
-    let requesting = app.requesting();
-    let engine = app.load().await.expect("the auth app loads");
+    let router = auth::app()
+        .database("sqlite::memory:")
+        .router(config)
+        .await
+        .expect("the auth app loads");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = concord::http::router(engine, requesting, config);
     tokio::spawn(concord::http::serve(listener, router));
     addr
 }
