@@ -8,7 +8,10 @@
 //! `Bearer …` header. The flow's syncs answer with `Requesting.respond`
 //! (status 200, fields as the JSON body) or `Requesting.respondWith (request,
 //! code, body)`. A flow that ends without an answer is answered at once; one
-//! still running after the timeout gets 504.
+//! still running after the timeout gets 504. The program's route table
+//! refuses what no flow could answer before reading the body: 404 for a path
+//! no sync waits for, 405 with `Allow` for another method; `HEAD` is served
+//! as `GET`.
 //!
 //! Passthrough routes (`POST /api/{Concept}/{action or query}`) are closed
 //! unless listed with a justification ([`Passthrough`]).
@@ -201,6 +204,15 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     if parts.method == Method::OPTIONS {
         return StatusCode::NO_CONTENT.into_response();
     }
+    // Known before the body is read: a request no route takes never starts
+    // a flow that can only fail.
+    let target = match config.passthrough.find(&sub_path) {
+        Some(open) if parts.method == Method::POST => Target::Passthrough(open),
+        _ => match route(&shared.routes(), &sub_path, &parts.method) {
+            Ok(routed) => Target::Flow(routed),
+            Err(refusal) => return refusal,
+        },
+    };
     let bytes = match axum::body::to_bytes(body, config.body_limit).await {
         Ok(b) => b,
         Err(_) => {
@@ -228,27 +240,70 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     if let Some(token) = credentials(&parts.headers) {
         input.insert("token".into(), Value::String(token));
     }
-    if parts.method == Method::POST
-        && let Some(target) = config.passthrough.find(&sub_path)
-    {
-        return passthrough::run(&shared.engine, target, input).await;
-    }
-    let routes = shared.routes();
-    let path = match routes.resolve(&sub_path) {
-        Some((route, params)) => {
-            for (k, v) in params {
-                input.insert(k.to_string(), Value::String(decode(v)));
-            }
-            route.template.as_str().to_string()
-        }
-        None => sub_path,
+    let routed = match target {
+        Target::Passthrough(open) => return passthrough::run(&shared.engine, open, input).await,
+        Target::Flow(routed) => routed,
     };
+    for (k, v) in routed.params {
+        input.insert(k, Value::String(v));
+    }
     let entry = &shared.entry;
-    input.insert(entry.route_key.clone(), Value::String(path));
+    input.insert(entry.route_key.clone(), Value::String(routed.template));
     if let Some(key) = &entry.method_key {
-        input.insert(key.clone(), Value::String(parts.method.as_str().to_string()));
+        input.insert(key.clone(), Value::String(routed.method));
     }
     run_request(shared, input).await
+}
+
+/// Where a request goes.
+enum Target<'a> {
+    /// An open passthrough route.
+    Passthrough(&'a passthrough::Route),
+    /// A flow of the entry action.
+    Flow(Routed),
+}
+
+/// A request the route table takes: the route's template, its parameters
+/// (decoded) and the method the flow sees (`GET` for a `HEAD`).
+struct Routed {
+    template: String,
+    params: Vec<(String, String)>,
+    method: String,
+}
+
+/// Matches a request against the routes: 404 when no route's path matches,
+/// 405 with `Allow` when one does but not with this method. `HEAD` is
+/// served as `GET` where a route takes `GET` (the server sends no body).
+#[allow(clippy::result_large_err)]
+fn route(routes: &RouteTable, path: &str, method: &Method) -> Result<Routed, Response> {
+    let Some((route, params)) = routes.resolve(path) else {
+        return Err(error(StatusCode::NOT_FOUND, format!("no route matches {path}")));
+    };
+    let takes = |m: &str| route.any_method || route.methods.iter().any(|x| x == m);
+    let method = match method.as_str() {
+        "HEAD" if !takes("HEAD") && takes("GET") => "GET",
+        m => m,
+    };
+    if !takes(method) {
+        let mut allow: Vec<&str> = route.methods.iter().map(String::as_str).collect();
+        if takes("GET") && !takes("HEAD") {
+            allow.push("HEAD");
+        }
+        allow.push("OPTIONS");
+        let mut refusal = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{path} does not take {method}; it takes {}", allow.join(", ")),
+        );
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            refusal.headers_mut().insert(header::ALLOW, v);
+        }
+        return Err(refusal);
+    }
+    Ok(Routed {
+        template: route.template.as_str().to_string(),
+        params: params.into_iter().map(|(k, v)| (k.to_string(), decode(v))).collect(),
+        method: method.to_string(),
+    })
 }
 
 fn parse_body(bytes: &[u8]) -> Result<Record, String> {

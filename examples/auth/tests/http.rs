@@ -83,9 +83,12 @@ async fn register_login_logout_over_http() {
 async fn a_request_no_sync_answers_is_answered_at_once() {
     let addr = start(HttpConfig::default()).await;
     let started = Instant::now();
+    // A path no sync waits for is not found, without starting a flow.
     let r = post(addr, "/api/nowhere", json!({})).await;
-    assert_eq!(r.status, 500);
-    assert_eq!(r.body["error"], "no synchronization responded to this request");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["error"], "no route matches /nowhere");
+    let r = post(addr, "/api/auth/login/", json!({})).await;
+    assert_eq!(r.status, 404, "a trailing slash is another path");
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "not a timeout: {:?}",
@@ -104,8 +107,8 @@ async fn dev_mode_says_what_ran() {
     })
     .await;
     let r = post(addr, "/api/nowhere", json!({})).await;
-    assert_eq!(r.body["actions"], json!(["Requesting.request"]));
-    assert_eq!(r.body["nearMisses"], json!([]), "no sync handles /nowhere");
+    assert_eq!(r.status, 404, "no flow ran: {}", r.body);
+    assert_eq!(r.body.get("actions"), None);
     // A login without a password: the handler's pattern needs `password`.
     let r = post(addr, "/api/auth/login", json!({"username": "ada"})).await;
     assert_eq!(r.status, 500);
@@ -184,10 +187,10 @@ async fn cors_only_for_the_configured_origin_and_passthrough_closed_by_default()
     let closed = start(HttpConfig::default()).await;
     let r = post(closed, "/api/auth/me", json!({})).await;
     assert!(!r.headers.contains("access-control-allow-origin"));
-    // POST /api/Sessioning/create is not a passthrough route: it is an
-    // ordinary request that no sync answers.
+    // POST /api/Sessioning/create is not a passthrough route, and no sync
+    // waits for that path.
     let r = post(closed, "/api/Sessioning/create", json!({"user": "u"})).await;
-    assert_eq!(r.status, 500);
+    assert_eq!(r.status, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
