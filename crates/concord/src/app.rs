@@ -605,7 +605,12 @@ pub fn init_tracing() {
         registry.with(tracing_subscriber::fmt::layer().json()).try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    // Colour codes belong on a terminal, not in a log file.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            )
             .try_init()
     };
     // Already initialised (e.g. by a test harness): keep that subscriber.
