@@ -47,7 +47,7 @@ pub struct HttpConfig {
     pub timeout: Duration,
     /// The origin allowed by CORS (`REQUESTING_ALLOWED_ORIGIN`); none by default.
     pub allowed_origin: Option<String>,
-    /// Largest accepted body, in bytes.
+    /// Largest accepted body, in bytes (`REQUESTING_MAX_BODY`, 1 MiB).
     pub body_limit: usize,
     /// Development mode: unanswered requests explain what ran.
     pub dev: bool,

@@ -8,13 +8,14 @@ use std::time::Duration;
 use concord_http::HttpConfig;
 
 /// The flags `serve` understands, and the settings they set.
-const FLAG_SETTINGS: [(&str, &str); 7] = [
+const FLAG_SETTINGS: [(&str, &str); 8] = [
     ("--port", "PORT"),
     ("--host", "HOST"),
     ("--database-url", "DATABASE_URL"),
     ("--base-url", "REQUESTING_BASE_URL"),
     ("--timeout", "REQUESTING_TIMEOUT"),
     ("--allowed-origin", "REQUESTING_ALLOWED_ORIGIN"),
+    ("--max-body", "REQUESTING_MAX_BODY"),
     ("--dev", "CONCORD_DEV"),
 ];
 
@@ -53,8 +54,8 @@ pub struct Settings {
     pub port: u16,
     /// `DATABASE_URL`, if set (otherwise the app's own or the embedded default).
     pub database_url: Option<String>,
-    /// `REQUESTING_BASE_URL`, `REQUESTING_TIMEOUT`, `REQUESTING_ALLOWED_ORIGIN`
-    /// and `CONCORD_DEV`.
+    /// `REQUESTING_BASE_URL`, `REQUESTING_TIMEOUT`, `REQUESTING_ALLOWED_ORIGIN`,
+    /// `REQUESTING_MAX_BODY` and `CONCORD_DEV`.
     pub http: HttpConfig,
 }
 
@@ -134,9 +135,33 @@ impl Settings {
             s.http.timeout = Duration::from_millis(ms);
         }
         s.http.allowed_origin = get("REQUESTING_ALLOWED_ORIGIN");
+        if let Some(b) = get("REQUESTING_MAX_BODY") {
+            s.http.body_limit = parse_size(&b).ok_or(SettingsError::Invalid {
+                key: "REQUESTING_MAX_BODY",
+                expected: "a size in bytes (`1048576`, `512KiB`, `16MiB`)",
+                value: b,
+            })?;
+        }
         s.http.dev = get("CONCORD_DEV").is_some_and(|v| v != "0" && v != "false");
         Ok(s)
     }
+}
+
+/// Bytes, optionally with a binary unit: `1048576`, `512KiB`, `16MiB`.
+fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let scale: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<usize>().ok()?.checked_mul(scale)
 }
 
 /// `serve`'s flags as settings keys and values.
@@ -237,6 +262,20 @@ mod tests {
         assert_eq!(e.to_string(), "REQUESTING_TIMEOUT must be milliseconds, not `soon`");
         let e = Settings::resolve(&args(&["--port=http"]), |_| None, "").unwrap_err();
         assert_eq!(e.to_string(), "PORT must be a port number, not `http`");
+    }
+
+    #[test]
+    fn the_body_limit_is_a_size() {
+        let limit = |v: &str| Settings::resolve(&[format!("--max-body={v}")], |_| None, "").map(|s| s.http.body_limit);
+        assert_eq!(limit("2048"), Ok(2048));
+        assert_eq!(limit("512KiB"), Ok(512 << 10));
+        assert_eq!(limit("16MiB"), Ok(16 << 20));
+        assert_eq!(Settings::resolve(&[], |_| None, "").unwrap().http.body_limit, 1 << 20);
+        let e = limit("16MB").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "REQUESTING_MAX_BODY must be a size in bytes (`1048576`, `512KiB`, `16MiB`), not `16MB`"
+        );
     }
 
     #[test]
