@@ -131,19 +131,80 @@ pub fn router_with_explorer(
 
 pub use axum::Router;
 
-/// Serves `router` on `listener` until the process ends.
+/// How connections are bounded: what a slow, idle or hostile client can hold.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Time a client has to send a request's headers, counted from when the
+    /// connection starts waiting for them (so it also closes idle keep-alive
+    /// connections) (`REQUESTING_HEADER_TIMEOUT`, 10 s).
+    pub header_timeout: Duration,
+    /// Connections served at once; beyond it new ones wait in the listen
+    /// queue (`REQUESTING_MAX_CONNECTIONS`, 512).
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            max_connections: 512,
+        }
+    }
+}
+
+/// Serves `router` on `listener` until the process ends, with the default
+/// [`ConnectionLimits`].
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    serve_until(listener, router, ConnectionLimits::default(), std::future::pending()).await
 }
 
 /// Serves `router` until `stop` completes, then finishes the requests in
-/// progress.
+/// progress. Each connection is HTTP/1.1 with `limits`.
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     router: Router,
+    limits: ConnectionLimits,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(stop).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(stop);
+    loop {
+        // A free slot first: at the cap, connections wait in the kernel's
+        // queue instead of holding a descriptor each here.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.map_err(std::io::Error::other)?,
+            () = &mut stop => break,
+        };
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of descriptors and the like: wait, then go on.
+                Err(e) => {
+                    tracing::warn!(target: "concord::http", "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A client that goes away mid-request is not the server's error.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {

@@ -251,7 +251,10 @@ impl App {
     /// in the working directory: `PORT` (8000), `HOST` (127.0.0.1), `DATABASE_URL`,
     /// `REQUESTING_BASE_URL` (`/api`), `REQUESTING_TIMEOUT` (ms, 10000),
     /// `REQUESTING_ALLOWED_ORIGIN` (none), `REQUESTING_MAX_BODY` (bytes, or
-    /// with `KiB`/`MiB`/`GiB`; 1 MiB), `CONCORD_DEV` (off).
+    /// with `KiB`/`MiB`/`GiB`; 1 MiB), `REQUESTING_HEADER_TIMEOUT` (ms a
+    /// client has to send a request's headers, also closing idle keep-alive
+    /// connections; 10000), `REQUESTING_MAX_CONNECTIONS` (512),
+    /// `CONCORD_DEV` (off).
     pub async fn main(self) -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let flags = match args.first().map(String::as_str) {
@@ -310,7 +313,8 @@ impl App {
                     std::env::args().next().unwrap_or_default()
                 );
                 println!("  serve         serve the app over HTTP (default); flags: --port, --host, --database-url,");
-                println!("                --base-url, --timeout (ms), --allowed-origin, --max-body, --dev");
+                println!("                --base-url, --timeout (ms), --allowed-origin, --max-body,");
+                println!("                --header-timeout (ms), --max-connections, --dev");
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  routes        list the request paths the syncs handle and who answers them");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");

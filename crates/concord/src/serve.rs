@@ -68,7 +68,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!(target: "concord::http", "shutting down");
     };
-    concord_http::serve_until(listener, served.router, stop)
+    concord_http::serve_until(listener, served.router, settings.connections.clone(), stop)
         .await
         .map_err(|e| e.to_string())?;
     // Records of actions that changed no state are written in batches.

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use concord_http::HttpConfig;
+use concord_http::{ConnectionLimits, HttpConfig};
 
 /// The flags `serve` understands, and the settings they set.
-const FLAG_SETTINGS: [(&str, &str); 8] = [
+const FLAG_SETTINGS: [(&str, &str); 10] = [
     ("--port", "PORT"),
     ("--host", "HOST"),
     ("--database-url", "DATABASE_URL"),
@@ -16,6 +16,8 @@ const FLAG_SETTINGS: [(&str, &str); 8] = [
     ("--timeout", "REQUESTING_TIMEOUT"),
     ("--allowed-origin", "REQUESTING_ALLOWED_ORIGIN"),
     ("--max-body", "REQUESTING_MAX_BODY"),
+    ("--header-timeout", "REQUESTING_HEADER_TIMEOUT"),
+    ("--max-connections", "REQUESTING_MAX_CONNECTIONS"),
     ("--dev", "CONCORD_DEV"),
 ];
 
@@ -57,6 +59,8 @@ pub struct Settings {
     /// `REQUESTING_BASE_URL`, `REQUESTING_TIMEOUT`, `REQUESTING_ALLOWED_ORIGIN`,
     /// `REQUESTING_MAX_BODY` and `CONCORD_DEV`.
     pub http: HttpConfig,
+    /// `REQUESTING_HEADER_TIMEOUT` (ms) and `REQUESTING_MAX_CONNECTIONS`.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for Settings {
@@ -66,6 +70,7 @@ impl Default for Settings {
             port: 8000,
             database_url: None,
             http: HttpConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -141,6 +146,25 @@ impl Settings {
                 expected: "a size in bytes (`1048576`, `512KiB`, `16MiB`)",
                 value: b,
             })?;
+        }
+        if let Some(t) = get("REQUESTING_HEADER_TIMEOUT") {
+            let ms: u64 = t.parse().ok().filter(|&ms| ms > 0).ok_or(SettingsError::Invalid {
+                key: "REQUESTING_HEADER_TIMEOUT",
+                expected: "milliseconds (more than 0)",
+                value: t,
+            })?;
+            s.connections.header_timeout = Duration::from_millis(ms);
+        }
+        if let Some(n) = get("REQUESTING_MAX_CONNECTIONS") {
+            s.connections.max_connections =
+                n.parse()
+                    .ok()
+                    .filter(|&n: &usize| n > 0)
+                    .ok_or(SettingsError::Invalid {
+                        key: "REQUESTING_MAX_CONNECTIONS",
+                        expected: "a number of connections (more than 0)",
+                        value: n,
+                    })?;
         }
         s.http.dev = get("CONCORD_DEV").is_some_and(|v| v != "0" && v != "false");
         Ok(s)
