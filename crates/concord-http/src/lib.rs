@@ -49,6 +49,9 @@ pub struct HttpConfig {
     pub allowed_origin: Option<String>,
     /// Largest accepted body, in bytes (`REQUESTING_MAX_BODY`, 1 MiB).
     pub body_limit: usize,
+    /// How long a client may take to send the body once its headers are in
+    /// (`REQUESTING_BODY_TIMEOUT`, 30 s); a slower one gets 408.
+    pub body_timeout: Duration,
     /// Development mode: unanswered requests explain what ran.
     pub dev: bool,
     /// Passthrough routes that are open.
@@ -62,6 +65,7 @@ impl Default for HttpConfig {
             timeout: Duration::from_secs(10),
             allowed_origin: None,
             body_limit: 1 << 20,
+            body_timeout: Duration::from_secs(30),
             dev: false,
             passthrough: Passthrough::default(),
         }
@@ -274,12 +278,27 @@ async fn answer(shared: &Shared, request: Request) -> Response {
             Err(refusal) => return refusal,
         },
     };
-    let bytes = match axum::body::to_bytes(body, config.body_limit).await {
-        Ok(b) => b,
-        Err(_) => {
+    let bytes = match tokio::time::timeout(config.body_timeout, axum::body::to_bytes(body, config.body_limit)).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) if too_large(&e) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("request body is larger than {} bytes", config.body_limit),
+            );
+        }
+        Ok(Err(e)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the request body could not be read: {e}"),
+            );
+        }
+        Err(_) => {
+            return error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} ms",
+                    config.body_timeout.as_millis()
+                ),
             );
         }
     };
@@ -314,6 +333,19 @@ async fn answer(shared: &Shared, request: Request) -> Response {
         input.insert(key.clone(), Value::String(routed.method));
     }
     run_request(shared, input).await
+}
+
+/// Whether reading a body failed because it exceeded the limit (rather than
+/// because it was malformed or cut off).
+fn too_large(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Where a request goes.

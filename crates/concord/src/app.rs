@@ -253,7 +253,8 @@ impl App {
     /// `REQUESTING_ALLOWED_ORIGIN` (none), `REQUESTING_MAX_BODY` (bytes, or
     /// with `KiB`/`MiB`/`GiB`; 1 MiB), `REQUESTING_HEADER_TIMEOUT` (ms a
     /// client has to send a request's headers, also closing idle keep-alive
-    /// connections; 10000), `REQUESTING_MAX_CONNECTIONS` (512),
+    /// connections; 10000), `REQUESTING_BODY_TIMEOUT` (ms to send the body;
+    /// 30000), `REQUESTING_MAX_CONNECTIONS` (512),
     /// `CONCORD_DEV` (off).
     pub async fn main(self) -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
@@ -314,7 +315,7 @@ impl App {
                 );
                 println!("  serve         serve the app over HTTP (default); flags: --port, --host, --database-url,");
                 println!("                --base-url, --timeout (ms), --allowed-origin, --max-body,");
-                println!("                --header-timeout (ms), --max-connections, --dev");
+                println!("                --header-timeout (ms), --body-timeout (ms), --max-connections, --dev");
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  routes        list the request paths the syncs handle and who answers them");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");

@@ -8,7 +8,7 @@ use std::time::Duration;
 use concord_http::{ConnectionLimits, HttpConfig};
 
 /// The flags `serve` understands, and the settings they set.
-const FLAG_SETTINGS: [(&str, &str); 10] = [
+const FLAG_SETTINGS: [(&str, &str); 11] = [
     ("--port", "PORT"),
     ("--host", "HOST"),
     ("--database-url", "DATABASE_URL"),
@@ -17,6 +17,7 @@ const FLAG_SETTINGS: [(&str, &str); 10] = [
     ("--allowed-origin", "REQUESTING_ALLOWED_ORIGIN"),
     ("--max-body", "REQUESTING_MAX_BODY"),
     ("--header-timeout", "REQUESTING_HEADER_TIMEOUT"),
+    ("--body-timeout", "REQUESTING_BODY_TIMEOUT"),
     ("--max-connections", "REQUESTING_MAX_CONNECTIONS"),
     ("--dev", "CONCORD_DEV"),
 ];
@@ -148,12 +149,10 @@ impl Settings {
             })?;
         }
         if let Some(t) = get("REQUESTING_HEADER_TIMEOUT") {
-            let ms: u64 = t.parse().ok().filter(|&ms| ms > 0).ok_or(SettingsError::Invalid {
-                key: "REQUESTING_HEADER_TIMEOUT",
-                expected: "milliseconds (more than 0)",
-                value: t,
-            })?;
-            s.connections.header_timeout = Duration::from_millis(ms);
+            s.connections.header_timeout = timeout("REQUESTING_HEADER_TIMEOUT", t)?;
+        }
+        if let Some(t) = get("REQUESTING_BODY_TIMEOUT") {
+            s.http.body_timeout = timeout("REQUESTING_BODY_TIMEOUT", t)?;
         }
         if let Some(n) = get("REQUESTING_MAX_CONNECTIONS") {
             s.connections.max_connections =
@@ -168,6 +167,18 @@ impl Settings {
         }
         s.http.dev = get("CONCORD_DEV").is_some_and(|v| v != "0" && v != "false");
         Ok(s)
+    }
+}
+
+/// A timeout setting: milliseconds, more than 0.
+fn timeout(key: &'static str, value: String) -> Result<Duration, SettingsError> {
+    match value.parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(SettingsError::Invalid {
+            key,
+            expected: "milliseconds (more than 0)",
+            value,
+        }),
     }
 }
 
@@ -286,6 +297,24 @@ mod tests {
         assert_eq!(e.to_string(), "REQUESTING_TIMEOUT must be milliseconds, not `soon`");
         let e = Settings::resolve(&args(&["--port=http"]), |_| None, "").unwrap_err();
         assert_eq!(e.to_string(), "PORT must be a port number, not `http`");
+    }
+
+    #[test]
+    fn connection_limits_are_read() {
+        let s = Settings::resolve(
+            &args(&["--header-timeout=2500", "--body-timeout", "900", "--max-connections=64"]),
+            |_| None,
+            "",
+        )
+        .unwrap();
+        assert_eq!(s.connections.header_timeout, Duration::from_millis(2500));
+        assert_eq!(s.http.body_timeout, Duration::from_millis(900));
+        assert_eq!(s.connections.max_connections, 64);
+        let e = Settings::resolve(&args(&["--header-timeout=0"]), |_| None, "").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "REQUESTING_HEADER_TIMEOUT must be milliseconds (more than 0), not `0`"
+        );
     }
 
     #[test]

@@ -264,3 +264,32 @@ async fn the_binary_serves_where_it_says() {
     child.wait().unwrap();
     assert_eq!(r.status, 200, "{:?}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_malformed_bodies_get_their_own_status() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = start(HttpConfig {
+        body_timeout: Duration::from_millis(300),
+        ..HttpConfig::default()
+    })
+    .await;
+    let exchange = |request: &'static [u8]| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut answer = String::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut answer)).await;
+        answer
+    };
+    // Headers promise 100 bytes; 2 arrive.
+    let slow =
+        exchange(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 100\r\n\r\n{}")
+            .await;
+    assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+    assert!(slow.contains("the request body did not arrive within 300 ms"), "{slow}");
+    let chunked = exchange(
+        b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(chunked.starts_with("HTTP/1.1 400"), "{chunked}");
+    assert!(chunked.contains("the request body could not be read"), "{chunked}");
+}
