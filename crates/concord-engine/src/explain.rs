@@ -262,13 +262,16 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
             answered_by_sibling.push(n);
             continue;
         }
-        // The first `else` that answered says exactly which step dropped
-        // the frames.
-        let answered = report
-            .records
-            .iter()
-            .filter_map(|r| r.sync.as_deref())
-            .find_map(|name| owner.otherwise.iter().find(|o| !is_companion && o.name() == name));
+        // For a sync as written, the first of its `else` clauses that
+        // answered says exactly which step dropped the frames.
+        let answered = match is_companion {
+            true => None,
+            false => report
+                .records
+                .iter()
+                .filter_map(|r| r.sync.as_deref())
+                .find_map(|name| owner.otherwise.iter().find(|o| o.name() == name)),
+        };
         if let Some(o) = answered {
             miss.reason = MissReason::ElseAnswered {
                 step: o.step + 1,

@@ -110,7 +110,7 @@ pub fn router_with_explorer(
     store: Option<Arc<dyn concord_store::Backend>>,
 ) -> Router {
     let explorer = if config.dev { store } else { None };
-    let entry = HttpEntry::requesting();
+    let entry = HttpEntry::of(&requesting);
     let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(entry.routes(&engine.program()))));
     let shared = Arc::new(Shared {
         engine,

@@ -37,10 +37,10 @@ impl HttpEntry {
         })
     }
 
-    /// The standard `Requesting`'s entry.
-    pub fn requesting() -> Self {
+    /// The entry of an app's `Requesting`.
+    pub fn of(requesting: &concord_std::Requesting) -> Self {
         use concord_concept::Concept as _;
-        Self::from_spec(&concord_std::Requesting::new().spec())
+        Self::from_spec(&requesting.spec())
             .expect("Requesting's spec declares its entry action (tested in concord-std)")
     }
 

@@ -291,6 +291,69 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_routes_by_its_own_key_templates_or_names() {
+        use crate::{CompiledSync, FieldMatch, OutcomeMatch};
+        let pattern = |concept: &str, route_key: &str, templates: bool, value: &str, method: Option<&str>| {
+            let literal = |key: &str, v: &str| FieldMatch {
+                key: key.into(),
+                optional: false,
+                matcher: Matcher::Literal(Value::from(v)),
+            };
+            let mut inputs = vec![literal(route_key, value)];
+            inputs.extend(method.map(|m| literal("method", m)));
+            WhenPattern {
+                concept: concept.into(),
+                action: "run".into(),
+                entry: Some(crate::EntryRole {
+                    route_key: route_key.into(),
+                    method_key: Some("method".into()),
+                    templates,
+                }),
+                inputs,
+                outcome: OutcomeMatch::Any,
+            }
+        };
+        let sync = |name: &str, p: WhenPattern| CompiledSync {
+            name: name.into(),
+            when: vec![p],
+            ..CompiledSync::default()
+        };
+        let program = Program {
+            syncs: vec![
+                sync("A", pattern("Http", "path", true, "/users/:id", Some("GET"))),
+                sync("B", pattern("Http", "path", true, "/users/:id", Some("PUT"))),
+                sync("C", pattern("Http", "path", true, "/users/me", None)),
+                sync("D", pattern("Cli", "command", false, "greet:now", None)),
+            ],
+        };
+        let http = RouteTable::build(
+            &program,
+            EntryAction {
+                concept: "Http",
+                action: "run",
+            },
+        );
+        assert_eq!(http.paths(), ["/users/:id", "/users/me"]);
+        let (me, _) = http.resolve("/users/me").unwrap();
+        assert!(me.any_method && me.syncs == [2], "the literal path beats the template");
+        let (user, params) = http.resolve("/users/7").unwrap();
+        assert_eq!(
+            (user.methods.clone(), user.syncs.clone()),
+            (vec!["GET".into(), "PUT".into()], vec![0, 1])
+        );
+        assert_eq!(params, [("id", "7")]);
+        let cli = RouteTable::build(
+            &program,
+            EntryAction {
+                concept: "Cli",
+                action: "run",
+            },
+        );
+        assert_eq!(cli.paths(), ["greet:now"], "a plain name, not parsed as a path");
+        assert!(cli.resolve("greet:now").is_some() && cli.resolve("greet").is_none());
+    }
+
+    #[test]
     fn malformed_templates_are_named() {
         assert_eq!(RouteTemplate::parse("a/b"), Err(TemplateError::NotAbsolute));
         assert_eq!(

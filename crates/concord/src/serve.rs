@@ -13,6 +13,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
     let mut config = settings.http.clone();
     config.passthrough = app.passthrough_routes()?;
     let specs = app.specs();
+    let entry = HttpEntry::of(&app.requesting());
     let (syncs_dir, watch_specs) = app.watcher();
     let served = app.serve_with(config.clone()).await.map_err(|e| e.to_string())?;
     let engine = served.engine.clone();
@@ -26,7 +27,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let program = engine.program();
-    let routes = HttpEntry::requesting().routes(&program);
+    let routes = entry.routes(&program);
     let mut listing = String::new();
     for path in routes.paths() {
         listing.push_str(&format!("\n  {}{}", config.base, path));
@@ -81,7 +82,7 @@ pub(crate) async fn serve(app: App) -> Result<(), String> {
 pub(crate) fn routes(app: &App) -> Result<(), String> {
     let settings = app.settings_in_force().map_err(|e| e.to_string())?;
     let program = app.program().map_err(|e| e.to_string())?;
-    let entry = HttpEntry::requesting();
+    let entry = HttpEntry::of(&app.requesting());
     let table = entry.routes(&program);
     let syncs = program.all_syncs();
     let mut routes: Vec<_> = table.routes().iter().collect();
