@@ -280,7 +280,7 @@ pub(crate) async fn explain(inner: &Inner, table: &SyncTable, report: &FlowRepor
             continue;
         }
         let missed = owner.with_companions().find(|c| c.name == miss.sync).unwrap_or(owner);
-        if let Some(reason) = where_failure(inner, missed, report).await {
+        if let Some(reason) = where_failure(inner, &table.redactor, missed, report).await {
             miss.reason = reason;
         }
     }
@@ -316,7 +316,7 @@ fn secret_used(step: &Step, frame: &Frame, vars: &[String]) -> Option<String> {
     fn walk(e: &Expr, frame: &Frame, vars: &[String]) -> Option<String> {
         match e {
             Expr::Var(slot) => match frame.get(*slot) {
-                Some(Some(Value::String(v))) if v == crate::REDACTED => vars.get(*slot).cloned(),
+                Some(Some(v)) if crate::is_withheld(v) => vars.get(*slot).cloned(),
                 _ => None,
             },
             Expr::Lit(_) => None,
@@ -338,7 +338,12 @@ fn secret_used(step: &Step, frame: &Frame, vars: &[String]) -> Option<String> {
 
 /// Runs `loaded`'s where steps again, one at a time, on the flow's matches:
 /// the first step that leaves nothing, with what it saw.
-async fn where_failure(inner: &Inner, s: &CompiledSync, report: &FlowReport) -> Option<MissReason> {
+async fn where_failure(
+    inner: &Inner,
+    redactor: &crate::Redactor,
+    s: &CompiledSync,
+    report: &FlowReport,
+) -> Option<MissReason> {
     let mut frames = Vec::new();
     all_matches(&s.when, &report.records, vec![None; s.vars.len()], &mut frames);
     let mut rows: Vec<Row> = frames.into_iter().map(|frame| Row { frame, origin: 0 }).collect();
@@ -369,7 +374,7 @@ async fn where_failure(inner: &Inner, s: &CompiledSync, report: &FlowReport) -> 
         rows = pipeline.run(std::slice::from_ref(step), rows).await;
         if rows.is_empty() {
             let shown = |key: &str, v: &Value| {
-                if inner.sensitive.contains(key) {
+                if redactor.is_secret_key(key) || crate::is_withheld(v) {
                     crate::REDACTED.to_string()
                 } else {
                     let text = v.to_string();

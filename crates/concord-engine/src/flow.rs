@@ -308,7 +308,7 @@ impl Flow {
             matched: &matched,
             started_at,
         };
-        let outcome = crate::perform::perform(inner, action, &input, &provenance).await;
+        let outcome = crate::perform::perform(inner, &table.redactor, action, &input, &provenance).await;
         let record = Arc::new(ActionRecord {
             id: record_id,
             flow: self.id,
@@ -327,7 +327,7 @@ impl Flow {
             sync = %record.sync.as_deref().unwrap_or("-"),
             "{:indent$}{}",
             "",
-            record.display_redacted(&inner.sensitive),
+            record.display_redacted(&table.redactor),
             indent = (depth as usize) * 2
         );
         if let Some(log) = &inner.log {

@@ -16,19 +16,21 @@ mod matching;
 mod perform;
 mod pipeline;
 mod record;
+mod redact;
 pub mod value;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use concord_concept::state::StateBackend;
 use concord_concept::{Concept, ConceptSpec, FlowId, Record};
 use concord_program::CompiledSync;
-use concord_program::Program;
+use concord_program::{Program, SecretMap};
 
 pub use explain::{Awaited, Mismatch, MissReason, NearMiss};
 pub use flow::{FlowError, FlowReport, FlowStatus};
-pub use record::{ActionLog, ActionRecord, Json, REDACTED};
+pub use record::{ActionLog, ActionRecord};
+pub use redact::{OMITTED_PREFIX, Part, REDACTED, Redactor, SECRET_KEY_NAMES, ValueLimits, is_withheld};
 
 /// Default per-flow step quota (actions per flow).
 pub const DEFAULT_STEP_QUOTA: usize = 1_000;
@@ -73,6 +75,8 @@ pub struct EngineBuilder {
     step_quota: usize,
     log: Option<Arc<dyn ActionLog>>,
     store: Option<Arc<dyn StateBackend>>,
+    secret_key_names: Vec<String>,
+    value_limits: ValueLimits,
 }
 
 impl Default for EngineBuilder {
@@ -89,7 +93,23 @@ impl EngineBuilder {
             step_quota: DEFAULT_STEP_QUOTA,
             log: None,
             store: None,
+            secret_key_names: SECRET_KEY_NAMES.iter().map(|s| s.to_string()).collect(),
+            value_limits: ValueLimits::default(),
         }
+    }
+
+    /// Replaces the safety net of key names redacted at any depth (default
+    /// [`SECRET_KEY_NAMES`]); an empty list leaves only what concepts
+    /// declare and the syncs' dataflow.
+    pub fn secret_key_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.secret_key_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the sizes above which values are kept in the log as a stub.
+    pub fn value_limits(mut self, limits: ValueLimits) -> Self {
+        self.value_limits = limits;
+        self
     }
 
     /// Keeps concept state and the action log in `store`: each action's
@@ -133,16 +153,8 @@ impl EngineBuilder {
         let mut actions = Vec::new();
         let mut action_index = HashMap::new();
         let mut concept_names = Vec::new();
-        let mut sensitive = HashSet::new();
         for (ci, c) in self.concepts.iter().enumerate() {
             let spec = c.spec();
-            let params = spec
-                .actions
-                .iter()
-                .flat_map(|a| &a.params)
-                .chain(spec.queries.iter().flat_map(|q| &q.params));
-            sensitive.extend(params.filter(|p| p.sensitive).map(|p| p.name.clone()));
-            sensitive.extend(spec.sensitive.iter().cloned());
             if concept_index.insert(spec.name.clone(), ci).is_some() {
                 return Err(EngineError::DuplicateConcept(spec.name));
             }
@@ -165,7 +177,8 @@ impl EngineBuilder {
             syncs: RwLock::new(Arc::new(SyncTable::default())),
             step_quota: self.step_quota,
             log: self.log,
-            sensitive,
+            secret_key_names: self.secret_key_names,
+            value_limits: self.value_limits,
             store: self.store,
             concept_names,
             version: std::sync::atomic::AtomicU64::new(0),
@@ -209,6 +222,8 @@ pub(crate) struct SyncTable {
     pub syncs: Vec<LoadedSync>,
     /// For each action: (sync, pattern position), in sync order.
     pub by_action: Vec<Vec<(usize, usize)>>,
+    /// What this program makes secret, and how records are made safe.
+    pub redactor: Arc<Redactor>,
 }
 
 pub(crate) struct Inner {
@@ -219,8 +234,9 @@ pub(crate) struct Inner {
     pub syncs: RwLock<Arc<SyncTable>>,
     pub step_quota: usize,
     pub log: Option<Arc<dyn ActionLog>>,
-    /// Keys some concept marks `#[sensitive]`: redacted wherever records are shown.
-    pub sensitive: HashSet<String>,
+    /// The safety net of key names, for each program's [`Redactor`].
+    pub secret_key_names: Vec<String>,
+    pub value_limits: ValueLimits,
     pub store: Option<Arc<dyn StateBackend>>,
     pub concept_names: Vec<Arc<str>>,
     pub version: std::sync::atomic::AtomicU64,
@@ -238,9 +254,12 @@ impl Inner {
     }
 
     fn compile(&self, program: Program) -> Result<SyncTable, EngineError> {
+        let specs: Vec<ConceptSpec> = self.concepts.iter().map(|c| c.spec()).collect();
+        let secrets = SecretMap::derive(&program, &specs);
         let mut table = SyncTable {
             syncs: Vec::new(),
             by_action: vec![Vec::new(); self.actions.len()],
+            redactor: Arc::new(Redactor::new(secrets, &specs, &self.secret_key_names, self.value_limits)),
         };
         for sync in program.syncs {
             let when_actions = sync
@@ -423,10 +442,10 @@ impl Engine {
             .collect()
     }
 
-    /// Keys whose values are secrets (some concept marks a parameter of that
-    /// name `#[sensitive]`); traces show them as [`REDACTED`], and logs must too.
-    pub fn sensitive_keys(&self) -> &HashSet<String> {
-        &self.inner.sensitive
+    /// How the program in force makes records safe to show and keep: what
+    /// is secret (by dataflow, declaration and key name) and the size limits.
+    pub fn redactor(&self) -> Arc<Redactor> {
+        self.sync_table().redactor.clone()
     }
 
     /// Signatures of the registered concepts.

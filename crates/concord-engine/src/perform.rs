@@ -8,8 +8,9 @@ use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use concord_concept::state::LogEntry;
-use concord_concept::{ActionContext, BoxFuture, FlowId, Outcome, Record, RecordId, StateError, Value};
+use concord_concept::{ActionContext, BoxFuture, FlowId, Outcome, Record, RecordId, StateError};
 
+use crate::redact::{Part, Redactor};
 use crate::{ActionId, Inner};
 
 /// What the log record of an action says besides its input and outcome.
@@ -28,8 +29,15 @@ pub(crate) struct Provenance<'a> {
 /// Runs `action` on `input` and, with a store, commits its writes together
 /// with its log record (or, for an error outcome, rolls them back and logs
 /// the record alone). Returns the outcome.
-pub(crate) async fn perform(inner: &Inner, action: ActionId, input: &Record, p: &Provenance<'_>) -> Outcome {
+pub(crate) async fn perform(
+    inner: &Inner,
+    redactor: &Redactor,
+    action: ActionId,
+    input: &Record,
+    p: &Provenance<'_>,
+) -> Outcome {
     let info = &inner.actions[action];
+    let name = format!("{}.{}", info.concept_name, info.name);
     let Some(store) = &inner.store else {
         let mut ctx = ActionContext::new(p.flow, p.record);
         return run_action(inner, p.flow, action, &mut ctx, input).await;
@@ -40,9 +48,9 @@ pub(crate) async fn perform(inner: &Inner, action: ActionId, input: &Record, p: 
         seq: p.seq,
         concept: info.concept_name.to_string(),
         action: info.name.to_string(),
-        input: redact(input.clone(), &inner.sensitive),
+        input: redactor.for_log(&name, Part::Input, input),
         error: outcome.is_error(),
-        output: redact(outcome.to_record(), &inner.sensitive),
+        output: redactor.for_log(&name, Part::Output, &outcome.to_record()),
         sync: p.sync.map(str::to_string),
         matched: p.matched.iter().map(ToString::to_string).collect(),
         started_at: micros(p.started_at),
@@ -109,16 +117,6 @@ async fn backoff(attempt: u32) {
 fn micros(t: SystemTime) -> i64 {
     t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
-}
-
-/// `record` with sensitive values replaced, for the log.
-fn redact(mut record: Record, sensitive: &std::collections::HashSet<String>) -> Record {
-    for (k, v) in record.iter_mut() {
-        if sensitive.contains(k) {
-            *v = Value::from(crate::REDACTED);
-        }
-    }
-    record
 }
 
 /// Runs the concept's action, turning a panic into the error outcome.

@@ -9,7 +9,6 @@ use concord_program::{Matcher, QueryMode, Step};
 use crate::cache::QueryCache;
 use crate::matching::match_field;
 use crate::perform::CatchUnwind;
-use crate::record::Json;
 use crate::value::{Frame, eval};
 use crate::{FlowError, Inner};
 
@@ -168,9 +167,9 @@ impl<'a> Pipeline<'a> {
                                     outputs.iter().find(|m| !m.optional && !found_row.contains_key(&m.key))
                                 {
                                     self.fail(format!(
-                                        "{concept}.{query} returned a row without `{}`: {}",
+                                        "{concept}.{query} returned a row without `{}` (it has {})",
                                         missing.key,
-                                        Json(found_row, &inner.sensitive)
+                                        found_row.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
                                     ));
                                     continue;
                                 }

@@ -1,11 +1,12 @@
 //! Action records and where they go.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use concord_concept::{FlowId, Outcome, Record, RecordId};
+
+use crate::redact::{Part, Redactor};
 
 /// One completed action: what ran, with what, what came out, and why.
 #[derive(Debug, Clone)]
@@ -46,61 +47,26 @@ impl ActionRecord {
 }
 
 impl ActionRecord {
-    /// `Concept.action {input} => {output}`, the trace line format, with the
-    /// values of `sensitive` keys replaced by `"<redacted>"`.
-    pub fn display_redacted<'a>(&'a self, sensitive: &'a HashSet<String>) -> impl fmt::Display + 'a {
-        TraceLine {
-            record: self,
-            sensitive,
-        }
+    /// `Concept.action {input} => {output}`, the trace line format, made
+    /// safe as the log keeps it: secrets redacted, large values stubbed.
+    pub fn display_redacted<'a>(&'a self, redactor: &'a Redactor) -> impl fmt::Display + 'a {
+        TraceLine { record: self, redactor }
     }
 }
 
 struct TraceLine<'a> {
     record: &'a ActionRecord,
-    sensitive: &'a HashSet<String>,
+    redactor: &'a Redactor,
 }
 
 impl fmt::Display for TraceLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.record;
-        write!(
-            f,
-            "{}.{} {} => {}",
-            r.concept,
-            r.action,
-            Json(&r.input, self.sensitive),
-            Json(&r.output(), self.sensitive)
-        )
-    }
-}
-
-/// Displays a record as compact JSON, redacting the values of sensitive keys.
-pub struct Json<'a>(pub &'a Record, pub &'a HashSet<String>);
-
-/// What a sensitive value is shown as.
-pub const REDACTED: &str = "<redacted>";
-
-impl fmt::Display for Json<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = if self.0.keys().any(|k| self.1.contains(k)) {
-            let redacted: Record = self
-                .0
-                .iter()
-                .map(|(k, v)| {
-                    let v = if self.1.contains(k) {
-                        serde_json::Value::from(REDACTED)
-                    } else {
-                        v.clone()
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
-            serde_json::to_string(&redacted)
-        } else {
-            serde_json::to_string(self.0)
-        };
-        f.write_str(text.as_deref().unwrap_or("{?}"))
+        let name = r.name();
+        let input = self.redactor.for_log(&name, Part::Input, &r.input);
+        let output = self.redactor.for_log(&name, Part::Output, &r.output());
+        let json = |rec: &Record| serde_json::to_string(rec).unwrap_or_else(|_| "{?}".into());
+        write!(f, "{name} {} => {}", json(&input), json(&output))
     }
 }
 

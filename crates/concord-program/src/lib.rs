@@ -5,9 +5,11 @@
 
 pub mod graph;
 pub mod routes;
+pub mod secrets;
 
 pub use concord_concept::EntryRole;
 pub use routes::{EntryAction, Route, RouteTable, RouteTemplate};
+pub use secrets::{RecordSecrets, Secret, SecretMap};
 
 use serde_json::Value;
 

@@ -11,7 +11,7 @@ use concord_engine::{Engine, FlowReport};
 /// The flow as an indented tree: each action under the record its sync
 /// matched last, with the sync's name; ids numbered, secrets redacted.
 pub fn snapshot(engine: &Engine, report: &FlowReport) -> String {
-    let sensitive = engine.sensitive_keys();
+    let redactor = engine.redactor();
     let index: HashMap<_, usize> = report.records.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
     let mut depth = vec![0usize; report.records.len()];
     let mut text = String::new();
@@ -19,7 +19,7 @@ pub fn snapshot(engine: &Engine, report: &FlowReport) -> String {
         let parent = r.matched.iter().filter_map(|m| index.get(m)).max();
         depth[i] = parent.map_or(0, |&p| depth[p] + 1);
         let sync = r.sync.as_deref().map(|s| format!("[{s}] ")).unwrap_or_default();
-        let _ = writeln!(text, "{}{sync}{}", "  ".repeat(depth[i]), r.display_redacted(sensitive));
+        let _ = writeln!(text, "{}{sync}{}", "  ".repeat(depth[i]), r.display_redacted(&redactor));
     }
     number_ids(&text)
 }
