@@ -106,6 +106,11 @@ impl EngineBuilder {
         self
     }
 
+    /// The safety net's key names in force.
+    pub fn secret_key_names_in_force(&self) -> &[String] {
+        &self.secret_key_names
+    }
+
     /// Sets the sizes above which values are kept in the log as a stub.
     pub fn value_limits(mut self, limits: ValueLimits) -> Self {
         self.value_limits = limits;

@@ -165,6 +165,12 @@ impl App {
         self
     }
 
+    /// The key names redacted at any depth (see
+    /// [`EngineBuilder::secret_key_names`], set through [`App::configure`]).
+    pub fn secret_key_names(&self) -> &[String] {
+        self.builder.secret_key_names_in_force()
+    }
+
     /// The registered concepts' signatures.
     pub fn specs(&self) -> Vec<ConceptSpec> {
         self.builder.specs()

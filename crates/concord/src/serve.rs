@@ -114,6 +114,13 @@ pub(crate) fn routes(app: &App) -> Result<(), String> {
             println!("  {:<36} {verb} {when}: {}", s.name, does.join(", "));
         }
     }
+    let secrets = concord_program::SecretMap::derive(&program, &app.specs());
+    println!("\nredacted in every record, trace and log row:");
+    print!("{secrets}");
+    let names = app.secret_key_names();
+    if !names.is_empty() {
+        println!("  and, at any depth, keys containing {}", names.join(", "));
+    }
     Ok(())
 }
 
