@@ -93,7 +93,10 @@ fn a_token_put_into_a_response_body_is_secret_there() {
          Requesting.respondWith (request, code: 201, body: { user, tokens: [token] })\n",
     );
     assert!(map.contains("JWT.issue               output: token"), "{map}");
-    assert!(map.contains("Requesting.respondWith  input: body.tokens, body.user.jwt"), "{map}");
+    assert!(
+        map.contains("Requesting.respondWith  input: body.tokens, body.user.jwt"),
+        "{map}"
+    );
 }
 
 #[test]

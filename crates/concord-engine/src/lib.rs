@@ -264,7 +264,12 @@ impl Inner {
         let mut table = SyncTable {
             syncs: Vec::new(),
             by_action: vec![Vec::new(); self.actions.len()],
-            redactor: Arc::new(Redactor::new(secrets, &specs, &self.secret_key_names, self.value_limits)),
+            redactor: Arc::new(Redactor::new(
+                secrets,
+                &specs,
+                &self.secret_key_names,
+                self.value_limits,
+            )),
         };
         for sync in program.syncs {
             let when_actions = sync

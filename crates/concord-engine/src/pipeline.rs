@@ -169,7 +169,11 @@ impl<'a> Pipeline<'a> {
                                     self.fail(format!(
                                         "{concept}.{query} returned a row without `{}` (it has {})",
                                         missing.key,
-                                        found_row.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                                        found_row
+                                            .keys()
+                                            .map(|k| format!("`{k}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
                                     ));
                                     continue;
                                 }

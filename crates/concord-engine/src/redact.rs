@@ -76,7 +76,12 @@ impl Redactor {
         let mut declared = HashSet::new();
         for spec in specs {
             declared.extend(spec.sensitive.iter().cloned());
-            for p in spec.actions.iter().flat_map(|a| &a.params).chain(spec.queries.iter().flat_map(|q| &q.params)) {
+            for p in spec
+                .actions
+                .iter()
+                .flat_map(|a| &a.params)
+                .chain(spec.queries.iter().flat_map(|q| &q.params))
+            {
                 if p.sensitive {
                     declared.insert(p.name.clone());
                 }
@@ -90,7 +95,11 @@ impl Redactor {
         Redactor {
             secrets,
             map,
-            names: names.iter().map(|n| n.to_ascii_lowercase()).filter(|n| !n.is_empty()).collect(),
+            names: names
+                .iter()
+                .map(|n| n.to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect(),
             declared,
             limits,
         }
@@ -218,7 +227,11 @@ fn stub(bytes: &[u8], text: &str) -> String {
         let _ = write!(hex, "{b:02x}");
     }
     let begins: String = text.chars().take(24).collect();
-    format!("{OMITTED_PREFIX}{} bytes, sha256 {hex}…, begins {:?}>", bytes.len(), begins)
+    format!(
+        "{OMITTED_PREFIX}{} bytes, sha256 {hex}…, begins {:?}>",
+        bytes.len(),
+        begins
+    )
 }
 
 #[cfg(test)]
@@ -243,7 +256,9 @@ mod tests {
         let out = r.redact(
             "X.y",
             Part::Input,
-            &record(json!({"user": {"Password": "hunter22", "name": "a", "items": [{"accessToken": "t"}]}, "bio": null})),
+            &record(
+                json!({"user": {"Password": "hunter22", "name": "a", "items": [{"accessToken": "t"}]}, "bio": null}),
+            ),
         );
         assert_eq!(
             Value::Object(out),
@@ -255,14 +270,20 @@ mod tests {
     fn no_names_means_only_dataflow() {
         let mut r = redactor(&[]);
         let mut s = RecordSecrets::default();
-        s.input.join(&Secret::nest("body", Secret::nest("user", Secret::nest("jwt", Secret::Whole))));
+        s.input.join(&Secret::nest(
+            "body",
+            Secret::nest("user", Secret::nest("jwt", Secret::Whole)),
+        ));
         r.secrets.insert("Requesting.respond".into(), s);
         let out = r.redact(
             "Requesting.respond",
             Part::Input,
             &record(json!({"body": {"user": {"jwt": "eyJ", "token": "kept"}}})),
         );
-        assert_eq!(Value::Object(out), json!({"body": {"user": {"jwt": REDACTED, "token": "kept"}}}));
+        assert_eq!(
+            Value::Object(out),
+            json!({"body": {"user": {"jwt": REDACTED, "token": "kept"}}})
+        );
     }
 
     #[test]
@@ -270,7 +291,11 @@ mod tests {
         let r = redactor(&[]);
         let big = "A".repeat(5000);
         let list: Vec<String> = (0..2000).map(|i| format!("item{i}")).collect();
-        let out = r.for_log("X.y", Part::Input, &record(json!({"file": big, "list": list, "small": "ok"})));
+        let out = r.for_log(
+            "X.y",
+            Part::Input,
+            &record(json!({"file": big, "list": list, "small": "ok"})),
+        );
         let file = out["file"].as_str().unwrap();
         assert!(file.starts_with("<omitted 5000 bytes, sha256 "), "{file}");
         assert!(file.len() < 100);

@@ -99,7 +99,11 @@ impl Secret {
                 Secret::Whole => out.push(if prefix.is_empty() { "*".into() } else { prefix.into() }),
                 Secret::Fields(f) => {
                     for (k, v) in f {
-                        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        let path = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
                         walk(v, &path, out);
                     }
                 }
@@ -241,7 +245,11 @@ impl Flow<'_> {
         let mut changed = false;
         for m in fields {
             let Matcher::Bind(slot) = m.matcher else { continue };
-            let table = if action { &mut self.map.actions } else { &mut self.map.queries };
+            let table = if action {
+                &mut self.map.actions
+            } else {
+                &mut self.map.queries
+            };
             let record = part(table.entry(key.clone()).or_default());
             changed |= self.slots[slot].join(&record.field(&m.key));
             changed |= record.join(&Secret::nest(&m.key, self.slots[slot].clone()));
@@ -255,7 +263,11 @@ impl Flow<'_> {
         let mut changed = false;
         for (name, e) in args {
             let carried = self.forward(e);
-            let table = if action { &mut self.map.actions } else { &mut self.map.queries };
+            let table = if action {
+                &mut self.map.actions
+            } else {
+                &mut self.map.queries
+            };
             let record = table.entry(key.clone()).or_default();
             changed |= record.input.join(&Secret::nest(name, carried));
             let wanted = record.input.field(name);
