@@ -255,6 +255,10 @@ pub struct LogEntry {
     pub started_at: i64,
     /// Microseconds since the Unix epoch.
     pub completed_at: i64,
+    /// The record belongs to a flow that changed state: kept for the whole
+    /// retention period. Records of flows that changed nothing are kept in
+    /// a bounded window of recent ones.
+    pub kept: bool,
 }
 
 /// A storage backend for concept state and the action log.
@@ -275,8 +279,9 @@ pub trait StateBackend: Send + Sync + 'static {
 pub trait StateTx: Send {
     /// Runs an operation inside the transaction (reads see its own writes).
     fn run(&mut self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>>;
-    /// Writes the log entry and commits everything together.
-    fn commit(self: Box<Self>, entry: LogEntry) -> BoxFuture<'static, Result<(), StateError>>;
+    /// Writes the log entries (the action's, after any earlier records of
+    /// its flow still to be written) and commits everything together.
+    fn commit(self: Box<Self>, entries: Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>>;
 }
 
 /// How an action reaches state: reads before its first write go to

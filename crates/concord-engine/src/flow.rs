@@ -164,6 +164,7 @@ struct Flow {
     by_action: HashMap<ActionId, Vec<u32>>,
     errors: Vec<crate::FlowError>,
     queries: QueryCache,
+    log: crate::perform::FlowLog,
 }
 
 pub(crate) async fn run(
@@ -181,6 +182,7 @@ pub(crate) async fn run(
         by_action: HashMap::new(),
         errors: Vec::new(),
         queries: QueryCache::default(),
+        log: Default::default(),
     };
     let mut stack = vec![Work::Invoke {
         action,
@@ -273,6 +275,7 @@ pub(crate) async fn run(
             }
         }
     }
+    flow.log.finish(inner).await;
     FlowReport {
         flow: flow.id,
         records: flow.records,
@@ -308,7 +311,7 @@ impl Flow {
             matched: &matched,
             started_at,
         };
-        let outcome = crate::perform::perform(inner, &table.redactor, action, &input, &provenance).await;
+        let outcome = crate::perform::perform(inner, &table.redactor, &mut self.log, action, &input, &provenance).await;
         let record = Arc::new(ActionRecord {
             id: record_id,
             flow: self.id,

@@ -26,12 +26,63 @@ pub(crate) struct Provenance<'a> {
     pub started_at: SystemTime,
 }
 
+/// The log records of one flow on their way to the store. Until an action of
+/// the flow changes state, its records are held back: if the flow ends
+/// having changed nothing, they go to the log as read-only (kept in a
+/// bounded window); at its first write they commit with that write, and
+/// every record of the flow from then on is kept for the retention period.
+#[derive(Default)]
+pub(crate) struct FlowLog {
+    wrote: bool,
+    held: Vec<LogEntry>,
+}
+
+impl FlowLog {
+    /// Sends what is held back to the log as read-only records.
+    pub(crate) async fn finish(&mut self, inner: &Inner) {
+        let Some(store) = &inner.store else { return };
+        for entry in self.held.drain(..) {
+            if let Err(e) = store.append_log(entry).await {
+                tracing::error!(target: "concord::store", "could not log a record: {e}");
+            }
+        }
+    }
+
+    /// Logs a record that committed no state.
+    async fn append(
+        &mut self,
+        store: &dyn concord_concept::state::StateBackend,
+        mut entry: LogEntry,
+    ) -> Result<(), StateError> {
+        if self.wrote {
+            entry.kept = true;
+            store.append_log(entry).await
+        } else {
+            self.held.push(entry);
+            Ok(())
+        }
+    }
+
+    /// The records to commit with the flow's write `entry`.
+    fn with_write(&self, entry: LogEntry) -> Vec<LogEntry> {
+        let mut entries: Vec<LogEntry> = self
+            .held
+            .iter()
+            .cloned()
+            .map(|e| LogEntry { kept: true, ..e })
+            .collect();
+        entries.push(entry);
+        entries
+    }
+}
+
 /// Runs `action` on `input` and, with a store, commits its writes together
 /// with its log record (or, for an error outcome, rolls them back and logs
 /// the record alone). Returns the outcome.
 pub(crate) async fn perform(
     inner: &Inner,
     redactor: &Redactor,
+    log: &mut FlowLog,
     action: ActionId,
     input: &Record,
     p: &Provenance<'_>,
@@ -55,6 +106,7 @@ pub(crate) async fn perform(
         matched: p.matched.iter().map(ToString::to_string).collect(),
         started_at: micros(p.started_at),
         completed_at: micros(SystemTime::now()),
+        kept: true,
     };
     let mut attempt = 0;
     loop {
@@ -70,12 +122,19 @@ pub(crate) async fn perform(
             continue;
         }
         let result = match (&outcome, tx) {
-            (Outcome::Success(_), Some(tx)) => tx.commit(entry(&outcome)).await,
+            (Outcome::Success(_), Some(tx)) => match tx.commit(log.with_write(entry(&outcome))).await {
+                Ok(()) => {
+                    log.held.clear();
+                    log.wrote = true;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
             // Errors and panics leave no state behind: the transaction rolls
             // back and the record is logged alone.
             (_, tx) => {
                 drop(tx);
-                store.append_log(entry(&outcome)).await
+                log.append(&**store, entry(&outcome)).await
             }
         };
         match result {
@@ -94,7 +153,7 @@ pub(crate) async fn perform(
                 );
                 let failed = Outcome::Error(format!("storage failure in {}.{}", info.concept_name, info.name));
                 if !matches!(outcome, Outcome::Error(_)) {
-                    let _ = store.append_log(entry(&failed)).await;
+                    let _ = log.append(&**store, entry(&failed)).await;
                 }
                 return failed;
             }

@@ -20,6 +20,27 @@ pub struct SubjectRow {
     pub user: String,
 }
 
+/// The shortest `JWT_SECRET` accepted: HS256's key is as strong as its
+/// 256 bits.
+pub const MIN_SECRET: usize = 32;
+
+/// Why [`Jwt::from_env`] refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtSecretError {
+    /// The secret is too short to sign with.
+    #[error(
+        "JWT_SECRET is {bytes} bytes; it must be at least 32 (e.g. `openssl rand -hex 32`), \
+         or unset for a random per-process key"
+    )]
+    TooShort {
+        /// Its length.
+        bytes: usize,
+    },
+    /// The operating system gave no random bytes for a key.
+    #[error("JWT_SECRET is not set and the operating system's random number generator is unavailable")]
+    NoRandomness,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Claims {
     sub: String,
@@ -92,15 +113,25 @@ impl Jwt {
         }
     }
 
-    /// Signed with `JWT_SECRET` from the environment, or with a random secret
-    /// (tokens then stop working when the process restarts).
-    pub fn from_env() -> Self {
+    /// Signed with `JWT_SECRET` from the environment, which must be at least
+    /// 32 bytes: a shorter one is refused, never silently replaced. Unset,
+    /// tokens are signed with a random key made for this process (they stop
+    /// working when it restarts, and another node does not accept them),
+    /// and a warning says so.
+    pub fn from_env() -> Result<Self, JwtSecretError> {
         match std::env::var("JWT_SECRET") {
-            Ok(s) if s.len() >= 32 => Self::new(s.into_bytes()),
+            Ok(s) if s.len() >= MIN_SECRET => Ok(Self::new(s.into_bytes())),
+            Ok(s) if !s.is_empty() => Err(JwtSecretError::TooShort { bytes: s.len() }),
             _ => {
-                let mut secret = vec![0u8; 32];
-                getrandom::fill(&mut secret).expect("the operating system's random number generator is unavailable");
-                Self::new(secret)
+                let mut secret = vec![0u8; MIN_SECRET];
+                getrandom::fill(&mut secret).map_err(|_| JwtSecretError::NoRandomness)?;
+                tracing::warn!(
+                    target: "concord::jwt",
+                    "JWT_SECRET is not set: tokens are signed with a random key for this process only; \
+                     they stop working when it restarts and other nodes refuse them (set JWT_SECRET to \
+                     {MIN_SECRET} or more random bytes, e.g. `openssl rand -hex 32`)"
+                );
+                Ok(Self::new(secret))
             }
         }
     }

@@ -16,7 +16,7 @@ mod requesting;
 mod sessioning;
 mod user_authentication;
 
-pub use jwt::{Jwt, SubjectRow, TokenOut};
+pub use jwt::{Jwt, JwtSecretError, MIN_SECRET, SubjectRow, TokenOut};
 pub use requesting::{RequestOut, Requesting, Response};
 pub use sessioning::{SessionOut, Sessioning, UserRow};
 pub use user_authentication::{UserAuthentication, UserOut, UsernameRow};
@@ -51,8 +51,9 @@ pub(crate) mod test_support {
                 matched: Vec::new(),
                 started_at: 0,
                 completed_at: 0,
+                kept: true,
             };
-            tx.commit(entry).await.unwrap();
+            tx.commit(vec![entry]).await.unwrap();
         }
     }
 }

@@ -19,7 +19,8 @@ pub struct UserRow {
     pub user: String,
 }
 
-/// A stored session; its id is the session token.
+/// A stored session; its id is the SHA-256 digest of the session token, so
+/// that a copy of the database holds no live session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SessionDoc {
@@ -37,9 +38,12 @@ struct SessionDoc {
 /// yields nothing.
 ///
 /// **state** a set of Sessions (`Sessioning.sessions`), each with a user and
-/// an expiry time; the session id is 256 random bits from the operating
-/// system, hex-encoded. Session ids are bearer secrets: traces and the log
-/// show them as `<redacted>`.
+/// an expiry time. The session token is 256 random bits from the operating
+/// system, hex-encoded; only its SHA-256 digest is stored (the document id),
+/// and tokens are looked up by digest. Session tokens are bearer secrets:
+/// traces and the log show them as `<redacted>`. (Sessions created before
+/// tokens were stored as digests no longer match any token: their users log
+/// in again.)
 #[derive(Debug, Clone)]
 pub struct Sessioning {
     lifetime: Duration,
@@ -74,19 +78,20 @@ impl Sessioning {
             user,
             expires_at: now_ms() + self.lifetime.as_millis() as i64,
         };
-        sessions.insert(&session, &doc).await.map_err(failure)?;
+        sessions.insert(&digest(&session), &doc).await.map_err(failure)?;
         Ok(SessionOut { session })
     }
 
     /// Ends a session; fails if there is no such (unexpired) session.
     pub async fn delete(&self, ctx: &mut ActionContext, session: String) -> Result<(), String> {
         let mut sessions = ctx.collection::<SessionDoc>("sessions");
+        let id = digest(&session);
         let live = sessions
-            .get(&session)
+            .get(&id)
             .await
             .map_err(failure)?
             .is_some_and(|s| s.expires_at > now_ms());
-        sessions.delete(Query::id(&session)).await.map_err(failure)?;
+        sessions.delete(Query::id(&id)).await.map_err(failure)?;
         if live {
             Ok(())
         } else {
@@ -96,7 +101,7 @@ impl Sessioning {
 
     /// The user of a live session (no rows if unknown or expired).
     pub async fn _get_user(&self, ctx: &QueryContext, session: String) -> Result<Vec<UserRow>, StateError> {
-        let found = ctx.collection::<SessionDoc>("sessions").get(&session).await?;
+        let found = ctx.collection::<SessionDoc>("sessions").get(&digest(&session)).await?;
         Ok(found
             .filter(|s| s.expires_at > now_ms())
             .map(|s| UserRow { user: s.user })
@@ -131,6 +136,15 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The stored id of a session token.
+fn digest(token: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn fresh_token() -> String {
@@ -215,6 +229,29 @@ mod tests {
         assert!(user_of(&s, &store, &first).await.is_empty());
         assert_eq!(user_of(&s, &store, &second).await.len(), 1);
         assert_eq!(user_of(&s, &store, &other).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_store_holds_digests_not_tokens() {
+        let (s, store) = (Sessioning::new(), store().await);
+        let token = session_of(act(&s, &store, "create", "user", "ada").await);
+        let concord_concept::state::OpResult::Docs(rows) = store
+            .read(concord_concept::state::Op::Find {
+                collection: "Sessioning.sessions".into(),
+                query: Query::all(),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("not documents")
+        };
+        assert_eq!(rows.len(), 1);
+        let (id, doc) = &rows[0];
+        assert_eq!(id, &digest(&token));
+        assert!(!id.contains(&token) && !doc.to_string().contains(&token));
+        // The stored id is not itself a token: presenting it finds nothing.
+        assert!(user_of(&s, &store, id).await.is_empty());
+        assert_eq!(user_of(&s, &store, &token).await.len(), 1);
     }
 
     #[test]

@@ -69,6 +69,47 @@ impl StoreError {
     }
 }
 
+/// What the action log keeps, so that a team can run it for months.
+///
+/// Records of flows that changed state are kept in full until they are
+/// older than `max_age` (a later issue resumes flows from them); records of
+/// flows that changed nothing (most reads) are kept only in a window of the
+/// `read_only_window` newest, for `trace`, `why` and the explorer. When the
+/// log's stored size passes `max_bytes`, the oldest flows go first. Large
+/// values are stubbed before they reach the store (see the engine's
+/// redactor), so no single record is large.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPolicy {
+    /// Records of read-only flows kept, newest first (10,000).
+    pub read_only_window: u64,
+    /// How long a flow is kept after it ends (7 days); `None` keeps flows
+    /// until the size limit.
+    pub max_age: Option<std::time::Duration>,
+    /// The most bytes of record values the log holds (1 GiB); `None` for no
+    /// limit.
+    pub max_bytes: Option<u64>,
+}
+
+impl Default for LogPolicy {
+    fn default() -> Self {
+        LogPolicy {
+            read_only_window: 10_000,
+            max_age: Some(std::time::Duration::from_secs(7 * 24 * 60 * 60)),
+            max_bytes: Some(1 << 30),
+        }
+    }
+}
+
+/// What one pass of retention removes: flows that ended before `before`
+/// (µs since the epoch), and the oldest flows beyond `max_bytes` of values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    /// Flows whose last record completed before this go.
+    pub before: Option<i64>,
+    /// The oldest flows go until the log's values fit in this many bytes.
+    pub max_bytes: Option<u64>,
+}
+
 /// A flow in the log: when it ran and how many actions it had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowSummary {
@@ -93,9 +134,12 @@ pub trait Backend: StateBackend {
     fn flow_log(&self, flow: String) -> BoxFuture<'_, Result<Vec<LogEntry>, StoreError>>;
     /// Flows that started in `[since, until)` (µs), newest first.
     fn flows(&self, since: i64, until: i64, limit: u32) -> BoxFuture<'_, Result<Vec<FlowSummary>, StoreError>>;
-    /// Deletes the records of flows that ended before `before` (µs); returns
-    /// how many records went.
-    fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// Deletes the records of flows that ended before `retention.before`,
+    /// then of the oldest flows until the rest fit in `retention.max_bytes`;
+    /// returns how many records went.
+    fn prune(&self, retention: Retention) -> BoxFuture<'_, Result<u64, StoreError>>;
+    /// The number of records and the bytes of their stored values.
+    fn log_size(&self) -> BoxFuture<'_, Result<(u64, u64), StoreError>>;
     /// The schema version of the database.
     fn schema_version(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
 }
@@ -104,11 +148,18 @@ pub trait Backend: StateBackend {
 /// `sqlite::memory:`, `sqlite://path/to/app.db` (or a plain file path), or
 /// `postgres://user@host:port/db`.
 pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
+    open_with(url, &LogPolicy::default()).await
+}
+
+/// [`open`], keeping read-only flows' records in `policy`'s window (the
+/// age and size limits are applied by [`Backend::prune`]).
+pub async fn open_with(url: &str, policy: &LogPolicy) -> Result<Arc<dyn Backend>, StoreError> {
+    let window = policy.read_only_window;
     if url == "sqlite::memory:" || url == ":memory:" {
-        return Ok(Arc::new(sqlite::Sqlite::open(None)?));
+        return Ok(Arc::new(sqlite::Sqlite::open(None, window)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(postgres::Postgres::open(url, 16).await?));
+        return Ok(Arc::new(postgres::Postgres::open(url, 16, window).await?));
     }
     let path = url
         .strip_prefix("sqlite://")
@@ -118,11 +169,76 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
         return Err(StoreError::Url(url.to_string()));
     }
     let path = Path::new(path).to_path_buf();
-    tokio::task::spawn_blocking(move || sqlite::Sqlite::open(Some(&path)))
+    tokio::task::spawn_blocking(move || sqlite::Sqlite::open(Some(&path), window))
         .await
         .map_err(|e| StoreError::database(e.to_string(), e))?
         .map(|s| Arc::new(s) as Arc<dyn Backend>)
 }
+
+/// The stored text of a log value, with NUL characters (which PostgreSQL's
+/// `jsonb` refuses, and which would fail a whole batch of other flows'
+/// records) replaced by U+FFFD: the log describes what happened; it is not
+/// the state.
+pub(crate) fn log_json(v: &serde_json::Map<String, serde_json::Value>) -> String {
+    let text = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
+    if !text.contains("\\u0000") {
+        return text;
+    }
+    fn clean(v: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value as V;
+        match v {
+            V::String(s) => V::String(s.replace('\0', "\u{fffd}")),
+            V::Array(a) => V::Array(a.iter().map(clean).collect()),
+            V::Object(m) => V::Object(m.iter().map(|(k, v)| (k.replace('\0', "\u{fffd}"), clean(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    clean(&serde_json::Value::Object(v.clone())).to_string()
+}
+
+/// A log record's columns as stored: the JSON texts of input, output and
+/// matched, and the bytes they take.
+pub(crate) struct LogRow<'e> {
+    pub entry: &'e LogEntry,
+    pub input: String,
+    pub output: String,
+    pub matched: String,
+}
+
+impl<'e> LogRow<'e> {
+    pub(crate) fn new(entry: &'e LogEntry) -> Self {
+        LogRow {
+            entry,
+            input: log_json(&entry.input),
+            output: log_json(&entry.output),
+            matched: serde_json::to_string(&entry.matched).unwrap_or_else(|_| "[]".into()),
+        }
+    }
+
+    pub(crate) fn bytes(&self) -> i64 {
+        (self.input.len() + self.output.len()) as i64
+    }
+}
+
+/// Deletes read-only flows' records beyond the newest `window` of them
+/// (whole flows: their records all share `kept = false`).
+pub(crate) const TRIM_READ_ONLY: &str = "DELETE FROM concord_log WHERE NOT kept AND flow IN \
+     (SELECT flow FROM concord_log WHERE NOT kept AND completed_at <= \
+      (SELECT completed_at FROM concord_log WHERE NOT kept ORDER BY completed_at DESC LIMIT 1 OFFSET $1))";
+
+/// The completion time at and before which the log's oldest records exceed
+/// `$1` bytes counted from the newest.
+pub(crate) const SIZE_CUTOFF: &str = "SELECT completed_at FROM \
+     (SELECT completed_at, SUM(bytes) OVER (ORDER BY completed_at DESC ROWS UNBOUNDED PRECEDING) AS total \
+      FROM concord_log) sized WHERE total > CAST($1 AS BIGINT) ORDER BY completed_at DESC LIMIT 1";
+
+/// Deletes flows that have a record completed at or before `$1`.
+pub(crate) const PRUNE_FROM: &str = "DELETE FROM concord_log WHERE flow IN \
+     (SELECT flow FROM concord_log WHERE completed_at <= $1)";
+
+/// Deletes flows whose last record completed before `$1`.
+pub(crate) const PRUNE_BEFORE: &str = "DELETE FROM concord_log WHERE flow IN \
+     (SELECT flow FROM concord_log GROUP BY flow HAVING MAX(completed_at) < $1)";
 
 /// The registry form of a collection spec.
 pub(crate) fn spec_json(spec: &CollectionSpec) -> String {

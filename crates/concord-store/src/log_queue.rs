@@ -87,3 +87,37 @@ impl LogQueue {
         }
     }
 }
+
+/// When the writer trims read-only flows' records: after every quarter of
+/// the window written, so the log holds at most 1.25 windows of them and a
+/// trim deletes many rows at once.
+pub(crate) struct TrimSchedule {
+    window: u64,
+    since_trim: AtomicU64,
+}
+
+impl TrimSchedule {
+    pub(crate) fn new(window: u64) -> Self {
+        TrimSchedule {
+            window,
+            since_trim: AtomicU64::new(0),
+        }
+    }
+
+    /// The number of read-only records kept.
+    pub(crate) fn window(&self) -> u64 {
+        self.window
+    }
+
+    /// Counts `batch`'s read-only records; `true` when a trim is due.
+    pub(crate) fn due(&self, batch: &[LogEntry]) -> bool {
+        let read_only = batch.iter().filter(|e| !e.kept).count() as u64;
+        let total = self.since_trim.fetch_add(read_only, Ordering::Relaxed) + read_only;
+        if total >= (self.window / 4).max(1) {
+            self.since_trim.store(0, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+}

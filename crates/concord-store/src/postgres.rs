@@ -16,7 +16,7 @@ use tokio_postgres::{Client, NoTls, Row, Statement};
 use crate::log_queue::LogQueue;
 use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
-use crate::{Backend, FlowSummary, StoreError};
+use crate::{Backend, FlowSummary, LogRow, Retention, StoreError};
 
 /// Shared read connections (see [`Postgres::reader`]): one per core, 2 to
 /// 8. Fewer connections pipeline more; more let the server use more cores
@@ -239,41 +239,58 @@ async fn run_op(client: &PgConn, op: &Op) -> Result<OpResult, StateError> {
 /// Log rows per INSERT statement: one statement (one round trip) for many.
 const LOG_ROWS_PER_INSERT: usize = 32;
 
-async fn insert_log(client: &PgConn, e: &LogEntry) -> Result<(), StateError> {
-    insert_logs(client, std::slice::from_ref(e)).await
-}
-
-/// Inserts log rows, up to [`LOG_ROWS_PER_INSERT`] per statement.
+/// Inserts log rows, up to [`LOG_ROWS_PER_INSERT`] per statement. Values go
+/// as text cast to `jsonb`, serialised once (their length is the row's size).
 async fn insert_logs(client: &PgConn, entries: &[LogEntry]) -> Result<(), StateError> {
     for chunk in entries.chunks(LOG_ROWS_PER_INSERT) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|r| {
-                let p: Vec<String> = (1..=12).map(|c| format!("${}", r * 12 + c)).collect();
-                format!("({})", p.join(", "))
+                let p = |c: usize| format!("${}", r * 14 + c);
+                format!(
+                    "({}, {}, {}, {}, {}, {}::text::jsonb, {}, {}::text::jsonb, {}, {}::text::jsonb, {}, {}, {}, {})",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    p(6),
+                    p(7),
+                    p(8),
+                    p(9),
+                    p(10),
+                    p(11),
+                    p(12),
+                    p(13),
+                    p(14)
+                )
             })
             .collect();
         let text = format!(
-            "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) \
-             VALUES {}",
+            "INSERT INTO concord_log (id, flow, seq, concept, action, input, error, output, sync, matched, \
+             started_at, completed_at, kept, bytes) VALUES {}",
             rows.join(", ")
         );
         let statement = client.prepare_cached(&text).await.map_err(backend_error)?;
-        let owned: Vec<[Box<dyn ToSql + Sync + Send>; 12]> = chunk
+        let owned: Vec<[Box<dyn ToSql + Sync + Send>; 14]> = chunk
             .iter()
-            .map(|e| -> [Box<dyn ToSql + Sync + Send>; 12] {
+            .map(|e| -> [Box<dyn ToSql + Sync + Send>; 14] {
+                let row = LogRow::new(e);
+                let bytes = row.bytes();
                 [
                     Box::new(e.id.clone()),
                     Box::new(e.flow.clone()),
                     Box::new(i64::from(e.seq)),
                     Box::new(e.concept.clone()),
                     Box::new(e.action.clone()),
-                    Box::new(Json(Value::Object(e.input.clone()))),
+                    Box::new(row.input),
                     Box::new(e.error),
-                    Box::new(Json(Value::Object(e.output.clone()))),
+                    Box::new(row.output),
                     Box::new(e.sync.clone()),
-                    Box::new(Json(Value::from(e.matched.clone()))),
+                    Box::new(row.matched),
                     Box::new(e.started_at),
                     Box::new(e.completed_at),
+                    Box::new(e.kept),
+                    Box::new(bytes),
                 ]
             })
             .collect();
@@ -284,6 +301,37 @@ async fn insert_logs(client: &PgConn, entries: &[LogEntry]) -> Result<(), StateE
         client.execute(&statement, &params).await.map_err(backend_error)?;
     }
     Ok(())
+}
+
+/// Runs `insert_logs` for `entries` in a transaction of its own.
+async fn insert_in_transaction(conn: &PgConn, entries: &[LogEntry]) -> Result<(), StateError> {
+    conn.batch_execute("BEGIN").await.map_err(backend_error)?;
+    if let Err(err) = insert_logs(conn, entries).await {
+        let _ = conn.batch_execute("ROLLBACK").await;
+        return Err(err);
+    }
+    conn.batch_execute("COMMIT").await.map_err(backend_error)
+}
+
+/// Writes a batch of records in one transaction; if that fails, each record
+/// on its own, so that one bad record costs only itself.
+async fn write_batch(conn: &PgConn, batch: &[LogEntry]) -> Result<(), StateError> {
+    let Err(batch_error) = insert_in_transaction(conn, batch).await else {
+        return Ok(());
+    };
+    let mut lost = 0;
+    for entry in batch {
+        if insert_in_transaction(conn, std::slice::from_ref(entry)).await.is_err() {
+            lost += 1;
+        }
+    }
+    match lost {
+        0 => Ok(()),
+        _ => Err(StateError::Backend(format!(
+            "{lost} of {} record(s) could not be written ({batch_error})",
+            batch.len()
+        ))),
+    }
 }
 
 fn read_log_row(r: &Row) -> LogEntry {
@@ -307,14 +355,15 @@ fn read_log_row(r: &Row) -> LogEntry {
         },
         started_at: r.get(10),
         completed_at: r.get(11),
+        kept: r.get(12),
     }
 }
 
 const LOG_COLUMNS: &str =
-    "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
+    "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at, kept";
 
 impl Postgres {
-    pub(crate) async fn open(url: &str, max_connections: usize) -> Result<Self, StoreError> {
+    pub(crate) async fn open(url: &str, max_connections: usize, read_only_window: u64) -> Result<Self, StoreError> {
         let pool = Arc::new(Pool {
             url: url.to_string(),
             idle: Mutex::new(Vec::new()),
@@ -324,16 +373,22 @@ impl Postgres {
         migrate(&mut conn).await?;
         drop(conn);
         let batch_pool = pool.clone();
+        let trim = Arc::new(crate::log_queue::TrimSchedule::new(read_only_window));
         let log = LogQueue::start(Arc::new(move |batch: Vec<LogEntry>| {
             let pool = batch_pool.clone();
+            let trim = trim.clone();
             Box::pin(async move {
                 let conn = pool.get().await.map_err(StateError::Backend)?;
-                conn.batch_execute("BEGIN").await.map_err(backend_error)?;
-                if let Err(err) = insert_logs(&conn, &batch).await {
-                    let _ = conn.batch_execute("ROLLBACK").await;
-                    return Err(err);
+                let written = write_batch(&conn, &batch).await;
+                if trim.due(&batch) {
+                    // Its own statement, after the batch committed: nodes
+                    // trimming at once delete overlapping rows, and a
+                    // deadlock there must not cost the batch.
+                    if let Err(e) = conn.execute(crate::TRIM_READ_ONLY, &[&(trim.window() as i64)]).await {
+                        tracing::warn!(target: "concord::store", "could not trim read-only flows from the log: {e}");
+                    }
                 }
-                conn.batch_execute("COMMIT").await.map_err(backend_error)
+                written
             })
         }));
         let mut readers = Vec::new();
@@ -467,12 +522,12 @@ impl StateTx for PgTx {
         })
     }
 
-    fn commit(mut self: Box<Self>, entry: LogEntry) -> BoxFuture<'static, Result<(), StateError>> {
+    fn commit(mut self: Box<Self>, entries: Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>> {
         Box::pin(async move {
             let Some(conn) = self.conn.take() else {
                 return Err(StateError::Backend("transaction already finished".into()));
             };
-            let result = match insert_log(&conn, &entry).await {
+            let result = match insert_logs(&conn, &entries).await {
                 Ok(()) => conn.batch_execute("COMMIT").await.map_err(backend_error),
                 Err(e) => Err(e),
             };
@@ -591,17 +646,40 @@ impl Backend for Postgres {
         })
     }
 
-    fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn prune(&self, retention: Retention) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             self.log.flush().await;
             let conn = self.pool.get().await.map_err(StoreError::Connect)?;
-            conn.execute(
-                "DELETE FROM concord_log WHERE flow IN \
-                 (SELECT flow FROM concord_log GROUP BY flow HAVING MAX(completed_at) < $1)",
-                &[&before],
-            )
-            .await
-            .map_err(store_error)
+            let mut pruned = 0;
+            if let Some(before) = retention.before {
+                pruned += conn
+                    .execute(crate::PRUNE_BEFORE, &[&before])
+                    .await
+                    .map_err(store_error)?;
+            }
+            if let Some(max) = retention.max_bytes {
+                let cutoff = conn
+                    .query_opt(crate::SIZE_CUTOFF, &[&(max as i64)])
+                    .await
+                    .map_err(store_error)?;
+                if let Some(row) = cutoff {
+                    let cutoff: i64 = row.get(0);
+                    pruned += conn.execute(crate::PRUNE_FROM, &[&cutoff]).await.map_err(store_error)?;
+                }
+            }
+            Ok(pruned)
+        })
+    }
+
+    fn log_size(&self) -> BoxFuture<'_, Result<(u64, u64), StoreError>> {
+        Box::pin(async move {
+            self.log.flush().await;
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            let row = conn
+                .query_one("SELECT COUNT(*), COALESCE(SUM(bytes), 0)::BIGINT FROM concord_log", &[])
+                .await
+                .map_err(store_error)?;
+            Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
         })
     }
 

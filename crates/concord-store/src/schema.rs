@@ -4,7 +4,7 @@
 use crate::sql::Dialect;
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 /// Statements of migration `version` (1-based).
 pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
@@ -53,6 +53,21 @@ pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
             ],
             Dialect::Postgres => vec!["ALTER TABLE concord_log DROP CONSTRAINT IF EXISTS concord_log_pkey".into()],
         },
+        // The log policy: whether a record belongs to a flow that changed
+        // state (kept for the retention period) or to a read-only flow (kept
+        // in a recent window, trimmed through the partial index), and its
+        // stored size, for retention by size. Older rows count as kept.
+        4 => {
+            let true_ = match d {
+                Dialect::Sqlite => "1",
+                Dialect::Postgres => "TRUE",
+            };
+            vec![
+                format!("ALTER TABLE concord_log ADD COLUMN kept {bool_} NOT NULL DEFAULT {true_}"),
+                format!("ALTER TABLE concord_log ADD COLUMN bytes {int} NOT NULL DEFAULT 0"),
+                "CREATE INDEX IF NOT EXISTS concord_log_read_only ON concord_log (completed_at) WHERE NOT kept".into(),
+            ]
+        }
         _ => Vec::new(),
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::log_queue::LogQueue;
 use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
-use crate::{Backend, FlowSummary, StoreError};
+use crate::{Backend, FlowSummary, LogRow, Retention, StoreError};
 
 pub(crate) struct Sqlite {
     writer: Arc<Mutex<Connection>>,
@@ -114,51 +114,81 @@ fn run_statement(conn: &Connection, op: &Op) -> Result<OpResult, StateError> {
     }
 }
 
-fn json_text(v: &impl serde::Serialize) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
-}
-
 const LOG_INSERT: &str = "INSERT INTO concord_log \
-     (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at) VALUES ";
+     (id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at, kept, bytes) \
+     VALUES ";
 
 /// Log rows per INSERT statement when writing a batch: one statement for many
 /// rows costs SQLite far less than one per row.
 const LOG_ROWS_PER_INSERT: usize = 32;
 
-fn log_params(e: &LogEntry) -> [rusqlite::types::Value; 12] {
+fn log_params(row: LogRow<'_>) -> [rusqlite::types::Value; 14] {
     use rusqlite::types::Value as V;
+    let e = row.entry;
+    let bytes = row.bytes();
     [
         V::Text(e.id.clone()),
         V::Text(e.flow.clone()),
         V::Integer(i64::from(e.seq)),
         V::Text(e.concept.clone()),
         V::Text(e.action.clone()),
-        V::Text(json_text(&e.input)),
+        V::Text(row.input),
         V::Integer(i64::from(e.error)),
-        V::Text(json_text(&e.output)),
+        V::Text(row.output),
         e.sync.clone().map_or(V::Null, V::Text),
-        V::Text(json_text(&e.matched)),
+        V::Text(row.matched),
         V::Integer(e.started_at),
         V::Integer(e.completed_at),
+        V::Integer(i64::from(e.kept)),
+        V::Integer(bytes),
     ]
 }
 
 /// Inserts log rows, up to [`LOG_ROWS_PER_INSERT`] per statement.
 fn insert_logs(conn: &Connection, entries: &[LogEntry]) -> Result<(), StateError> {
     for chunk in entries.chunks(LOG_ROWS_PER_INSERT) {
-        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let mut stmt = conn
             .prepare_cached(&format!("{LOG_INSERT}{rows}"))
             .map_err(backend_error)?;
-        let params: Vec<rusqlite::types::Value> = chunk.iter().flat_map(log_params).collect();
+        let params: Vec<rusqlite::types::Value> = chunk.iter().map(LogRow::new).flat_map(log_params).collect();
         stmt.execute(rusqlite::params_from_iter(params))
             .map_err(backend_error)?;
     }
     Ok(())
 }
 
-fn insert_log(conn: &Connection, e: &LogEntry) -> Result<(), StateError> {
-    insert_logs(conn, std::slice::from_ref(e))
+/// Runs `f` in a write transaction of its own.
+fn in_transaction(conn: &Connection, f: impl FnOnce() -> Result<(), StateError>) -> Result<(), StateError> {
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
+    match f().and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Writes a batch of records in one transaction; if that fails, each record
+/// on its own, so that one bad record costs only itself.
+fn write_batch(conn: &Connection, batch: &[LogEntry]) -> Result<(), StateError> {
+    let Err(batch_error) = in_transaction(conn, || insert_logs(conn, batch)) else {
+        return Ok(());
+    };
+    let mut lost = 0;
+    for entry in batch {
+        if in_transaction(conn, || insert_logs(conn, std::slice::from_ref(entry))).is_err() {
+            lost += 1;
+        }
+    }
+    match lost {
+        0 => Ok(()),
+        _ => Err(StateError::Backend(format!(
+            "{lost} of {} record(s) could not be written ({batch_error})",
+            batch.len()
+        ))),
+    }
 }
 
 fn read_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
@@ -186,16 +216,19 @@ fn read_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
         },
         started_at: row.get(10)?,
         completed_at: row.get(11)?,
+        kept: row.get(12)?,
     })
 }
 
 const LOG_COLUMNS: &str =
-    "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at";
+    "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at, kept";
 
 impl Sqlite {
     /// Opens (creating if needed) the database file at `path`, or an
     /// in-memory database for `None`, and brings its schema up to date.
-    pub(crate) fn open(path: Option<&Path>) -> Result<Self, StoreError> {
+    /// Records of read-only flows beyond the newest `read_only_window` are
+    /// trimmed as new ones are written.
+    pub(crate) fn open(path: Option<&Path>, read_only_window: u64) -> Result<Self, StoreError> {
         let open = || -> Result<Connection, StoreError> {
             let conn = match path {
                 Some(p) => Connection::open(p),
@@ -218,19 +251,22 @@ impl Sqlite {
         };
         let writer = Arc::new(Mutex::new(writer));
         let batch_writer = writer.clone();
+        let trim = Arc::new(crate::log_queue::TrimSchedule::new(read_only_window));
         let log = LogQueue::start(Arc::new(move |batch: Vec<LogEntry>| {
             let writer = batch_writer.clone();
+            let trim = trim.clone();
             Box::pin(async move {
                 let conn = writer.lock().await;
-                conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
-                let written = insert_logs(&conn, &batch);
-                match written.and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error)) {
-                    Ok(()) => Ok(()),
-                    Err(e) => {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        Err(e)
+                let written = write_batch(&conn, &batch);
+                if trim.due(&batch) {
+                    let trimmed = conn
+                        .prepare_cached(crate::TRIM_READ_ONLY)
+                        .and_then(|mut s| s.execute([trim.window() as i64]));
+                    if let Err(e) = trimmed {
+                        tracing::warn!(target: "concord::store", "could not trim read-only flows from the log: {e}");
                     }
                 }
+                written
             })
         }));
         Ok(Sqlite {
@@ -317,12 +353,13 @@ impl StateTx for SqliteTx {
         })
     }
 
-    fn commit(mut self: Box<Self>, entry: LogEntry) -> BoxFuture<'static, Result<(), StateError>> {
+    fn commit(mut self: Box<Self>, entries: Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>> {
         Box::pin(async move {
             let Some(conn) = self.conn.take() else {
                 return Err(StateError::Backend("transaction already finished".into()));
             };
-            let result = insert_log(&conn, &entry).and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error));
+            let result =
+                insert_logs(&conn, &entries).and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error));
             if result.is_err() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -421,17 +458,41 @@ impl Backend for Sqlite {
         })
     }
 
-    fn prune(&self, before: i64) -> BoxFuture<'_, Result<u64, StoreError>> {
+    fn prune(&self, retention: Retention) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async move {
             self.log.flush().await;
-            let conn = self.writer.lock().await;
-            conn.execute(
-                "DELETE FROM concord_log WHERE flow IN \
-                 (SELECT flow FROM concord_log GROUP BY flow HAVING MAX(completed_at) < ?1)",
-                [before],
-            )
-            .map(|n| n as u64)
-            .map_err(store_error)
+            let mut pruned = 0;
+            if let Some(before) = retention.before {
+                let conn = self.writer.lock().await;
+                pruned += conn.execute(crate::PRUNE_BEFORE, [before]).map_err(store_error)? as u64;
+            }
+            if let Some(max) = retention.max_bytes {
+                let cutoff = self
+                    .with_reader(|c| {
+                        c.query_row(crate::SIZE_CUTOFF, [max as i64], |r| r.get::<_, i64>(0))
+                            .optional()
+                            .map_err(store_error)
+                    })
+                    .await?;
+                if let Some(cutoff) = cutoff {
+                    let conn = self.writer.lock().await;
+                    pruned += conn.execute(crate::PRUNE_FROM, [cutoff]).map_err(store_error)? as u64;
+                }
+            }
+            Ok(pruned)
+        })
+    }
+
+    fn log_size(&self) -> BoxFuture<'_, Result<(u64, u64), StoreError>> {
+        Box::pin(async move {
+            self.log.flush().await;
+            self.with_reader(|c| {
+                c.query_row("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM concord_log", [], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+                })
+                .map_err(store_error)
+            })
+            .await
         })
     }
 

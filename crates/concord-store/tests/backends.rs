@@ -58,6 +58,7 @@ fn entry(flow: &str, seq: u32, concept: &str, completed_at: i64) -> LogEntry {
         matched: Vec::new(),
         started_at: completed_at - 5,
         completed_at,
+        kept: true,
     }
 }
 
@@ -80,9 +81,14 @@ async fn write(backend: &Arc<dyn Backend>, ops: Vec<Op>) -> Vec<Result<OpResult,
     for op in ops {
         results.push(tx.run(op).await);
     }
-    tx.commit(entry(&FlowId::fresh().to_string(), 0, "T", concord_store::now_micros()))
-        .await
-        .unwrap();
+    tx.commit(vec![entry(
+        &FlowId::fresh().to_string(),
+        0,
+        "T",
+        concord_store::now_micros(),
+    )])
+    .await
+    .unwrap();
     results
 }
 
@@ -320,7 +326,9 @@ async fn the_log_is_queryable_by_flow_and_time_and_pruned() {
         for (flow, at) in [(&f1, old), (&f2, now)] {
             for seq in 0..3 {
                 let tx = b.begin().await.unwrap();
-                tx.commit(entry(flow, seq, &concept, at + seq as i64)).await.unwrap();
+                tx.commit(vec![entry(flow, seq, &concept, at + seq as i64)])
+                    .await
+                    .unwrap();
             }
         }
         b.append_log(entry(&f2, 3, &concept, now + 10)).await.unwrap();
@@ -334,7 +342,13 @@ async fn the_log_is_queryable_by_flow_and_time_and_pruned() {
             "{name}: {recent:?}"
         );
         assert!(!recent.iter().any(|f| f.flow == f1), "{name}");
-        let pruned = b.prune(now - 1_000_000).await.unwrap();
+        let pruned = b
+            .prune(concord_store::Retention {
+                before: Some(now - 1_000_000),
+                max_bytes: None,
+            })
+            .await
+            .unwrap();
         assert!(pruned >= 3, "{name}: {pruned}");
         assert!(b.flow_log(f1).await.unwrap().is_empty(), "{name}");
         assert_eq!(b.flow_log(f2).await.unwrap().len(), 4, "{name}");

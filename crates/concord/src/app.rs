@@ -37,6 +37,9 @@ pub enum LoadError {
     /// The database could not be opened or prepared.
     #[error(transparent)]
     Store(#[from] concord_store::StoreError),
+    /// A setting is malformed.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
 }
 
 /// The outcome of checking a directory of syncs.
@@ -57,7 +60,6 @@ pub struct App {
     builder: EngineBuilder,
     syncs: PathBuf,
     database: Option<String>,
-    retention: Option<Duration>,
     requesting: Arc<Requesting>,
     passthrough: Option<PathBuf>,
     /// Set by [`App::settings`] or the command line; otherwise read from the
@@ -90,7 +92,6 @@ impl App {
             builder: EngineBuilder::new().concept_shared(requesting.clone()),
             syncs: PathBuf::from("syncs"),
             database: None,
-            retention: Some(DEFAULT_RETENTION),
             requesting,
             passthrough: None,
             settings: None,
@@ -135,13 +136,6 @@ impl App {
     /// `sqlite::memory:`, or `postgres://...`.
     pub fn database(mut self, url: impl Into<String>) -> Self {
         self.database = Some(url.into());
-        self
-    }
-
-    /// How long the action log keeps a flow after it ends (default 7 days;
-    /// `None` keeps everything).
-    pub fn retention(mut self, keep: Option<Duration>) -> Self {
-        self.retention = keep;
         self
     }
 
@@ -208,7 +202,8 @@ impl App {
             tracing::warn!(target: "concord::check", "\n{rendered}");
         }
         let url = self.database_url();
-        let store = concord_store::open(&url).await?;
+        let settings = self.settings_in_force()?;
+        let store = concord_store::open_with(&url, &settings.log).await?;
         let collections = self.builder.specs().into_iter().flat_map(|s| s.collections).collect();
         store.ensure_collections(collections).await?;
         tracing::info!(
@@ -219,10 +214,12 @@ impl App {
             redact_url(&url),
             store.kind()
         );
-        if let Some(keep) = self.retention {
-            spawn_retention(store.clone(), keep);
-        }
-        let engine = self.builder.store(store.clone()).build(program)?;
+        spawn_retention(store.clone(), settings.log.clone());
+        let engine = self
+            .builder
+            .store(store.clone())
+            .value_limits(settings.log_values)
+            .build(program)?;
         Ok((engine, store))
     }
 
@@ -542,9 +539,6 @@ pub fn watch_syncs(
 /// The embedded default database.
 pub const DEFAULT_DATABASE: &str = "sqlite://data/concord.db";
 
-/// How long the log keeps flows unless told otherwise.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 60 * 60);
-
 /// Hides a password in a database URL before it is logged.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -559,14 +553,23 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// Prunes the log of flows older than `keep`, once a minute.
-fn spawn_retention(store: std::sync::Arc<dyn concord_store::Backend>, keep: Duration) {
+/// Applies the log policy's age and size limits once a minute (the
+/// read-only window is kept by the store as it writes).
+fn spawn_retention(store: std::sync::Arc<dyn concord_store::Backend>, policy: concord_store::LogPolicy) {
+    if policy.max_age.is_none() && policy.max_bytes.is_none() {
+        return;
+    }
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            let before = concord_store::now_micros() - keep.as_micros() as i64;
-            match store.prune(before).await {
+            let retention = concord_store::Retention {
+                before: policy
+                    .max_age
+                    .map(|keep| concord_store::now_micros() - keep.as_micros() as i64),
+                max_bytes: policy.max_bytes,
+            };
+            match store.prune(retention).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(target: "concord::store", "retention: pruned {n} old log record(s)"),
                 Err(e) => tracing::warn!(target: "concord::store", "retention: {e}"),

@@ -36,7 +36,7 @@ pub mod testing;
 pub use serve::render_trace;
 pub use settings::{Settings, SettingsError};
 
-pub use app::{App, CheckReport, DEFAULT_DATABASE, DEFAULT_RETENTION, LoadError, Served, init_tracing, watch_syncs};
+pub use app::{App, CheckReport, DEFAULT_DATABASE, LoadError, Served, init_tracing, watch_syncs};
 // What app authors write concepts with; the store's interface
 // (`StateBackend`, `StateTx`, `Op`, `LogEntry`) is under `store`.
 #[doc(hidden)]

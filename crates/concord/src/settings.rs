@@ -62,6 +62,15 @@ pub struct Settings {
     pub http: HttpConfig,
     /// `REQUESTING_HEADER_TIMEOUT` (ms) and `REQUESTING_MAX_CONNECTIONS`.
     pub connections: ConnectionLimits,
+    /// What the action log keeps: `CONCORD_LOG_RETENTION` (`7d`, `12h`,
+    /// `30m`, `0` for no age limit), `CONCORD_LOG_MAX_BYTES` (`1GiB`, `0`
+    /// for no size limit) and `CONCORD_LOG_READ_ONLY` (records of read-only
+    /// flows kept, 10000).
+    pub log: concord_store::LogPolicy,
+    /// `CONCORD_LOG_VALUE_LIMIT`: strings longer than this (1KiB) are kept in
+    /// the log as a stub (size, digest, prefix); objects and lists at 16
+    /// times it.
+    pub log_values: concord_engine::ValueLimits,
 }
 
 impl Default for Settings {
@@ -72,6 +81,8 @@ impl Default for Settings {
             database_url: None,
             http: HttpConfig::default(),
             connections: ConnectionLimits::default(),
+            log: concord_store::LogPolicy::default(),
+            log_values: concord_engine::ValueLimits::default(),
         }
     }
 }
@@ -166,6 +177,45 @@ impl Settings {
                     })?;
         }
         s.http.dev = get("CONCORD_DEV").is_some_and(|v| v != "0" && v != "false");
+        if let Some(t) = get("CONCORD_LOG_RETENTION") {
+            s.log.max_age = match parse_age(&t) {
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+                None => {
+                    return Err(SettingsError::Invalid {
+                        key: "CONCORD_LOG_RETENTION",
+                        expected: "an age (`7d`, `12h`, `30m`, `90s`; `0` keeps flows until the size limit)",
+                        value: t,
+                    });
+                }
+            };
+        }
+        if let Some(b) = get("CONCORD_LOG_MAX_BYTES") {
+            let bytes = parse_size(&b).ok_or(SettingsError::Invalid {
+                key: "CONCORD_LOG_MAX_BYTES",
+                expected: "a size in bytes (`1GiB`, `512MiB`; `0` for no limit)",
+                value: b,
+            })?;
+            s.log.max_bytes = (bytes > 0).then_some(bytes as u64);
+        }
+        if let Some(n) = get("CONCORD_LOG_READ_ONLY") {
+            s.log.read_only_window = n.parse().map_err(|_| SettingsError::Invalid {
+                key: "CONCORD_LOG_READ_ONLY",
+                expected: "a number of records",
+                value: n,
+            })?;
+        }
+        if let Some(b) = get("CONCORD_LOG_VALUE_LIMIT") {
+            let bytes = parse_size(&b).filter(|&n| n > 0).ok_or(SettingsError::Invalid {
+                key: "CONCORD_LOG_VALUE_LIMIT",
+                expected: "a size in bytes (`1KiB`, `4096`)",
+                value: b,
+            })?;
+            s.log_values = concord_engine::ValueLimits {
+                string: bytes,
+                composite: bytes.saturating_mul(16),
+            };
+        }
         Ok(s)
     }
 }
@@ -183,6 +233,24 @@ fn timeout(key: &'static str, value: String) -> Result<Duration, SettingsError> 
 }
 
 /// Bytes, optionally with a binary unit: `1048576`, `512KiB`, `16MiB`.
+/// `7d`, `12h`, `30m`, `90s` (or a plain number of seconds).
+fn parse_age(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 60 * 60,
+        "d" => 24 * 60 * 60,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n.checked_mul(seconds)?))
+}
+
 fn parse_size(text: &str) -> Option<usize> {
     let text = text.trim();
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -329,6 +397,30 @@ mod tests {
             e.to_string(),
             "REQUESTING_MAX_BODY must be a size in bytes (`1048576`, `512KiB`, `16MiB`), not `16MB`"
         );
+    }
+
+    #[test]
+    fn the_log_policy_is_read() {
+        let s = Settings::resolve(&[], |_| None, "").unwrap();
+        assert_eq!(s.log, concord_store::LogPolicy::default());
+        let env = |k: &str| match k {
+            "CONCORD_LOG_RETENTION" => Some("12h".to_string()),
+            "CONCORD_LOG_MAX_BYTES" => Some("64MiB".to_string()),
+            "CONCORD_LOG_READ_ONLY" => Some("500".to_string()),
+            "CONCORD_LOG_VALUE_LIMIT" => Some("256".to_string()),
+            _ => None,
+        };
+        let s = Settings::resolve(&[], env, "").unwrap();
+        assert_eq!(s.log.max_age, Some(Duration::from_secs(12 * 3600)));
+        assert_eq!(s.log.max_bytes, Some(64 << 20));
+        assert_eq!(s.log.read_only_window, 500);
+        assert_eq!((s.log_values.string, s.log_values.composite), (256, 4096));
+        let off = |k: &str| matches!(k, "CONCORD_LOG_RETENTION" | "CONCORD_LOG_MAX_BYTES").then(|| "0".to_string());
+        let s = Settings::resolve(&[], off, "").unwrap();
+        assert_eq!((s.log.max_age, s.log.max_bytes), (None, None));
+        let bad = |k: &str| (k == "CONCORD_LOG_RETENTION").then(|| "a week".to_string());
+        let e = Settings::resolve(&[], bad, "").unwrap_err();
+        assert!(e.to_string().starts_with("CONCORD_LOG_RETENTION must be an age"), "{e}");
     }
 
     #[test]

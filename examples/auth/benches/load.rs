@@ -116,9 +116,10 @@ async fn act(p: &Plain, concept: &dyn Concept, name: &str, action: &str, input: 
         matched: Vec::new(),
         started_at: 0,
         completed_at: 0,
+        kept: true,
     };
     match ctx.take_transaction() {
-        Some(tx) if !outcome.is_error() => tx.commit(entry).await.unwrap(),
+        Some(tx) if !outcome.is_error() => tx.commit(vec![entry]).await.unwrap(),
         _ => p.store.append_log(entry).await.unwrap(),
     }
     outcome

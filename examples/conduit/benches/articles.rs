@@ -23,6 +23,7 @@ const CONNECTIONS: usize = 16;
 
 async fn start(database: &str) -> SocketAddr {
     let router = conduit::app()
+        .unwrap()
         .database(database)
         .router(HttpConfig::default())
         .await

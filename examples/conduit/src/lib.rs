@@ -20,9 +20,10 @@ pub fn syncs_dir() -> PathBuf {
 }
 
 /// The app, with its concepts registered. Tokens are signed with
-/// `JWT_SECRET` (at least 32 bytes) or, without it, a random per-process key.
-pub fn app() -> App {
-    App::new()
+/// `JWT_SECRET` (at least 32 bytes; a shorter one is refused) or, without it,
+/// a random per-process key.
+pub fn app() -> Result<App, concord_std::JwtSecretError> {
+    Ok(App::new()
         .concept(User)
         .concept(Password)
         .concept(Profile)
@@ -31,6 +32,6 @@ pub fn app() -> App {
         .concept(Tag)
         .concept(Comment)
         .concept(Favorite)
-        .concept(Jwt::from_env())
-        .syncs(syncs_dir())
+        .concept(Jwt::from_env()?)
+        .syncs(syncs_dir()))
 }

@@ -6,5 +6,11 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     concord::init_tracing();
-    conduit::app().main().await
+    match conduit::app() {
+        Ok(app) => app.main().await,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -16,7 +16,7 @@ async fn a_forbidden_delete_is_explained_by_its_else() {
         dev: true,
         ..HttpConfig::default()
     };
-    let router = conduit::app().database(&url).router(config).await.unwrap();
+    let router = conduit::app().unwrap().database(&url).router(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(concord::http::serve(listener, router));
@@ -71,7 +71,7 @@ async fn a_forbidden_delete_is_explained_by_its_else() {
 
 #[test]
 fn expand_shows_a_sync_with_its_views_inlined_and_its_companions() {
-    let text = conduit::app().expand(Some("GetArticle")).unwrap();
+    let text = conduit::app().unwrap().expand(Some("GetArticle")).unwrap();
     assert!(text.starts_with("# "), "names the file: {text}");
     for expected in [
         "sync GetArticle\n",
@@ -85,5 +85,5 @@ fn expand_shows_a_sync_with_its_views_inlined_and_its_companions() {
     ] {
         assert!(text.contains(expected), "{expected:?} in\n{text}");
     }
-    assert!(conduit::app().expand(Some("NoSuchSync")).unwrap().is_empty());
+    assert!(conduit::app().unwrap().expand(Some("NoSuchSync")).unwrap().is_empty());
 }

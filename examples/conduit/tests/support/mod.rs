@@ -11,6 +11,7 @@ use serde_json::Value;
 /// Serves the conduit app with state in `database` on a free loopback port.
 pub async fn start(database: &str) -> SocketAddr {
     let router = conduit::app()
+        .unwrap()
         .database(database)
         .router(HttpConfig::default())
         .await
