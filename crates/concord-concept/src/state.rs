@@ -40,10 +40,18 @@ pub enum StateError {
 }
 
 /// A concept whose actions fail with a message (`Result<_, String>`) can
-/// use `?` on state operations: the message is the error's text.
+/// use `?` on state operations. That message may reach a client, so a
+/// storage failure says only "storage failure": the backend's own text,
+/// which can name tables, values or hosts, goes to the server's log.
 impl From<StateError> for String {
     fn from(e: StateError) -> String {
-        e.to_string()
+        match e {
+            StateError::Backend(_) | StateError::Disconnected(_) | StateError::Decode(_) => {
+                tracing::error!(target: "concord::store", "{e}");
+                "storage failure".to_string()
+            }
+            other => other.to_string(),
+        }
     }
 }
 

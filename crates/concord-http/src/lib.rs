@@ -320,11 +320,17 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     if let Some(token) = credentials(&parts.headers) {
         input.insert("token".into(), Value::String(token));
     }
+    if let Some(field) = field_with_nul(&input) {
+        return error(StatusCode::BAD_REQUEST, nul_message(&field));
+    }
     let routed = match target {
         Target::Passthrough(open) => return passthrough::run(&shared.engine, open, input).await,
         Target::Flow(routed) => routed,
     };
     for (k, v) in routed.params {
+        if v.contains('\0') {
+            return error(StatusCode::BAD_REQUEST, nul_message(&k));
+        }
         input.insert(k, Value::String(v));
     }
     let entry = &shared.entry;
@@ -417,6 +423,40 @@ fn parse_body(bytes: &[u8]) -> Result<Record, String> {
         )),
         Err(e) => Err(format!("request body is not valid JSON: {e}")),
     }
+}
+
+/// The first field (dotted path) whose key or text holds a NUL character:
+/// no store keeps one in text (PostgreSQL refuses it outright), so such a
+/// request is refused before it can fail halfway through a flow.
+fn field_with_nul(input: &Record) -> Option<String> {
+    fn walk(v: &Value, path: &str) -> Option<String> {
+        match v {
+            Value::String(s) if s.contains('\0') => Some(path.to_string()),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            Value::Object(m) => m.iter().find_map(|(k, v)| {
+                let here = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                if k.contains('\0') { Some(here) } else { walk(v, &here) }
+            }),
+            _ => None,
+        }
+    }
+    input
+        .iter()
+        .find_map(|(k, v)| if k.contains('\0') { Some(k.clone()) } else { walk(v, k) })
+}
+
+fn nul_message(field: &str) -> String {
+    format!(
+        "`{}` contains a NUL character (U+0000), which is not accepted",
+        field.replace('\0', "\\0")
+    )
 }
 
 fn form_pairs(query: &str) -> Vec<(String, String)> {

@@ -365,3 +365,98 @@ impl ConceptHarness {
             .collect()
     }
 }
+
+/// An app's own binary as a real process on a loopback port, for tests that
+/// look at it from outside: what it prints and what it leaves on disk.
+pub mod process {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+    use std::process::{Child, Command};
+    use std::time::{Duration, Instant};
+
+    /// A running server; [`Server::stop`] kills it and returns its output.
+    pub struct Server {
+        /// Where it listens.
+        pub addr: SocketAddr,
+        child: Child,
+        /// Its stdout and stderr, in a file (a pipe nobody reads would fill
+        /// and stall it).
+        output: PathBuf,
+    }
+
+    impl Server {
+        /// Starts `bin serve` with `env` on a free loopback port and waits
+        /// (up to 60 s) until it accepts connections.
+        ///
+        /// # Panics
+        /// If it cannot start or never listens: this is for tests.
+        pub fn start(bin: &str, env: &[(&str, &str)]) -> Server {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let output = std::env::temp_dir().join(format!("concord-server-{}-{port}.log", std::process::id()));
+            let file = std::fs::File::create(&output).expect("a file for the server's output");
+            let mut cmd = Command::new(bin);
+            cmd.arg("serve")
+                .env("HOST", "127.0.0.1")
+                .env("PORT", port.to_string())
+                .stdout(file.try_clone().expect("a second handle"))
+                .stderr(file);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let child = cmd.spawn().expect("the app's binary starts");
+            let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let mut server = Server { addr, child, output };
+            let started = Instant::now();
+            while std::net::TcpStream::connect(addr).is_err() {
+                if let Ok(Some(status)) = server.child.try_wait() {
+                    panic!("the server exited ({status}) before listening:\n{}", server.output());
+                }
+                assert!(started.elapsed() < Duration::from_secs(60), "the server never listened");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            server
+        }
+
+        /// Kills the server (SIGKILL: nothing it still holds is flushed on
+        /// the way out) and returns everything it printed.
+        pub fn stop(mut self) -> String {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            self.output()
+        }
+
+        fn output(&mut self) -> String {
+            String::from_utf8_lossy(&std::fs::read(&self.output).unwrap_or_default()).into_owned()
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_file(&self.output);
+        }
+    }
+
+    /// The bytes of a SQLite database and its write-ahead log, lossily as
+    /// text, for searching.
+    pub fn sqlite_files(path: &std::path::Path) -> String {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::read(format!("{}{suffix}", path.display())).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect()
+    }
+
+    /// Which of `secrets` occur in `haystack` (each named by its label).
+    pub fn found<'a, S: AsRef<str>>(haystack: &str, secrets: &[(&'a str, S)]) -> Vec<&'a str> {
+        secrets
+            .iter()
+            .filter(|(_, s)| !s.as_ref().is_empty() && haystack.contains(s.as_ref()))
+            .map(|(label, _)| *label)
+            .collect()
+    }
+}

@@ -164,6 +164,46 @@ async fn malformed_bodies_get_4xx_with_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_is_refused_at_the_edge_naming_the_field() {
+    let addr = start(HttpConfig::default()).await;
+    let r = post(
+        addr,
+        "/api/auth/register",
+        json!({"username": "a\u{0}b", "password": "pw"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"error": "`username` contains a NUL character (U+0000), which is not accepted"})
+        )
+    );
+    let r = send(addr, "POST", "/api/auth/login?username=a%00b", "", &[]).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = post(
+        addr,
+        "/api/auth/register",
+        json!({"username": "ada", "extra": {"list": ["ok", "x\u{0}"]}, "password": "long enough"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (
+            400,
+            Some("`extra.list[1]` contains a NUL character (U+0000), which is not accepted")
+        )
+    );
+    let r = post(
+        addr,
+        "/api/auth/register",
+        json!({"username": "ada", "password": "long enough"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "a refused request changes nothing: {:?}", r.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_only_for_the_configured_origin_and_passthrough_closed_by_default() {
     let open = start(HttpConfig {
         allowed_origin: Some("http://localhost:5173".into()),

@@ -73,7 +73,7 @@ async fn main() {
         WINDOW.as_secs()
     );
     for w in 0..windows {
-        let f = run(addr, request.clone(), 200, CONNECTIONS, usize::MAX / 2, WINDOW).await;
+        let f = run(addr, request.clone(), 200, CONNECTIONS, 4_000_000, WINDOW).await;
         rates.push(f.rps);
         println!(
             "  {:>4}s  {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  database {:>6.1} MB",

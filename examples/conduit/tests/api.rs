@@ -578,3 +578,25 @@ async fn duplicate_registrations_racing_leave_one_user() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_is_a_400_naming_the_field_and_changes_nothing() {
+    each_database(async |api, db| {
+        let name = unique("nul");
+        let r = api
+            .post(
+                "/users",
+                json!({"user": {"username": format!("{name}\u{0}"), "email": format!("{name}@example.com"), "password": "password"}}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body),
+            (400, json!({"error": "`user.username` contains a NUL character (U+0000), which is not accepted"})),
+            "{db}"
+        );
+        let r = api.get(&format!("/profiles/{name}%00")).await;
+        assert_eq!(r.status, 400, "{db}: {:?}", r.body);
+        api.register(&name).await;
+    })
+    .await;
+}
