@@ -42,7 +42,7 @@ impl FlowLog {
     pub(crate) async fn finish(&mut self, inner: &Inner) {
         let Some(store) = &inner.store else { return };
         for entry in self.held.drain(..) {
-            if let Err(e) = store.append_log(entry).await {
+            if let Err(e) = store.append_log(LogEntry { kept: false, ..entry }).await {
                 tracing::error!(target: "concord::store", "could not log a record: {e}");
             }
         }

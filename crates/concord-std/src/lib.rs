@@ -6,10 +6,14 @@
 //!   upgrades bcrypt hashes imported from the reference stack).
 //! * [`Jwt`] (`JWT` in syncs): HS256 JSON Web Tokens for stateless sessions.
 //!
+//! * [`identity`]: the key usernames and emails are unique under, so that
+//!   look-alikes are one identity.
+//!
 //! Sessioning and UserAuthentication keep their state in the app's store;
 //! Requesting's pending requests live in the process.
 
 pub mod accounts;
+pub mod identity;
 mod jwt;
 pub mod password;
 mod requesting;

@@ -25,17 +25,20 @@ pub struct UsernameRow {
 ///
 /// **principle** after `register (username, password) : (user)`,
 /// `login (username, password)` yields the same `user`; a wrong password
-/// yields an error; a second registration of the username fails, however
-/// many arrive at once.
+/// yields an error; a second registration of the username, or of a
+/// look-alike of it (another case, width or Unicode normalisation form),
+/// fails, however many arrive at once; a username with an invisible or
+/// control character is refused.
 ///
-/// **state** a set of Users (`UserAuthentication.users`) with a unique
-/// username and a password hash (Argon2id; bcrypt hashes imported from the
+/// **state** a set of Users (`UserAuthentication.users`) with a username as
+/// typed, the unique key it is compared under
+/// ([`identity::key`](crate::identity::key)), and a password hash (Argon2id; bcrypt hashes imported from the
 /// reference stack are accepted and replaced by Argon2id at the next login).
 /// Hashes never leave the concept; passwords are redacted in traces and logs.
 #[derive(Debug, Clone, Default)]
 pub struct UserAuthentication;
 
-#[concord_macros::concept(crate = concord_concept, collection = "users", unique = "users.username")]
+#[concord_macros::concept(crate = concord_concept, collection = "users", unique = "users.usernameKey")]
 impl UserAuthentication {
     /// Creates a user; fails if the username is taken or the password is
     /// shorter than 8 characters.
@@ -159,6 +162,60 @@ mod tests {
             !act(&s, "login", "bob", "1234567890").await.is_error(),
             "still logs in after the upgrade"
         );
+    }
+
+    #[tokio::test]
+    async fn look_alike_usernames_are_one_identity() {
+        let s = store_for(&UserAuthentication).await;
+        let Outcome::Success(reg) = act(&s, "register", "José", "correct horse").await else {
+            panic!()
+        };
+        for look_alike in ["jose\u{301}", "JOSÉ", "ｊｏｓé"] {
+            assert_eq!(
+                act(&s, "register", look_alike, "other password").await,
+                Outcome::Error(format!("username `{look_alike}` is taken")),
+            );
+            assert_eq!(
+                act(&s, "login", look_alike, "correct horse").await,
+                Outcome::Success(reg.clone())
+            );
+        }
+        assert_eq!(
+            act(&s, "register", "jo\u{200b}sé", "other password").await,
+            Outcome::Error("username contains an invisible or control character (U+200B)".into())
+        );
+        let ctx = QueryContext::with_state(FlowId::fresh(), "UserAuthentication".into(), Some(s.clone()));
+        let shown = UserAuthentication.query(&ctx, "_getUsername", &reg).await;
+        assert_eq!(
+            shown.unwrap()[0].get("username"),
+            Some(&Value::from("José")),
+            "shown as typed"
+        );
+    }
+
+    #[tokio::test]
+    async fn accounts_stored_before_keys_get_one_at_their_first_login() {
+        let s = store_for(&UserAuthentication).await;
+        let mut ctx = ActionContext::with_state(
+            FlowId::fresh(),
+            RecordId::fresh(),
+            "UserAuthentication".into(),
+            s.clone(),
+        );
+        let hash = crate::password::hash("correct horse".into()).await.unwrap();
+        accounts::import(&mut ctx, "users", "u-old", "Old", &hash)
+            .await
+            .unwrap();
+        commit(&Outcome::Success(Record::new()), &mut ctx).await;
+        assert_eq!(
+            act(&s, "register", "Old", "other password").await,
+            Outcome::Error("username `Old` is taken".into()),
+            "found by its exact name"
+        );
+        assert!(act(&s, "login", "OLD", "correct horse").await.is_error(), "no key yet");
+        assert!(!act(&s, "login", "Old", "correct horse").await.is_error());
+        assert!(!act(&s, "login", "OLD", "correct horse").await.is_error(), "keyed now");
+        assert!(act(&s, "register", "old", "other password").await.is_error());
     }
 
     #[test]

@@ -171,7 +171,8 @@ async fn an_action_that_fails_halfway_leaves_no_state_but_is_logged() {
     for (name, url) in databases(&dir) {
         let (e, store) = engine(&url).await;
         let (ok, bad) = (unique("ok"), unique("bad"));
-        e.run("Bank", "transfer", rec(json!({"id": ok, "fail": false})))
+        let done = e
+            .run("Bank", "transfer", rec(json!({"id": ok, "fail": false})))
             .await
             .unwrap();
         let report = e
@@ -188,6 +189,12 @@ async fn an_action_that_fails_halfway_leaves_no_state_but_is_logged() {
         assert_eq!(log.len(), 1, "{name}");
         assert!(log[0].error, "{name}");
         assert_eq!(log[0].output["error"], "refused halfway", "{name}");
+        assert!(
+            !log[0].kept,
+            "{name}: a flow that changed nothing is read-only (kept in the window)"
+        );
+        let log = store.flow_log(done.flow.to_string()).await.unwrap();
+        assert!(log[0].kept, "{name}: a flow that changed state is kept");
     }
 }
 

@@ -1,4 +1,5 @@
 use concord::{ActionContext, Outputs, Query, QueryContext, StateError, Value, concept};
+use concord_std::identity;
 use serde::{Deserialize, Serialize};
 
 /// Row of `_byUsername` and `_byEmail`.
@@ -29,9 +30,31 @@ pub struct UserRow {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct UserDoc {
+    /// As registered (trimmed), for display.
     username: String,
     email: String,
+    /// What each is unique under: [`identity::key`].
+    username_key: String,
+    email_key: String,
+}
+
+impl UserDoc {
+    fn new(username: String, email: String) -> Result<Self, String> {
+        let key = |field: &str, value: &str| identity::key(value).map_err(|e| format!("{field} {e}"));
+        Ok(UserDoc {
+            username_key: key("username", &username)?,
+            email_key: key("email", &email)?,
+            username,
+            email,
+        })
+    }
+}
+
+/// The unique field a user-facing field is compared under.
+fn key_field(field: &str) -> &'static str {
+    if field == "email" { "emailKey" } else { "usernameKey" }
 }
 
 /// **concept** User
@@ -44,20 +67,25 @@ struct UserDoc {
 /// registration with either the username or the email fails with
 /// "… has already been taken".
 ///
-/// **state** a set of Users (`User.users`) with a unique username and a
-/// unique email. Nothing about passwords, profiles or tokens: other concepts
+/// **state** a set of Users (`User.users`) with a username and an email,
+/// each kept as given and unique under its [`identity::key`]: names and
+/// addresses that differ only in case, width or Unicode normalisation form
+/// are one, and ones with invisible or control characters are refused.
+/// Nothing about passwords, profiles or tokens: other concepts
 /// keep those, keyed by the user id.
 #[derive(Debug, Default)]
 pub struct User;
 
 fn taken(e: StateError) -> String {
     match e {
-        StateError::Unique { field, .. } => format!("{field} has already been taken"),
-        other => other.to_string(),
+        StateError::Unique { field, .. } => {
+            format!("{} has already been taken", field.trim_end_matches("Key"))
+        }
+        other => other.into(),
     }
 }
 
-#[concept(collection = "users", unique = "users.username", unique = "users.email")]
+#[concept(collection = "users", unique = "users.usernameKey", unique = "users.emailKey")]
 impl User {
     /// Registers a new identity; blank or taken names and emails fail.
     pub async fn register(
@@ -66,20 +94,14 @@ impl User {
         username: String,
         email: String,
     ) -> Result<Registered, String> {
-        let (username, email) = (username.trim().to_string(), email.trim().to_string());
-        for (field, value) in [("username", &username), ("email", &email)] {
-            if value.is_empty() {
-                return Err(format!("{field} can't be blank"));
-            }
-        }
+        let doc = UserDoc::new(username.trim().to_string(), email.trim().to_string())?;
         let user = ctx.fresh_id();
         let mut users = ctx.collection::<UserDoc>("users");
-        for (field, value) in [("username", &username), ("email", &email)] {
-            if users.count(Query::eq(field, value)).await.map_err(taken)? > 0 {
+        for (field, key) in [("username", &doc.username_key), ("email", &doc.email_key)] {
+            if users.count(Query::eq(key_field(field), key)).await.map_err(taken)? > 0 {
                 return Err(format!("{field} has already been taken"));
             }
         }
-        let doc = UserDoc { username, email };
         users.insert(&user, &doc).await.map_err(taken)?;
         Ok(Registered {
             user,
@@ -100,20 +122,18 @@ impl User {
         let Some(mut doc) = users.get(&user).await.map_err(taken)? else {
             return Err("no such user".into());
         };
-        for (field, value, slot) in [
-            ("username", username, &mut doc.username),
-            ("email", email, &mut doc.email),
+        for (field, value, shown, slot) in [
+            ("username", username, &mut doc.username, &mut doc.username_key),
+            ("email", email, &mut doc.email, &mut doc.email_key),
         ] {
             let Some(value) = value.map(|v| v.trim().to_string()) else {
                 continue;
             };
-            if value.is_empty() {
-                return Err(format!("{field} can't be blank"));
-            }
-            if value != *slot && users.count(Query::eq(field, &value)).await.map_err(taken)? > 0 {
+            let key = identity::key(&value).map_err(|e| format!("{field} {e}"))?;
+            if key != *slot && users.count(Query::eq(key_field(field), &key)).await.map_err(taken)? > 0 {
                 return Err(format!("{field} has already been taken"));
             }
-            *slot = value;
+            (*shown, *slot) = (value, key);
         }
         users.replace(&user, &doc).await.map_err(taken)?;
         Ok(())
@@ -131,15 +151,17 @@ impl User {
             .collect())
     }
 
-    /// The user with this username (none for an absent username, or one
-    /// that is not a string: these come straight from requests).
+    /// The user with this username or a look-alike of it (none for an
+    /// absent username, or one that is not a string: these come straight
+    /// from requests).
     pub async fn _by_username(&self, ctx: &QueryContext, username: Option<Value>) -> Result<Vec<UserId>, StateError> {
-        by_field(ctx, "username", text(username)).await
+        by_key(ctx, "username", text(username)).await
     }
 
-    /// The user with this email (none for an absent or non-string email).
+    /// The user with this email, in any case (none for an absent or
+    /// non-string email).
     pub async fn _by_email(&self, ctx: &QueryContext, email: Option<Value>) -> Result<Vec<UserId>, StateError> {
-        by_field(ctx, "email", text(email).map(|e| e.trim().to_string())).await
+        by_key(ctx, "email", text(email)).await
     }
 }
 
@@ -150,13 +172,13 @@ fn text(v: Option<Value>) -> Option<String> {
     }
 }
 
-async fn by_field(ctx: &QueryContext, field: &str, value: Option<String>) -> Result<Vec<UserId>, StateError> {
-    let Some(value) = value else {
+async fn by_key(ctx: &QueryContext, field: &str, value: Option<String>) -> Result<Vec<UserId>, StateError> {
+    let Some(key) = value.and_then(|v| identity::key(&v).ok()) else {
         return Ok(Vec::new());
     };
     let found = ctx
         .collection::<UserDoc>("users")
-        .find_with_ids(Query::eq(field, value))
+        .find_with_ids(Query::eq(key_field(field), key))
         .await?;
     Ok(found.into_iter().map(|(user, _)| UserId { user }).collect())
 }
@@ -233,5 +255,43 @@ mod tests {
             "email can't be blank"
         );
         assert_eq!(h.err("update", json!({"user": "nobody"})).await, "no such user");
+    }
+
+    #[tokio::test]
+    async fn look_alike_names_and_emails_are_taken() {
+        let h = ConceptHarness::new(super::User).await;
+        let ada = h.ok("register", json!({"username": "Ada", "email": "Ada@X.io"})).await["user"].clone();
+        for (username, email, taken) in [
+            ("ada", "other@x.io", "username"),
+            ("ＡＤＡ", "other@x.io", "username"),
+            ("bob", "ada@x.io", "email"),
+            ("bob", "ADA@X.IO", "email"),
+        ] {
+            assert_eq!(
+                h.err("register", json!({"username": username, "email": email})).await,
+                format!("{taken} has already been taken"),
+                "{username} {email}"
+            );
+        }
+        assert_eq!(
+            h.err("register", json!({"username": "a\u{200b}da", "email": "z@x.io"}))
+                .await,
+            "username contains an invisible or control character (U+200B)"
+        );
+        assert_eq!(
+            h.query("_byEmail", json!({"email": "ADA@x.io"})).await,
+            [json!({"user": ada})]
+        );
+        assert_eq!(
+            h.query("_byUsername", json!({"username": "ADA"})).await,
+            [json!({"user": ada})]
+        );
+        assert_eq!(
+            h.query("_get", json!({"user": ada})).await,
+            [json!({"username": "Ada", "email": "Ada@X.io"})],
+            "shown as registered"
+        );
+        h.ok("update", json!({"user": ada, "username": "ADA"})).await; // a look-alike of oneself is not "taken"
+        assert_eq!(h.query("_get", json!({"user": ada})).await[0]["username"], "ADA");
     }
 }
