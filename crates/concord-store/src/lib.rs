@@ -271,6 +271,64 @@ pub fn now_micros() -> i64 {
 
 /// Helpers for test suites that need a PostgreSQL server.
 pub mod testing {
+    /// A PostgreSQL database of its own for one test, for tests that act on
+    /// the whole log (trimming, pruning, counting flows), dropped with it.
+    pub struct ScratchDatabase {
+        /// Its URL.
+        pub url: String,
+        admin_url: String,
+        name: String,
+    }
+
+    impl ScratchDatabase {
+        /// Creates one on [`postgres_url`]'s server (`None` where that is).
+        ///
+        /// # Panics
+        /// If the server refuses: this is for tests.
+        pub async fn create(prefix: &str) -> Option<ScratchDatabase> {
+            let admin_url = postgres_url()?;
+            let name = format!(
+                "{prefix}_{}",
+                concord_concept::RecordId::fresh().to_string().replace('-', "")
+            );
+            let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                .await
+                .expect("the test server accepts connections");
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("a scratch database");
+            let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
+            Some(ScratchDatabase {
+                url: format!("{base}/{name}"),
+                admin_url,
+                name,
+            })
+        }
+    }
+
+    impl Drop for ScratchDatabase {
+        fn drop(&mut self) {
+            let (url, name) = (self.admin_url.clone(), self.name.clone());
+            // The test's runtime may be gone by now: drop it from one of its own.
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+
     /// The server the test suites use: `CONCORD_TEST_POSTGRES_URL` (set by
     /// `eval "$(scripts/test-postgres.sh)"`), or `None` with a note. Under
     /// `CI=true` a missing server is a failure, never a silent skip.

@@ -15,35 +15,7 @@ struct Under {
     name: &'static str,
     backend: Arc<dyn Backend>,
     _dir: tempfile::TempDir,
-    _db: Option<ScratchDatabase>,
-}
-
-/// A PostgreSQL database created for one test and dropped after it.
-struct ScratchDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for ScratchDatabase {
-    fn drop(&mut self) {
-        let (url, name) = (self.admin_url.clone(), self.name.clone());
-        // The test's runtime is gone by now: drop it from a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
+    _db: Option<concord_store::testing::ScratchDatabase>,
 }
 
 async fn backends(policy: &LogPolicy) -> Vec<Under> {
@@ -62,20 +34,12 @@ async fn backends(policy: &LogPolicy) -> Vec<Under> {
         _dir: dir,
         _db: None,
     });
-    if let Some(url) = concord_store::testing::postgres_url() {
-        let name = format!("log_policy_{}", RecordId::fresh().to_string().replace('-', ""));
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-        let (base, _) = url.rsplit_once('/').unwrap();
-        let backend = concord_store::open_with(&format!("{base}/{name}"), policy)
-            .await
-            .unwrap();
+    if let Some(db) = concord_store::testing::ScratchDatabase::create("log_policy").await {
         out.push(Under {
             name: "postgres",
-            backend,
+            backend: concord_store::open_with(&db.url, policy).await.unwrap(),
             _dir: tempfile::tempdir().unwrap(),
-            _db: Some(ScratchDatabase { admin_url: url, name }),
+            _db: Some(db),
         });
     }
     out
