@@ -168,20 +168,34 @@ fn backend_error(e: tokio_postgres::Error) -> StateError {
         Some(db) => db.message().to_string(),
         None => e.to_string(),
     };
-    let ended = e.is_closed()
-        || e.as_db_error().is_some_and(|db| {
-            [
-                SqlState::ADMIN_SHUTDOWN,
-                SqlState::CRASH_SHUTDOWN,
-                SqlState::CANNOT_CONNECT_NOW,
-            ]
-            .contains(db.code())
-        });
+    let ended = connection_ended(&e);
     if ended {
         StateError::Disconnected(message)
     } else {
         StateError::Backend(message)
     }
+}
+
+/// Whether `e` says the connection is gone rather than the statement
+/// failed: closed, broken at the socket, or ended by the server
+/// (`57P01`–`57P03`: shutdown, crash, not accepting connections; class `08`:
+/// connection exceptions). Whatever the timing, a terminated backend shows
+/// as one of these.
+fn connection_ended(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if e.is_closed() {
+        return true;
+    }
+    if let Some(code) = e.code() {
+        return [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ]
+        .contains(code)
+            || code.code().starts_with("08");
+    }
+    std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
 }
 
 fn store_error(e: tokio_postgres::Error) -> StoreError {
@@ -427,17 +441,30 @@ impl Postgres {
         Ok(slot.clone())
     }
 
-    /// Runs a read on a shared connection; if the server ended that
-    /// connection (a restart, a terminated backend: its last answer may say
-    /// so before the client sees it closed), once more on a new one.
+    /// Runs a read on a shared connection; if the connection turns out to be
+    /// gone (a restart, a terminated backend: its last answer may say so
+    /// before the client sees it closed), again on a new one, a few times.
     async fn read_shared(&self, op: &Op) -> Result<OpResult, StateError> {
+        const ATTEMPTS: u32 = 4;
         let i = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
-        let reader = self.reader(i).await?;
-        match run_op(&reader, op).await {
-            Err(e) if reader.is_closed() || matches!(e, StateError::Disconnected(_)) => {
-                run_op(&*self.replace_reader(i, &reader).await?, op).await
+        let mut reader = self.reader(i).await?;
+        let mut attempt = 1;
+        loop {
+            match run_op(&reader, op).await {
+                Err(e) if attempt < ATTEMPTS && (reader.is_closed() || matches!(e, StateError::Disconnected(_))) => {
+                    tracing::debug!(target: "concord::store", "read on a lost connection ({e}); reconnecting");
+                    if attempt > 1 {
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                    }
+                    attempt += 1;
+                    reader = match self.replace_reader(i, &reader).await {
+                        Ok(fresh) => fresh,
+                        Err(_) if attempt < ATTEMPTS => continue,
+                        Err(e) => return Err(e),
+                    };
+                }
+                result => return result,
             }
-            result => result,
         }
     }
 
