@@ -20,6 +20,14 @@ impl RecordId {
     pub fn fresh() -> Self {
         RecordId(uuid::Uuid::now_v7())
     }
+
+    /// The id of the invocation `what` says in `flow` (its sync, the
+    /// records it matched, its place among the sync's invocations): the
+    /// same invocation gets the same id, also when a resumed flow makes it
+    /// again after a crash, so it serves as an idempotency key.
+    pub fn of_invocation(flow: FlowId, what: &str) -> Self {
+        RecordId(uuid::Uuid::new_v5(&flow.0, what.as_bytes()))
+    }
 }
 
 impl fmt::Display for FlowId {

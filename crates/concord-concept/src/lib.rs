@@ -137,7 +137,12 @@ impl ActionContext {
         self.flow
     }
 
-    /// The id this action's record will have.
+    /// The id this action's record will have: the invocation's identity.
+    /// It is derived from the flow, the sync and the records it matched, so
+    /// an invocation a resumed flow makes again after a crash has the same
+    /// id. An action whose effects reach outside its state (an email, a
+    /// webhook) may run again after a crash before its commit: pass this as
+    /// the idempotency key.
     pub fn record(&self) -> RecordId {
         self.record
     }

@@ -37,6 +37,9 @@ pub enum StateError {
     /// The server ended the connection (a restart, a terminated backend):
     /// the operation did not run and may be tried again on a new one.
     Disconnected(String),
+    /// Another node took over this flow (its lease had expired): this node
+    /// must stop running it; nothing of this transaction was committed.
+    FlowTakenOver,
 }
 
 /// A concept whose actions fail with a message (`Result<_, String>`) can
@@ -63,6 +66,7 @@ impl std::fmt::Display for StateError {
             StateError::NoStore => write!(f, "no store is configured for concept state"),
             StateError::Conflict => write!(f, "a concurrent action changed the same state; retrying"),
             StateError::Backend(m) | StateError::Disconnected(m) => write!(f, "storage failure: {m}"),
+            StateError::FlowTakenOver => write!(f, "another node took over this flow"),
         }
     }
 }
@@ -269,6 +273,44 @@ pub struct LogEntry {
     pub kept: bool,
 }
 
+/// An interrupted flow this node has claimed to finish: its journal, as the
+/// engine wrote it with the flow's last commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenFlow {
+    /// Flow id.
+    pub flow: String,
+    /// The engine's snapshot of the flow (its records and what is left).
+    pub snapshot: Vec<u8>,
+    /// The node that ran it before.
+    pub previous_owner: String,
+}
+
+/// An interrupted flow was resumed: when, by which node, and from which
+/// record on (the records before it had committed before the interruption).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumption {
+    /// Flow id.
+    pub flow: String,
+    /// Microseconds since the Unix epoch.
+    pub at: i64,
+    /// The position of the first record the resumed flow made.
+    pub from_seq: u32,
+    /// The node that resumed it.
+    pub node: String,
+    /// The node that ran it until the interruption.
+    pub previous_owner: String,
+}
+
+/// Which interrupted flows a node claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// At start, before serving: this node's own flows (from before its
+    /// restart) and any whose lease has expired.
+    AtStart,
+    /// While running: other nodes' flows whose lease has expired.
+    Expired,
+}
+
 /// A storage backend for concept state and the action log.
 pub trait StateBackend: Send + Sync + 'static {
     /// Runs a read outside any transaction (sees committed state).
@@ -281,12 +323,34 @@ pub trait StateBackend: Send + Sync + 'static {
     fn append_log(&self, entry: LogEntry) -> BoxFuture<'_, Result<(), StateError>>;
     /// Waits until every entry appended so far is written.
     fn flush_log(&self) -> BoxFuture<'_, ()>;
+    /// A flow with a journal ended: appends its last `entries` and deletes
+    /// its journal, together (in the log's batches).
+    fn finish_flow(&self, flow: String, entries: Vec<LogEntry>) -> BoxFuture<'_, Result<(), StateError>>;
+    /// Takes over the interrupted flows `claim` names (this node becomes
+    /// their owner, under a fresh lease) and returns their journals. A flow
+    /// another node is claiming at the same moment goes to one of them.
+    fn claim_flows(&self, claim: Claim) -> BoxFuture<'_, Result<Vec<OpenFlow>, StateError>>;
+    /// Extends the lease of every flow this node owns (call well within
+    /// the lease, so that live flows are never taken over).
+    fn renew_leases(&self) -> BoxFuture<'_, Result<(), StateError>>;
+    /// Records that this node resumed `flow` (from its record `from_seq`
+    /// on, after `previous_owner` ran it), for `trace` and `why`.
+    fn note_resumption(
+        &self,
+        flow: String,
+        from_seq: u32,
+        previous_owner: String,
+    ) -> BoxFuture<'_, Result<(), StateError>>;
 }
 
 /// One action's write transaction. Dropping it without commit rolls back.
 pub trait StateTx: Send {
     /// Runs an operation inside the transaction (reads see its own writes).
     fn run(&mut self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>>;
+    /// Writes `flow`'s journal in this transaction: its `snapshot`, or for
+    /// `None` its deletion (the flow has nothing left to do). Fails with
+    /// [`StateError::FlowTakenOver`] when another node owns the flow now.
+    fn write_journal(&mut self, flow: &str, snapshot: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), StateError>>;
     /// Writes the log entries (the action's, after any earlier records of
     /// its flow still to be written) and commits everything together.
     fn commit(self: Box<Self>, entries: Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>>;

@@ -21,6 +21,9 @@ use crate::{ActionId, Inner, SyncTable};
 pub enum FlowStatus {
     /// Nothing left to do.
     Quiescent,
+    /// Stopped because another node took the flow over: this node was
+    /// too slow to renew its lease, and the other finishes the flow.
+    TakenOver,
     /// Stopped after exceeding the step quota.
     Runaway {
         /// Actions completed before stopping.
@@ -116,15 +119,17 @@ impl FlowReport {
 
 /// Why an action is being invoked: which sync (and which of its `else`
 /// clauses, if one), on which records (indexes into the flow).
-struct Cause {
-    sync: usize,
-    otherwise: Option<usize>,
-    matched: Vec<u32>,
+pub(crate) struct Cause {
+    pub sync: usize,
+    pub otherwise: Option<usize>,
+    pub matched: Vec<u32>,
+    /// Its place among the invocations this evaluation of the sync made.
+    pub ordinal: u32,
 }
 
 impl Cause {
     /// The name its record carries: the sync's, or its `else` companion's.
-    fn name(&self, table: &SyncTable) -> Arc<str> {
+    pub(crate) fn name(&self, table: &SyncTable) -> Arc<str> {
         let loaded = &table.syncs[self.sync];
         match self.otherwise {
             Some(k) => loaded.otherwise[k].name.clone(),
@@ -144,7 +149,7 @@ struct Pending {
     matched: Vec<u32>,
 }
 
-enum Work {
+pub(crate) enum Work {
     Invoke {
         action: ActionId,
         input: Record,
@@ -165,6 +170,24 @@ struct Flow {
     errors: Vec<crate::FlowError>,
     queries: QueryCache,
     log: crate::perform::FlowLog,
+    /// What is left to do, depth first.
+    stack: Vec<Work>,
+}
+
+impl Flow {
+    fn new(id: FlowId, stack: Vec<Work>) -> Flow {
+        Flow {
+            id,
+            records: Vec::new(),
+            actions: Vec::new(),
+            causes: Vec::new(),
+            by_action: HashMap::new(),
+            errors: Vec::new(),
+            queries: QueryCache::default(),
+            log: Default::default(),
+            stack,
+        }
+    }
 }
 
 pub(crate) async fn run(
@@ -174,24 +197,48 @@ pub(crate) async fn run(
     action: ActionId,
     input: Record,
 ) -> FlowReport {
-    let mut flow = Flow {
+    let flow = Flow::new(
         id,
-        records: Vec::new(),
-        actions: Vec::new(),
-        causes: Vec::new(),
-        by_action: HashMap::new(),
-        errors: Vec::new(),
-        queries: QueryCache::default(),
-        log: Default::default(),
-    };
-    let mut stack = vec![Work::Invoke {
-        action,
-        input,
-        cause: None,
-        depth: 0,
-    }];
+        vec![Work::Invoke {
+            action,
+            input,
+            cause: None,
+            depth: 0,
+        }],
+    );
+    drive(inner, table, flow).await
+}
+
+/// Continues an interrupted flow from its journal `snapshot`: the records
+/// it had committed, and the work left once they had. `Err` says why the
+/// snapshot does not fit the program in force.
+pub(crate) async fn resume(
+    inner: &Inner,
+    table: Arc<SyncTable>,
+    id: FlowId,
+    snapshot: &[u8],
+) -> Result<FlowReport, String> {
+    let restored = crate::journal::restore(inner, &table, id, snapshot)?;
+    let mut flow = Flow::new(id, restored.stack);
+    for ((record, action), cause) in restored.records.into_iter().zip(restored.actions).zip(restored.causes) {
+        let index = flow.records.len() as u32;
+        flow.records.push(record);
+        flow.actions.push(action);
+        flow.causes.push(cause);
+        flow.by_action.entry(action).or_default().push(index);
+    }
+    flow.log.resumed();
+    Ok(drive(inner, table, flow).await)
+}
+
+/// How many records a journal snapshot holds (0 if unreadable).
+pub(crate) fn committed_records(snapshot: &[u8]) -> u32 {
+    crate::journal::record_count(snapshot)
+}
+
+async fn drive(inner: &Inner, table: Arc<SyncTable>, mut flow: Flow) -> FlowReport {
     let mut status = FlowStatus::Quiescent;
-    while let Some(work) = stack.pop() {
+    while let Some(work) = flow.stack.pop() {
         match work {
             Work::Invoke {
                 action,
@@ -216,8 +263,17 @@ pub(crate) async fn run(
                     break;
                 }
                 let index = flow.perform(inner, &table, action, input, cause, depth).await;
+                if flow.log.taken_over() {
+                    tracing::warn!(
+                        target: "concord::flow",
+                        flow = %flow.id,
+                        "another node took this flow over (its lease had expired); stopping here"
+                    );
+                    status = FlowStatus::TakenOver;
+                    break;
+                }
                 if !table.by_action[action].is_empty() {
-                    stack.push(Work::Syncs {
+                    flow.stack.push(Work::Syncs {
                         record: index,
                         next: 0,
                         depth,
@@ -252,7 +308,7 @@ pub(crate) async fn run(
                 };
                 let positions: Vec<usize> = entries[start..end].iter().map(|&(_, p)| p).collect();
                 if end < entries.len() {
-                    stack.push(Work::Syncs {
+                    flow.stack.push(Work::Syncs {
                         record,
                         next: end,
                         depth,
@@ -260,14 +316,15 @@ pub(crate) async fn run(
                 }
                 flow.queries.scope(record);
                 let invocations = flow.evaluate(inner, &table, sync, record, &positions).await;
-                for p in invocations.into_iter().rev() {
-                    stack.push(Work::Invoke {
+                for (ordinal, p) in invocations.into_iter().enumerate().rev() {
+                    flow.stack.push(Work::Invoke {
                         action: p.action,
                         input: p.input,
                         cause: Some(Cause {
                             sync: p.sync,
                             otherwise: p.otherwise,
                             matched: p.matched,
+                            ordinal: ordinal as u32,
                         }),
                         depth: depth + 1,
                     });
@@ -275,7 +332,7 @@ pub(crate) async fn run(
             }
         }
     }
-    flow.log.finish(inner).await;
+    flow.log.finish(inner, flow.id).await;
     FlowReport {
         flow: flow.id,
         records: flow.records,
@@ -296,13 +353,21 @@ impl Flow {
         depth: u32,
     ) -> u32 {
         let info = &inner.actions[action];
-        let record_id = RecordId::fresh();
         let started_at = SystemTime::now();
         let matched: Vec<RecordId> = cause
             .as_ref()
             .map(|c| c.matched.iter().map(|&i| self.records[i as usize].id).collect())
             .unwrap_or_default();
         let sync_name = cause.as_ref().map(|c| c.name(table));
+        // The same invocation (same sync, same matched records, same place)
+        // gets the same id, also when a resumed flow makes it again.
+        let record_id = match (&sync_name, &cause) {
+            (Some(name), Some(c)) => {
+                let ids: Vec<String> = matched.iter().map(ToString::to_string).collect();
+                RecordId::of_invocation(self.id, &format!("{name}\0{}\0{}", ids.join(","), c.ordinal))
+            }
+            _ => RecordId::of_invocation(self.id, ""),
+        };
         let provenance = Provenance {
             record: record_id,
             flow: self.id,
@@ -311,7 +376,43 @@ impl Flow {
             matched: &matched,
             started_at,
         };
-        let outcome = crate::perform::perform(inner, &table.redactor, &mut self.log, action, &input, &provenance).await;
+        // Whether anything is left once this action is done: if so, its
+        // commit writes the journal that lets a crash resume the flow.
+        let work_left = !self.stack.is_empty() || !table.by_action[action].is_empty();
+        let mut log = std::mem::take(&mut self.log);
+        let outcome = {
+            let journal = |outcome: &Outcome| -> Option<Vec<u8>> {
+                if !work_left {
+                    return None;
+                }
+                let last = ActionRecord {
+                    id: record_id,
+                    flow: self.id,
+                    concept: info.concept_name.clone(),
+                    action: info.name.clone(),
+                    input: input.clone(),
+                    outcome: outcome.clone(),
+                    sync: sync_name.clone(),
+                    matched: matched.clone(),
+                    started_at,
+                    completed_at: SystemTime::now(),
+                };
+                Some(crate::journal::snapshot(
+                    inner,
+                    table,
+                    &self.records,
+                    &self.causes,
+                    &self.actions,
+                    &self.stack,
+                    &last,
+                    action,
+                    cause.as_ref(),
+                    depth,
+                ))
+            };
+            crate::perform::perform(inner, &table.redactor, &mut log, action, &input, &provenance, &journal).await
+        };
+        self.log = log;
         let record = Arc::new(ActionRecord {
             id: record_id,
             flow: self.id,

@@ -12,6 +12,7 @@
 mod cache;
 mod explain;
 mod flow;
+mod journal;
 mod matching;
 mod perform;
 mod pipeline;
@@ -365,6 +366,72 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownAction(format!("{concept}.{action}")))?;
         let table = self.sync_table();
         Ok(flow::run(&self.inner, table, flow, id, input).await)
+    }
+
+    /// Claims the interrupted flows `claim` names and finishes each (on its
+    /// own task, all at once), returning their reports. Call it with
+    /// [`Claim::AtStart`] before serving, and with [`Claim::Expired`] from
+    /// time to time on a store shared by several nodes. A flow whose
+    /// journal no longer fits the program (an action or sync it names is
+    /// gone) is abandoned, with an error in the server's log.
+    ///
+    /// [`Claim::AtStart`]: concord_concept::state::Claim::AtStart
+    /// [`Claim::Expired`]: concord_concept::state::Claim::Expired
+    pub async fn resume_interrupted(&self, claim: concord_concept::state::Claim) -> Vec<FlowReport> {
+        let Some(store) = self.inner.store.clone() else {
+            return Vec::new();
+        };
+        let open = match store.claim_flows(claim).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::error!(target: "concord::flow", "could not claim interrupted flows: {e}");
+                return Vec::new();
+            }
+        };
+        let mut tasks = Vec::new();
+        for open in open {
+            let engine = self.clone();
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let Ok(id) = open.flow.parse().map(FlowId) else {
+                    tracing::error!(target: "concord::flow", "journal row {} is not a flow id; abandoned", open.flow);
+                    let _ = store.finish_flow(open.flow, Vec::new()).await;
+                    return None;
+                };
+                let from_seq = flow::committed_records(&open.snapshot);
+                tracing::info!(
+                    target: "concord::flow",
+                    flow = %id,
+                    "resuming interrupted flow {id} from record #{from_seq} (it ran on {})",
+                    open.previous_owner
+                );
+                if let Err(e) = store
+                    .note_resumption(open.flow.clone(), from_seq, open.previous_owner)
+                    .await
+                {
+                    tracing::warn!(target: "concord::flow", flow = %id, "could not record the resumption: {e}");
+                }
+                match flow::resume(&engine.inner, engine.sync_table(), id, &open.snapshot).await {
+                    Ok(report) => Some(report),
+                    Err(why) => {
+                        tracing::error!(
+                            target: "concord::flow",
+                            flow = %id,
+                            "interrupted flow {id} cannot be resumed and is abandoned: {why}"
+                        );
+                        let _ = store.finish_flow(open.flow, Vec::new()).await;
+                        None
+                    }
+                }
+            }));
+        }
+        let mut reports = Vec::new();
+        for task in tasks {
+            if let Ok(Some(report)) = task.await {
+                reports.push(report);
+            }
+        }
+        reports
     }
 
     /// Waits until every action record so far is in the store's log (records

@@ -26,41 +26,55 @@ pub(crate) struct Provenance<'a> {
     pub started_at: SystemTime,
 }
 
-/// The log records of one flow on their way to the store. Until an action of
-/// the flow changes state, its records are held back: if the flow ends
-/// having changed nothing, they go to the log as read-only (kept in a
-/// bounded window); at its first write they commit with that write, and
-/// every record of the flow from then on is kept for the retention period.
+/// The log records of one flow on their way to the store, and its journal.
+/// A record that commits no state is held back and commits with the flow's
+/// next write, so that the log holds exactly what the journal says happened;
+/// what is held when the flow ends goes to the log then: as read-only
+/// records (kept in a bounded window) if the flow changed nothing, else kept
+/// for the retention period, with the journal's deletion.
 #[derive(Default)]
 pub(crate) struct FlowLog {
     wrote: bool,
+    /// The flow has a journal row (its last write left work to do).
+    journaled: bool,
+    taken_over: bool,
     held: Vec<LogEntry>,
 }
 
 impl FlowLog {
-    /// Sends what is held back to the log as read-only records.
-    pub(crate) async fn finish(&mut self, inner: &Inner) {
+    /// For a flow resumed from its journal: it has written, and has a row.
+    pub(crate) fn resumed(&mut self) {
+        self.wrote = true;
+        self.journaled = true;
+    }
+
+    /// Another node owns the flow now: this node must stop running it.
+    pub(crate) fn taken_over(&self) -> bool {
+        self.taken_over
+    }
+
+    /// Sends what is held back to the log, closing the journal with it.
+    pub(crate) async fn finish(&mut self, inner: &Inner, flow: FlowId) {
         let Some(store) = &inner.store else { return };
-        for entry in self.held.drain(..) {
-            if let Err(e) = store.append_log(LogEntry { kept: false, ..entry }).await {
+        let kept = self.wrote;
+        let held: Vec<LogEntry> = self.held.drain(..).map(|e| LogEntry { kept, ..e }).collect();
+        if self.journaled && !self.taken_over {
+            if let Err(e) = store.finish_flow(flow.to_string(), held).await {
+                tracing::error!(target: "concord::store", "could not close the journal of flow {flow}: {e}");
+            }
+            return;
+        }
+        for entry in held {
+            if let Err(e) = store.append_log(entry).await {
                 tracing::error!(target: "concord::store", "could not log a record: {e}");
             }
         }
     }
 
-    /// Logs a record that committed no state.
-    async fn append(
-        &mut self,
-        store: &dyn concord_concept::state::StateBackend,
-        mut entry: LogEntry,
-    ) -> Result<(), StateError> {
-        if self.wrote {
-            entry.kept = true;
-            store.append_log(entry).await
-        } else {
-            self.held.push(entry);
-            Ok(())
-        }
+    /// Logs a record that committed no state (with the next write, or when
+    /// the flow ends).
+    fn append(&mut self, entry: LogEntry) {
+        self.held.push(entry);
     }
 
     /// The records to commit with the flow's write `entry`.
@@ -79,6 +93,8 @@ impl FlowLog {
 /// Runs `action` on `input` and, with a store, commits its writes together
 /// with its log record (or, for an error outcome, rolls them back and logs
 /// the record alone). Returns the outcome.
+/// `journal` gives the flow's snapshot once this action is done, or `None`
+/// when nothing would be left to do: written in the same transaction.
 pub(crate) async fn perform(
     inner: &Inner,
     redactor: &Redactor,
@@ -86,6 +102,7 @@ pub(crate) async fn perform(
     action: ActionId,
     input: &Record,
     p: &Provenance<'_>,
+    journal: &(dyn Fn(&Outcome) -> Option<Vec<u8>> + Sync),
 ) -> Outcome {
     let info = &inner.actions[action];
     let name = format!("{}.{}", info.concept_name, info.name);
@@ -122,19 +139,32 @@ pub(crate) async fn perform(
             continue;
         }
         let result = match (&outcome, tx) {
-            (Outcome::Success(_), Some(tx)) => match tx.commit(log.with_write(entry(&outcome))).await {
-                Ok(()) => {
-                    log.held.clear();
-                    log.wrote = true;
-                    Ok(())
+            (Outcome::Success(_), Some(mut tx)) => {
+                let snapshot = journal(&outcome);
+                let journaled = snapshot.is_some();
+                let written = match (snapshot, log.journaled) {
+                    (None, false) => Ok(()),
+                    (snapshot, _) => tx.write_journal(&p.flow.to_string(), snapshot).await,
+                };
+                match written {
+                    Ok(()) => match tx.commit(log.with_write(entry(&outcome))).await {
+                        Ok(()) => {
+                            log.held.clear();
+                            log.wrote = true;
+                            log.journaled = journaled;
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
                 }
-                Err(e) => Err(e),
-            },
+            }
             // Errors and panics leave no state behind: the transaction rolls
             // back and the record is logged alone.
             (_, tx) => {
                 drop(tx);
-                log.append(&**store, entry(&outcome)).await
+                log.append(entry(&outcome));
+                Ok(())
             }
         };
         match result {
@@ -142,6 +172,13 @@ pub(crate) async fn perform(
             Err(StateError::Conflict) if attempt < MAX_ATTEMPTS => {
                 backoff(attempt).await;
                 continue;
+            }
+            Err(StateError::FlowTakenOver) => {
+                log.taken_over = true;
+                return Outcome::Error(format!(
+                    "{}.{}: another node took this flow over",
+                    info.concept_name, info.name
+                ));
             }
             Err(e) => {
                 tracing::error!(
@@ -153,7 +190,7 @@ pub(crate) async fn perform(
                 );
                 let failed = Outcome::Error(format!("storage failure in {}.{}", info.concept_name, info.name));
                 if !matches!(outcome, Outcome::Error(_)) {
-                    let _ = log.append(&**store, entry(&failed)).await;
+                    log.append(entry(&failed));
                 }
                 return failed;
             }

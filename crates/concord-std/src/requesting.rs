@@ -98,7 +98,14 @@ impl Requesting {
     fn answer(&self, request: &str, response: Response) -> Result<(), String> {
         let mut pending = self.lock();
         let Some(p) = pending.get_mut(request) else {
-            return Err(format!("no pending request `{request}`"));
+            // A request this process never saw: its flow was interrupted
+            // (a crash, a restart) and resumed here. Its connection is gone;
+            // the answer stays in the flow's record, for `trace`.
+            tracing::info!(
+                target: "concord::http",
+                "request {request} was answered after its flow resumed; its connection is gone"
+            );
+            return Ok(());
         };
         if p.answered {
             return Err(format!("request `{request}` was already answered"));

@@ -9,6 +9,7 @@
 //! Another backend (MongoDB, say) implements [`Backend`] for the same
 //! operations, behind a feature, without touching concepts.
 
+mod journal;
 mod log_queue;
 mod postgres;
 mod schema;
@@ -21,12 +22,13 @@ use std::sync::Arc;
 use concord_concept::state::CollectionSpec;
 use concord_concept::{BoxFuture, StateError};
 
+pub use journal::NodeSettings;
 pub use schema::LATEST as SCHEMA_VERSION;
 
 /// The interface a store implements for concept state and the action log
 /// (defined beside the contexts that use it, re-exported here for backends
 /// and tools).
-pub use concord_concept::state::{Change, LogEntry, Op, OpResult, StateBackend, StateTx};
+pub use concord_concept::state::{Change, Claim, LogEntry, Op, OpResult, OpenFlow, Resumption, StateBackend, StateTx};
 
 /// Why the store could not be opened or used outside an action.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,8 @@ pub trait Backend: StateBackend {
     fn log_size(&self) -> BoxFuture<'_, Result<(u64, u64), StoreError>>;
     /// The schema version of the database.
     fn schema_version(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// The times a flow was interrupted and resumed, in order.
+    fn resumptions(&self, flow: String) -> BoxFuture<'_, Result<Vec<Resumption>, StoreError>>;
 }
 
 /// Opens the store a URL names, creating or migrating its schema:
@@ -154,12 +158,19 @@ pub async fn open(url: &str) -> Result<Arc<dyn Backend>, StoreError> {
 /// [`open`], keeping read-only flows' records in `policy`'s window (the
 /// age and size limits are applied by [`Backend::prune`]).
 pub async fn open_with(url: &str, policy: &LogPolicy) -> Result<Arc<dyn Backend>, StoreError> {
+    open_node(url, policy, &NodeSettings::default()).await
+}
+
+/// [`open_with`], as the node `node` names in the flow journal.
+pub async fn open_node(url: &str, policy: &LogPolicy, node: &NodeSettings) -> Result<Arc<dyn Backend>, StoreError> {
     let window = policy.read_only_window;
     if url == "sqlite::memory:" || url == ":memory:" {
-        return Ok(Arc::new(sqlite::Sqlite::open(None, window)?));
+        let journal = journal::Journal::new(node, None)?;
+        return Ok(Arc::new(sqlite::Sqlite::open(None, window, journal)?));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok(Arc::new(postgres::Postgres::open(url, 16, window).await?));
+        let journal = journal::Journal::new(node, Some(Path::new("concord-journal.key")))?;
+        return Ok(Arc::new(postgres::Postgres::open(url, 16, window, journal).await?));
     }
     let path = url
         .strip_prefix("sqlite://")
@@ -169,7 +180,12 @@ pub async fn open_with(url: &str, policy: &LogPolicy) -> Result<Arc<dyn Backend>
         return Err(StoreError::Url(url.to_string()));
     }
     let path = Path::new(path).to_path_buf();
-    tokio::task::spawn_blocking(move || sqlite::Sqlite::open(Some(&path), window))
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::database(format!("cannot create {}: {e}", dir.display()), e))?;
+    }
+    let journal = journal::Journal::new(node, Some(&journal::key_file_beside(&path)))?;
+    tokio::task::spawn_blocking(move || sqlite::Sqlite::open(Some(&path), window, journal))
         .await
         .map_err(|e| StoreError::database(e.to_string(), e))?
         .map(|s| Arc::new(s) as Arc<dyn Backend>)

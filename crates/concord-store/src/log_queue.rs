@@ -18,8 +18,21 @@ const BATCH: usize = 2048;
 /// How long the writer waits for more records before writing a batch.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// Records to write, with the flows whose journals go with them.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub entries: Vec<LogEntry>,
+    /// Flows that ended: their journals are deleted with their last records.
+    pub closed: Vec<String>,
+}
+
+enum Queued {
+    Entry(LogEntry),
+    Finished { flow: String, entries: Vec<LogEntry> },
+}
+
 pub(crate) struct LogQueue {
-    sender: mpsc::UnboundedSender<LogEntry>,
+    sender: mpsc::UnboundedSender<Queued>,
     queued: AtomicU64,
     progress: Arc<Progress>,
 }
@@ -30,12 +43,12 @@ struct Progress {
 }
 
 /// Writes a batch of records in one transaction.
-pub(crate) type BatchWriter = Arc<dyn Fn(Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>> + Send + Sync>;
+pub(crate) type BatchWriter = Arc<dyn Fn(Batch) -> BoxFuture<'static, Result<(), StateError>> + Send + Sync>;
 
 impl LogQueue {
     /// Starts the background writer on the current runtime.
     pub(crate) fn start(write: BatchWriter) -> Self {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<LogEntry>();
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Queued>();
         let progress = Arc::new(Progress {
             written: AtomicU64::new(0),
             notify: Notify::new(),
@@ -46,16 +59,25 @@ impl LogQueue {
                 // Let a batch gather: each commit rewrites whole pages, so
                 // many records per commit cost little more than one.
                 tokio::time::sleep(GATHER).await;
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match receiver.try_recv() {
-                        Ok(e) => batch.push(e),
-                        Err(_) => break,
+                let mut batch = Batch::default();
+                let mut n = 0u64;
+                let mut next = Some(first);
+                while let Some(queued) = next.take() {
+                    n += 1;
+                    match queued {
+                        Queued::Entry(e) => batch.entries.push(e),
+                        Queued::Finished { flow, entries } => {
+                            batch.entries.extend(entries);
+                            batch.closed.push(flow);
+                        }
+                    }
+                    if batch.entries.len() < BATCH {
+                        next = receiver.try_recv().ok();
                     }
                 }
-                let n = batch.len() as u64;
+                let records = batch.entries.len();
                 if let Err(e) = write(batch).await {
-                    tracing::error!(target: "concord::store", "could not write {n} log record(s): {e}");
+                    tracing::error!(target: "concord::store", "could not write {records} log record(s): {e}");
                 }
                 p.written.fetch_add(n, Ordering::SeqCst);
                 p.notify.notify_waiters();
@@ -69,9 +91,19 @@ impl LogQueue {
     }
 
     pub(crate) fn push(&self, entry: LogEntry) -> Result<(), StateError> {
+        self.send(Queued::Entry(entry))
+    }
+
+    /// Queues a finished flow's last records and its journal's deletion, to
+    /// be written in one transaction.
+    pub(crate) fn finish(&self, flow: String, entries: Vec<LogEntry>) -> Result<(), StateError> {
+        self.send(Queued::Finished { flow, entries })
+    }
+
+    fn send(&self, queued: Queued) -> Result<(), StateError> {
         self.queued.fetch_add(1, Ordering::SeqCst);
         self.sender
-            .send(entry)
+            .send(queued)
             .map_err(|_| StateError::Backend("the log writer has stopped".into()))
     }
 

@@ -6,14 +6,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use concord_concept::state::{CollectionSpec, LogEntry, Op, OpResult, StateBackend, StateTx};
+use concord_concept::state::{
+    Claim, CollectionSpec, LogEntry, Op, OpResult, OpenFlow, Resumption, StateBackend, StateTx,
+};
 use concord_concept::{BoxFuture, StateError};
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{Client, NoTls, Row, Statement};
 
-use crate::log_queue::LogQueue;
+use crate::journal::{self, Journal, open_claimed};
+use crate::log_queue::{Batch, LogQueue};
 use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, LogRow, Retention, StoreError};
@@ -147,6 +150,7 @@ pub(crate) struct Postgres {
     readers: Vec<tokio::sync::RwLock<Arc<PgConn>>>,
     next_reader: std::sync::atomic::AtomicUsize,
     log: LogQueue,
+    journal: Arc<Journal>,
 }
 
 fn backend_error(e: tokio_postgres::Error) -> StateError {
@@ -317,33 +321,55 @@ async fn insert_logs(client: &PgConn, entries: &[LogEntry]) -> Result<(), StateE
     Ok(())
 }
 
-/// Runs `insert_logs` for `entries` in a transaction of its own.
-async fn insert_in_transaction(conn: &PgConn, entries: &[LogEntry]) -> Result<(), StateError> {
+/// Runs `insert_logs` for `entries`, and deletes the journals of the
+/// `closed` flows `node` owns, in a transaction of its own.
+async fn insert_in_transaction(
+    conn: &PgConn,
+    entries: &[LogEntry],
+    closed: &[String],
+    node: &str,
+) -> Result<(), StateError> {
     conn.batch_execute("BEGIN").await.map_err(backend_error)?;
-    if let Err(err) = insert_logs(conn, entries).await {
+    let mut result = insert_logs(conn, entries).await;
+    if result.is_ok() && !closed.is_empty() {
+        result = async {
+            let delete = conn.prepare_cached(journal::DELETE).await.map_err(backend_error)?;
+            for flow in closed {
+                conn.execute(&delete, &[flow, &node]).await.map_err(backend_error)?;
+            }
+            Ok(())
+        }
+        .await;
+    }
+    if let Err(err) = result {
         let _ = conn.batch_execute("ROLLBACK").await;
         return Err(err);
     }
     conn.batch_execute("COMMIT").await.map_err(backend_error)
 }
 
-/// Writes a batch of records in one transaction; if that fails, each record
-/// on its own, so that one bad record costs only itself.
-async fn write_batch(conn: &PgConn, batch: &[LogEntry]) -> Result<(), StateError> {
-    let Err(batch_error) = insert_in_transaction(conn, batch).await else {
+/// Writes a batch of records (and closes its flows' journals) in one
+/// transaction; if that fails, each record on its own, so that one bad
+/// record costs only itself.
+async fn write_batch(conn: &PgConn, batch: &Batch, node: &str) -> Result<(), StateError> {
+    let Err(batch_error) = insert_in_transaction(conn, &batch.entries, &batch.closed, node).await else {
         return Ok(());
     };
     let mut lost = 0;
-    for entry in batch {
-        if insert_in_transaction(conn, std::slice::from_ref(entry)).await.is_err() {
+    for entry in &batch.entries {
+        if insert_in_transaction(conn, std::slice::from_ref(entry), &[], node)
+            .await
+            .is_err()
+        {
             lost += 1;
         }
     }
+    insert_in_transaction(conn, &[], &batch.closed, node).await?;
     match lost {
         0 => Ok(()),
         _ => Err(StateError::Backend(format!(
             "{lost} of {} record(s) could not be written ({batch_error})",
-            batch.len()
+            batch.entries.len()
         ))),
     }
 }
@@ -377,7 +403,13 @@ const LOG_COLUMNS: &str =
     "id, flow, seq, concept, action, input, error, output, sync, matched, started_at, completed_at, kept";
 
 impl Postgres {
-    pub(crate) async fn open(url: &str, max_connections: usize, read_only_window: u64) -> Result<Self, StoreError> {
+    pub(crate) async fn open(
+        url: &str,
+        max_connections: usize,
+        read_only_window: u64,
+        journal: Journal,
+    ) -> Result<Self, StoreError> {
+        let journal = Arc::new(journal);
         let pool = Arc::new(Pool {
             url: url.to_string(),
             idle: Mutex::new(Vec::new()),
@@ -388,13 +420,15 @@ impl Postgres {
         drop(conn);
         let batch_pool = pool.clone();
         let trim = Arc::new(crate::log_queue::TrimSchedule::new(read_only_window));
-        let log = LogQueue::start(Arc::new(move |batch: Vec<LogEntry>| {
+        let batch_journal = journal.clone();
+        let log = LogQueue::start(Arc::new(move |batch: Batch| {
             let pool = batch_pool.clone();
             let trim = trim.clone();
+            let journal = batch_journal.clone();
             Box::pin(async move {
                 let conn = pool.get().await.map_err(StateError::Backend)?;
-                let written = write_batch(&conn, &batch).await;
-                if trim.due(&batch) {
+                let written = write_batch(&conn, &batch, &journal.node).await;
+                if trim.due(&batch.entries) {
                     // Its own statement, after the batch committed: nodes
                     // trimming at once delete overlapping rows, and a
                     // deadlock there must not cost the batch.
@@ -413,6 +447,7 @@ impl Postgres {
         Ok(Postgres {
             pool,
             log,
+            journal,
             readers,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
@@ -523,6 +558,7 @@ async fn migrate(client: &mut Pooled) -> Result<(), StoreError> {
 
 pub(crate) struct PgTx {
     conn: Option<Pooled>,
+    journal: Arc<Journal>,
 }
 
 impl Drop for PgTx {
@@ -545,6 +581,44 @@ impl StateTx for PgTx {
             match &self.conn {
                 Some(c) => run_op(c, &op).await,
                 None => Err(StateError::Backend("transaction already finished".into())),
+            }
+        })
+    }
+
+    fn write_journal(&mut self, flow: &str, snapshot: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), StateError>> {
+        let flow = flow.to_string();
+        Box::pin(async move {
+            let Some(conn) = &self.conn else {
+                return Err(StateError::Backend("transaction already finished".into()));
+            };
+            let journal = &self.journal;
+            let changed = match snapshot {
+                Some(snapshot) => {
+                    let statement = conn.prepare_cached(journal::UPSERT).await.map_err(backend_error)?;
+                    let sealed = journal.seal(&snapshot);
+                    conn.execute(
+                        &statement,
+                        &[
+                            &flow,
+                            &journal.node,
+                            &journal.lease_until(),
+                            &crate::now_micros(),
+                            &sealed,
+                        ],
+                    )
+                    .await
+                    .map_err(backend_error)?
+                }
+                None => {
+                    let statement = conn.prepare_cached(journal::DELETE).await.map_err(backend_error)?;
+                    conn.execute(&statement, &[&flow, &journal.node])
+                        .await
+                        .map_err(backend_error)?
+                }
+            };
+            match changed {
+                0 => Err(StateError::FlowTakenOver),
+                _ => Ok(()),
             }
         })
     }
@@ -580,7 +654,10 @@ impl StateBackend for Postgres {
             conn.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
                 .await
                 .map_err(backend_error)?;
-            Ok(Box::new(PgTx { conn: Some(conn) }) as Box<dyn StateTx>)
+            Ok(Box::new(PgTx {
+                conn: Some(conn),
+                journal: self.journal.clone(),
+            }) as Box<dyn StateTx>)
         })
     }
 
@@ -591,9 +668,90 @@ impl StateBackend for Postgres {
     fn flush_log(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.log.flush())
     }
+
+    fn finish_flow(&self, flow: String, entries: Vec<LogEntry>) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move { self.log.finish(flow, entries) })
+    }
+
+    fn claim_flows(&self, claim: Claim) -> BoxFuture<'_, Result<Vec<OpenFlow>, StateError>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            // Rows another node is writing or claiming right now are locked:
+            // skipped, they stay with it.
+            let which = match claim {
+                Claim::AtStart => "owner = $1 OR lease_until < $3",
+                Claim::Expired => "owner <> $1 AND lease_until < $3",
+            };
+            let text = format!(
+                "UPDATE concord_journal j SET owner = $1, lease_until = $2 FROM \
+                 (SELECT flow, owner FROM concord_journal WHERE {which} FOR UPDATE SKIP LOCKED) c \
+                 WHERE j.flow = c.flow RETURNING j.flow, c.owner, j.snapshot"
+            );
+            let journal = &self.journal;
+            let rows = conn
+                .query(&text, &[&journal.node, &journal.lease_until(), &crate::now_micros()])
+                .await
+                .map_err(backend_error)?;
+            Ok(open_claimed(
+                journal,
+                rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))),
+            ))
+        })
+    }
+
+    fn renew_leases(&self) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            conn.execute(journal::RENEW, &[&self.journal.node, &self.journal.lease_until()])
+                .await
+                .map_err(backend_error)?;
+            Ok(())
+        })
+    }
+
+    fn note_resumption(
+        &self,
+        flow: String,
+        from_seq: u32,
+        previous_owner: String,
+    ) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move {
+            let conn = self.conn().await?;
+            conn.execute(
+                journal::NOTE_RESUMPTION,
+                &[
+                    &flow,
+                    &crate::now_micros(),
+                    &i64::from(from_seq),
+                    &self.journal.node,
+                    &previous_owner,
+                ],
+            )
+            .await
+            .map_err(backend_error)?;
+            Ok(())
+        })
+    }
 }
 
 impl Backend for Postgres {
+    fn resumptions(&self, flow: String) -> BoxFuture<'_, Result<Vec<Resumption>, StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            let rows = conn.query(journal::RESUMPTIONS, &[&flow]).await.map_err(store_error)?;
+            Ok(rows
+                .iter()
+                .map(|r| Resumption {
+                    flow: r.get(0),
+                    at: r.get(1),
+                    from_seq: r.get::<_, i64>(2) as u32,
+                    node: r.get(3),
+                    previous_owner: r.get(4),
+                })
+                .collect())
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "postgres"
     }

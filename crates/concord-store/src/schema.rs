@@ -4,7 +4,7 @@
 use crate::sql::Dialect;
 
 /// The schema version this build writes.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 /// Statements of migration `version` (1-based).
 pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
@@ -66,6 +66,26 @@ pub(crate) fn migration(d: Dialect, version: i64) -> Vec<String> {
                 format!("ALTER TABLE concord_log ADD COLUMN kept {bool_} NOT NULL DEFAULT {true_}"),
                 format!("ALTER TABLE concord_log ADD COLUMN bytes {int} NOT NULL DEFAULT 0"),
                 "CREATE INDEX IF NOT EXISTS concord_log_read_only ON concord_log (completed_at) WHERE NOT kept".into(),
+            ]
+        }
+        // The flow journal (one row per open flow that has written, owned
+        // by a node under a lease) and the resumptions of interrupted flows.
+        5 => {
+            let blob = match d {
+                Dialect::Sqlite => "BLOB",
+                Dialect::Postgres => "BYTEA",
+            };
+            vec![
+                format!(
+                    "CREATE TABLE IF NOT EXISTS concord_journal (flow TEXT PRIMARY KEY, owner TEXT NOT NULL, \
+                     lease_until {int} NOT NULL, updated_at {int} NOT NULL, snapshot {blob} NOT NULL)"
+                ),
+                "CREATE INDEX IF NOT EXISTS concord_journal_owner ON concord_journal (owner)".into(),
+                format!(
+                    "CREATE TABLE IF NOT EXISTS concord_resumptions (flow TEXT NOT NULL, at {int} NOT NULL, \
+                     from_seq {int} NOT NULL, node TEXT NOT NULL, previous_owner TEXT NOT NULL)"
+                ),
+                "CREATE INDEX IF NOT EXISTS concord_resumptions_flow ON concord_resumptions (flow)".into(),
             ]
         }
         _ => Vec::new(),

@@ -5,13 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use concord_concept::state::{CollectionSpec, LogEntry, Op, OpResult, StateBackend, StateTx};
+use concord_concept::state::{
+    Claim, CollectionSpec, LogEntry, Op, OpResult, OpenFlow, Resumption, StateBackend, StateTx,
+};
 use concord_concept::{BoxFuture, StateError};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use crate::log_queue::LogQueue;
+use crate::journal::{self, Journal, open_claimed};
+use crate::log_queue::{Batch, LogQueue};
 use crate::schema::{self, LATEST};
 use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, LogRow, Retention, StoreError};
@@ -21,6 +24,7 @@ pub(crate) struct Sqlite {
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
     log: LogQueue,
+    journal: Arc<Journal>,
 }
 
 const READERS: usize = 4;
@@ -170,23 +174,35 @@ fn in_transaction(conn: &Connection, f: impl FnOnce() -> Result<(), StateError>)
     }
 }
 
-/// Writes a batch of records in one transaction; if that fails, each record
-/// on its own, so that one bad record costs only itself.
-fn write_batch(conn: &Connection, batch: &[LogEntry]) -> Result<(), StateError> {
-    let Err(batch_error) = in_transaction(conn, || insert_logs(conn, batch)) else {
+/// Deletes the journals of the `closed` flows `node` owns.
+fn close_journals(conn: &Connection, closed: &[String], node: &str) -> Result<(), StateError> {
+    let mut delete = conn.prepare_cached(journal::DELETE).map_err(backend_error)?;
+    for flow in closed {
+        delete.execute(rusqlite::params![flow, node]).map_err(backend_error)?;
+    }
+    Ok(())
+}
+
+/// Writes a batch of records (and closes its flows' journals) in one
+/// transaction; if that fails, each record on its own, so that one bad
+/// record costs only itself.
+fn write_batch(conn: &Connection, batch: &Batch, node: &str) -> Result<(), StateError> {
+    let all = || insert_logs(conn, &batch.entries).and_then(|()| close_journals(conn, &batch.closed, node));
+    let Err(batch_error) = in_transaction(conn, all) else {
         return Ok(());
     };
     let mut lost = 0;
-    for entry in batch {
+    for entry in &batch.entries {
         if in_transaction(conn, || insert_logs(conn, std::slice::from_ref(entry))).is_err() {
             lost += 1;
         }
     }
+    in_transaction(conn, || close_journals(conn, &batch.closed, node))?;
     match lost {
         0 => Ok(()),
         _ => Err(StateError::Backend(format!(
             "{lost} of {} record(s) could not be written ({batch_error})",
-            batch.len()
+            batch.entries.len()
         ))),
     }
 }
@@ -228,7 +244,8 @@ impl Sqlite {
     /// in-memory database for `None`, and brings its schema up to date.
     /// Records of read-only flows beyond the newest `read_only_window` are
     /// trimmed as new ones are written.
-    pub(crate) fn open(path: Option<&Path>, read_only_window: u64) -> Result<Self, StoreError> {
+    pub(crate) fn open(path: Option<&Path>, read_only_window: u64, journal: Journal) -> Result<Self, StoreError> {
+        let journal = Arc::new(journal);
         let open = || -> Result<Connection, StoreError> {
             let conn = match path {
                 Some(p) => Connection::open(p),
@@ -252,13 +269,15 @@ impl Sqlite {
         let writer = Arc::new(Mutex::new(writer));
         let batch_writer = writer.clone();
         let trim = Arc::new(crate::log_queue::TrimSchedule::new(read_only_window));
-        let log = LogQueue::start(Arc::new(move |batch: Vec<LogEntry>| {
+        let batch_journal = journal.clone();
+        let log = LogQueue::start(Arc::new(move |batch: Batch| {
             let writer = batch_writer.clone();
             let trim = trim.clone();
+            let journal = batch_journal.clone();
             Box::pin(async move {
                 let conn = writer.lock().await;
-                let written = write_batch(&conn, &batch);
-                if trim.due(&batch) {
+                let written = write_batch(&conn, &batch, &journal.node);
+                if trim.due(&batch.entries) {
                     let trimmed = conn
                         .prepare_cached(crate::TRIM_READ_ONLY)
                         .and_then(|mut s| s.execute([trim.window() as i64]));
@@ -274,6 +293,7 @@ impl Sqlite {
             readers,
             next: AtomicUsize::new(0),
             log,
+            journal,
         })
     }
 
@@ -333,6 +353,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 
 pub(crate) struct SqliteTx {
     conn: Option<OwnedMutexGuard<Connection>>,
+    journal: Arc<Journal>,
 }
 
 impl Drop for SqliteTx {
@@ -349,6 +370,38 @@ impl StateTx for SqliteTx {
             match &self.conn {
                 Some(conn) => run_op(conn, &op),
                 None => Err(StateError::Backend("transaction already finished".into())),
+            }
+        })
+    }
+
+    fn write_journal(&mut self, flow: &str, snapshot: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), StateError>> {
+        let flow = flow.to_string();
+        Box::pin(async move {
+            let Some(conn) = &self.conn else {
+                return Err(StateError::Backend("transaction already finished".into()));
+            };
+            let journal = &self.journal;
+            let changed = match snapshot {
+                Some(snapshot) => conn
+                    .prepare_cached(journal::UPSERT)
+                    .and_then(|mut s| {
+                        s.execute(rusqlite::params![
+                            flow,
+                            journal.node,
+                            journal.lease_until(),
+                            crate::now_micros(),
+                            journal.seal(&snapshot)
+                        ])
+                    })
+                    .map_err(backend_error)?,
+                None => conn
+                    .prepare_cached(journal::DELETE)
+                    .and_then(|mut s| s.execute(rusqlite::params![flow, journal.node]))
+                    .map_err(backend_error)?,
+            };
+            match changed {
+                0 => Err(StateError::FlowTakenOver),
+                _ => Ok(()),
             }
         })
     }
@@ -377,7 +430,10 @@ impl StateBackend for Sqlite {
         Box::pin(async move {
             let conn = self.writer.clone().lock_owned().await;
             conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
-            Ok(Box::new(SqliteTx { conn: Some(conn) }) as Box<dyn StateTx>)
+            Ok(Box::new(SqliteTx {
+                conn: Some(conn),
+                journal: self.journal.clone(),
+            }) as Box<dyn StateTx>)
         })
     }
 
@@ -388,9 +444,83 @@ impl StateBackend for Sqlite {
     fn flush_log(&self) -> BoxFuture<'_, ()> {
         Box::pin(self.log.flush())
     }
+
+    fn finish_flow(&self, flow: String, entries: Vec<LogEntry>) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move { self.log.finish(flow, entries) })
+    }
+
+    fn claim_flows(&self, claim: Claim) -> BoxFuture<'_, Result<Vec<OpenFlow>, StateError>> {
+        Box::pin(async move {
+            // One process owns an SQLite database: at its start every open
+            // flow is an interrupted one of its own; later there are none.
+            if claim == Claim::Expired {
+                return Ok(Vec::new());
+            }
+            let conn = self.writer.lock().await;
+            let journal = &self.journal;
+            let mut rows = Vec::new();
+            in_transaction(&conn, || {
+                let mut select = conn
+                    .prepare_cached("SELECT flow, owner, snapshot FROM concord_journal ORDER BY updated_at")
+                    .map_err(backend_error)?;
+                rows = select
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .and_then(|rows| rows.collect::<Result<Vec<(String, String, Vec<u8>)>, _>>())
+                    .map_err(backend_error)?;
+                conn.execute(
+                    "UPDATE concord_journal SET owner = $1, lease_until = $2",
+                    rusqlite::params![journal.node, journal.lease_until()],
+                )
+                .map_err(backend_error)?;
+                Ok(())
+            })?;
+            Ok(open_claimed(journal, rows.into_iter()))
+        })
+    }
+
+    fn renew_leases(&self) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn note_resumption(
+        &self,
+        flow: String,
+        from_seq: u32,
+        previous_owner: String,
+    ) -> BoxFuture<'_, Result<(), StateError>> {
+        Box::pin(async move {
+            let conn = self.writer.lock().await;
+            conn.execute(
+                journal::NOTE_RESUMPTION,
+                rusqlite::params![flow, crate::now_micros(), from_seq, self.journal.node, previous_owner],
+            )
+            .map_err(backend_error)?;
+            Ok(())
+        })
+    }
 }
 
 impl Backend for Sqlite {
+    fn resumptions(&self, flow: String) -> BoxFuture<'_, Result<Vec<Resumption>, StoreError>> {
+        Box::pin(async move {
+            self.with_reader(|conn| {
+                let mut select = conn.prepare_cached(journal::RESUMPTIONS)?;
+                let rows = select.query_map([&flow], |r| {
+                    Ok(Resumption {
+                        flow: r.get(0)?,
+                        at: r.get(1)?,
+                        from_seq: r.get(2)?,
+                        node: r.get(3)?,
+                        previous_owner: r.get(4)?,
+                    })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(store_error)
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }

@@ -203,7 +203,7 @@ impl App {
         }
         let url = self.database_url();
         let settings = self.settings_in_force()?;
-        let store = concord_store::open_with(&url, &settings.log).await?;
+        let store = concord_store::open_node(&url, &settings.log, &settings.node).await?;
         let collections = self.builder.specs().into_iter().flat_map(|s| s.collections).collect();
         store.ensure_collections(collections).await?;
         tracing::info!(
@@ -225,9 +225,20 @@ impl App {
 
     /// Loads the app and wires it to HTTP: its `Requesting` into a router
     /// with `config` (and the flow explorer when `config.dev`).
+    ///
+    /// Before it returns, every flow a crash interrupted is finished (its
+    /// answer, if its connection is gone, stays in its record); then, while
+    /// the process runs, this node renews the leases of the flows it runs
+    /// and takes over those of nodes that stopped renewing theirs.
     pub async fn serve_with(self, config: concord_http::HttpConfig) -> Result<Served, LoadError> {
         let requesting = self.requesting.clone();
+        let lease = self.settings_in_force()?.node.lease;
         let (engine, store) = self.load_with_store().await?;
+        let resumed = engine.resume_interrupted(concord_store::Claim::AtStart).await;
+        if !resumed.is_empty() {
+            tracing::info!(target: "concord::flow", "finished {} interrupted flow(s)", resumed.len());
+        }
+        spawn_lease_keeper(engine.clone(), store.clone(), lease);
         let router = concord_http::router_with_explorer(engine.clone(), requesting, config, Some(store.clone()));
         Ok(Served { engine, store, router })
     }
@@ -555,6 +566,39 @@ fn redact_url(url: &str) -> String {
 
 /// Applies the log policy's age and size limits once a minute (the
 /// read-only window is kept by the store as it writes).
+/// Renews this node's flow leases every third of `lease`, and takes over
+/// (and finishes) other nodes' flows whose lease has expired.
+fn spawn_lease_keeper(engine: Engine, store: std::sync::Arc<dyn concord_store::Backend>, lease: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval((lease / 3).max(Duration::from_millis(100)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let taking_over = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.renew_leases().await {
+                tracing::warn!(target: "concord::flow", "could not renew this node's flow leases: {e}");
+            }
+            // On its own task: finishing taken-over flows must not hold up
+            // the next renewal; one takeover at a time.
+            if let Ok(guard) = taking_over.clone().try_lock_owned() {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    let resumed = engine.resume_interrupted(concord_store::Claim::Expired).await;
+                    if !resumed.is_empty() {
+                        tracing::info!(
+                            target: "concord::flow",
+                            "took over and finished {} flow(s) of a node that stopped",
+                            resumed.len()
+                        );
+                    }
+                    drop(guard);
+                });
+            }
+        }
+    });
+}
+
 fn spawn_retention(store: std::sync::Arc<dyn concord_store::Backend>, policy: concord_store::LogPolicy) {
     if policy.max_age.is_none() && policy.max_bytes.is_none() {
         return;

@@ -71,6 +71,11 @@ pub struct Settings {
     /// the log as a stub (size, digest, prefix); objects and lists at 16
     /// times it.
     pub log_values: concord_engine::ValueLimits,
+    /// How this process finishes interrupted flows: `CONCORD_NODE_ID`
+    /// (`HOSTNAME:PORT`), `CONCORD_FLOW_LEASE` (`30s`) and
+    /// `CONCORD_JOURNAL_KEY` (64 hex digits, from the process environment
+    /// only: a key file otherwise).
+    pub node: concord_store::NodeSettings,
 }
 
 impl Default for Settings {
@@ -83,6 +88,7 @@ impl Default for Settings {
             connections: ConnectionLimits::default(),
             log: concord_store::LogPolicy::default(),
             log_values: concord_engine::ValueLimits::default(),
+            node: concord_store::NodeSettings::default(),
         }
     }
 }
@@ -216,6 +222,17 @@ impl Settings {
                 composite: bytes.saturating_mul(16),
             };
         }
+        // Stable across restarts, distinct between nodes on one host.
+        let host = s.node.node.rsplit_once(':').map_or("localhost", |(h, _)| h).to_string();
+        s.node.node = get("CONCORD_NODE_ID").unwrap_or_else(|| format!("{host}:{}", s.port));
+        if let Some(t) = get("CONCORD_FLOW_LEASE") {
+            s.node.lease = parse_age(&t).filter(|d| !d.is_zero()).ok_or(SettingsError::Invalid {
+                key: "CONCORD_FLOW_LEASE",
+                expected: "a duration (`30s`, `2m`; more than 0)",
+                value: t,
+            })?;
+        }
+        s.node.journal_key = env("CONCORD_JOURNAL_KEY").filter(|k| !k.is_empty());
         Ok(s)
     }
 }
