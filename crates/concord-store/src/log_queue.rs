@@ -27,7 +27,7 @@ pub(crate) struct Batch {
 }
 
 enum Queued {
-    Entry(LogEntry),
+    Entry(Box<LogEntry>),
     Finished { flow: String, entries: Vec<LogEntry> },
 }
 
@@ -65,7 +65,7 @@ impl LogQueue {
                 while let Some(queued) = next.take() {
                     n += 1;
                     match queued {
-                        Queued::Entry(e) => batch.entries.push(e),
+                        Queued::Entry(e) => batch.entries.push(*e),
                         Queued::Finished { flow, entries } => {
                             batch.entries.extend(entries);
                             batch.closed.push(flow);
@@ -91,7 +91,7 @@ impl LogQueue {
     }
 
     pub(crate) fn push(&self, entry: LogEntry) -> Result<(), StateError> {
-        self.send(Queued::Entry(entry))
+        self.send(Queued::Entry(Box::new(entry)))
     }
 
     /// Queues a finished flow's last records and its journal's deletion, to
