@@ -273,3 +273,80 @@ async fn interrupted_flows_finish_after_sigkill_on_postgres() {
     )
     .await;
 }
+
+/// Three nodes share a PostgreSQL database; node `a` takes the load and is
+/// killed for good. Once its lease expires, its interrupted flows are taken
+/// over by `b` or `c` — each flow by exactly one of them — and finished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_nodes_flows_are_taken_over_by_one_other_node() {
+    let Some(db) = concord::store::testing::ScratchDatabase::create("conduit_takeover").await else {
+        return;
+    };
+    let secret = "s".repeat(40);
+    let node = |id: &'static str| {
+        Server::start(
+            BIN,
+            &[
+                ("DATABASE_URL", &db.url),
+                ("JWT_SECRET", &secret),
+                ("CONCORD_NODE_ID", id),
+                ("CONCORD_FLOW_LEASE", "2s"),
+            ],
+        )
+    };
+    let a = node("a");
+    let b = node("b");
+    let c = node("c");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|i| tokio::spawn(client(a.addr, 0, i, seen.clone())))
+        .collect();
+    tokio::time::sleep(random_ms(1000, 2500)).await;
+    a.stop();
+    for client in clients {
+        let _ = client.await;
+    }
+    let (admin, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let count = async |sql: &str| admin.query_one(sql, &[]).await.unwrap().get::<_, i64>(0);
+    let interrupted = count("SELECT COUNT(*) FROM concord_journal").await;
+    assert!(interrupted > 0, "the kill interrupted flows");
+    let waited = std::time::Instant::now();
+    while count("SELECT COUNT(*) FROM concord_journal").await > 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the other nodes never took node a's flows over"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = seen.lock().unwrap().clone();
+    let url = db.url.clone();
+    let resumptions = check(b.addr, &seen, async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let one = async |sql: &str| client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0);
+        Stored {
+            journal_rows: one("SELECT COUNT(*) FROM concord_journal").await,
+            duplicated_record_ids: one(
+                "SELECT COUNT(*) FROM (SELECT id FROM concord_log GROUP BY id HAVING COUNT(*) > 1) d",
+            )
+            .await,
+            resumptions: one("SELECT COUNT(*) FROM concord_resumptions").await,
+        }
+    })
+    .await;
+    assert_eq!(resumptions, interrupted, "each interrupted flow was resumed once");
+    let by_other_nodes =
+        count("SELECT COUNT(*) FROM concord_resumptions WHERE previous_owner = 'a' AND node IN ('b', 'c')").await;
+    assert_eq!(by_other_nodes, interrupted, "by b or c, taking them from a");
+    let twice =
+        count("SELECT COUNT(*) FROM (SELECT flow FROM concord_resumptions GROUP BY flow HAVING COUNT(*) > 1) d").await;
+    assert_eq!(twice, 0, "no flow was resumed by two nodes");
+    println!(
+        "{interrupted} flows of node a taken over in {:.1?} after its kill",
+        waited.elapsed()
+    );
+    b.stop();
+    c.stop();
+}
