@@ -24,6 +24,7 @@ mod ids;
 pub use ids::*;
 
 pub mod state;
+pub mod time;
 pub use state::{Collection, CollectionSpec, Cond, Query, StateError};
 
 /// The result of an action: one success case or the error case.

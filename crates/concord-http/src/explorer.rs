@@ -116,12 +116,42 @@ pub(crate) async fn flow(State(shared): State<Arc<Shared>>, Path(id): Path<Strin
             "ms": (e.completed_at - e.started_at) as f64 / 1000.0,
         }));
     }
-    let report = FlowReport::from_log(&entries);
+    let resumptions: Vec<Value> = store
+        .resumptions(id.clone())
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            json!({
+                "at": concord_concept::time::iso(r.at / 1000),
+                "node": r.node,
+                "previousOwner": r.previous_owner,
+                "fromSeq": r.from_seq,
+            })
+        })
+        .collect();
+    let open = store.open_flow_owner(id.clone()).await.unwrap_or_default();
+    // An open flow may still do what has not happened yet: nothing to explain.
+    let near_misses = match open {
+        Some(_) => Vec::new(),
+        None => {
+            let report = FlowReport::from_log(&entries);
+            shared
+                .engine
+                .explain(&report)
+                .await
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        }
+    };
     let body = json!({
         "flow": id,
         "status": status_of(&shared.entry, &entries),
         "records": records,
-        "nearMisses": shared.engine.explain(&report).await.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "resumptions": resumptions,
+        "openOn": open,
+        "nearMisses": near_misses,
     });
     crate::json_response(StatusCode::OK, body)
 }
@@ -138,6 +168,7 @@ const PAGE: &str = r##"<!doctype html>
   .flow { padding: 6px 12px; cursor: pointer; border-bottom: 1px solid #f0f0f0; display: flex; gap: 8px; }
   .flow:hover, .flow.selected { background: #eef3fb; }
   .status { font-weight: bold; min-width: 34px; }
+  .resumed { margin: 6px 0; padding: 4px 8px; background: #fff4d6; border-left: 3px solid #e0a800; }
   .s2 { color: #2a7a2a; } .s4 { color: #b36b00; } .s5, .none { color: #c0392b; }
   .path { flex: 1; font-family: ui-monospace, monospace; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
   .ms { color: #888; }
@@ -173,7 +204,12 @@ async function loadFlows() {
 async function showFlow(id) {
   document.querySelectorAll('.flow').forEach(el => el.classList.toggle('selected', el.dataset.flow === id));
   const f = await (await fetch('/_concord/api/flows/' + id)).json();
-  const rows = f.records.map((r, i) =>
+  const resumed = seq => f.resumptions.filter(r => r.fromSeq === seq).map(r =>
+    `<div class="resumed">interrupted on node ${esc(r.previousOwner)}; resumed at ${esc(r.at)} by node ${esc(r.node)} ` +
+    `from record #${r.fromSeq} (its connection was gone: answers from here on were recorded, not sent)</div>`).join('');
+  const open = f.openOn == null ? '' :
+    `<div class="resumed">not finished: running on node ${esc(f.openOn)}, or interrupted there and awaiting resumption</div>`;
+  const rows = f.records.map((r, i) => resumed(r.seq) +
     `<div class="record${r.error ? ' error' : ''}" style="margin-left:${r.depth * 24}px" data-i="${i}">` +
     (r.sync ? `<span class="sync">[${esc(r.sync)}]</span> ` : '') + `${esc(r.action)}` +
     `<pre hidden>input  ${esc(JSON.stringify(r.input, null, 2))}\noutput ${esc(JSON.stringify(r.output, null, 2))}</pre></div>`).join('');
@@ -181,7 +217,7 @@ async function showFlow(id) {
     ? '<h3>Syncs that came close</h3><ul class="misses">' + f.nearMisses.map(m => `<li>${esc(m)}</li>`).join('') + '</ul>'
     : '';
   document.getElementById('detail').innerHTML =
-    `<h2>Flow ${esc(f.flow)} — ${f.status ?? 'no answer'}</h2>` + rows + misses;
+    `<h2>Flow ${esc(f.flow)} — ${f.status ?? 'no answer'}</h2>` + open + rows + misses;
   document.querySelectorAll('.record').forEach(el => el.onclick = () => { const p = el.querySelector('pre'); p.hidden = !p.hidden; });
 }
 function route() { const m = location.hash.match(/flow=([\w-]+)/); if (m) showFlow(m[1]); }

@@ -193,6 +193,9 @@ pub(crate) const DELETE: &str = "DELETE FROM concord_journal WHERE flow = $1 AND
 /// Extends the leases of this node's flows.
 pub(crate) const RENEW: &str = "UPDATE concord_journal SET lease_until = $2 WHERE owner = $1";
 
+/// The owner of an open flow's journal.
+pub(crate) const OWNER: &str = "SELECT owner FROM concord_journal WHERE flow = $1";
+
 /// Records a resumption.
 pub(crate) const NOTE_RESUMPTION: &str =
     "INSERT INTO concord_resumptions (flow, at, from_seq, node, previous_owner) VALUES ($1, $2, $3, $4, $5)";

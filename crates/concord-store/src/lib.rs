@@ -146,6 +146,9 @@ pub trait Backend: StateBackend {
     fn schema_version(&self) -> BoxFuture<'_, Result<i64, StoreError>>;
     /// The times a flow was interrupted and resumed, in order.
     fn resumptions(&self, flow: String) -> BoxFuture<'_, Result<Vec<Resumption>, StoreError>>;
+    /// The node that owns `flow`'s journal, if the flow is still open: it
+    /// is running there, or was interrupted and awaits resumption.
+    fn open_flow_owner(&self, flow: String) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
 }
 
 /// Opens the store a URL names, creating or migrating its schema:

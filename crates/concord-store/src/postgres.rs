@@ -735,6 +735,14 @@ impl StateBackend for Postgres {
 }
 
 impl Backend for Postgres {
+    fn open_flow_owner(&self, flow: String) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            let conn = self.pool.get().await.map_err(StoreError::Connect)?;
+            let row = conn.query_opt(journal::OWNER, &[&flow]).await.map_err(store_error)?;
+            Ok(row.map(|r| r.get(0)))
+        })
+    }
+
     fn resumptions(&self, flow: String) -> BoxFuture<'_, Result<Vec<Resumption>, StoreError>> {
         Box::pin(async move {
             let conn = self.pool.get().await.map_err(StoreError::Connect)?;

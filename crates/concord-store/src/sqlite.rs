@@ -501,6 +501,18 @@ impl StateBackend for Sqlite {
 }
 
 impl Backend for Sqlite {
+    fn open_flow_owner(&self, flow: String) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            self.with_reader(|conn| {
+                conn.prepare_cached(journal::OWNER)?
+                    .query_row([&flow], |r| r.get(0))
+                    .optional()
+            })
+            .await
+            .map_err(store_error)
+        })
+    }
+
     fn resumptions(&self, flow: String) -> BoxFuture<'_, Result<Vec<Resumption>, StoreError>> {
         Box::pin(async move {
             self.with_reader(|conn| {

@@ -41,6 +41,7 @@ pub use app::{App, CheckReport, DEFAULT_DATABASE, LoadError, Served, init_tracin
 // (`StateBackend`, `StateTx`, `Op`, `LogEntry`) is under `store`.
 #[doc(hidden)]
 pub use concord_concept::__private;
+pub use concord_concept::time;
 pub use concord_concept::{
     ActionContext, ActionRole, ActionSpec, BoxFuture, Collection, CollectionSpec, Concept, ConceptSpec, Cond,
     EntryRole, FlowId, IntoOutcome, IntoRows, Outcome, Outputs, ParamSpec, ParamType, Query, QueryContext, QuerySpec,

@@ -135,7 +135,15 @@ pub(crate) async fn trace(app: &App, flow: Option<&str>) -> Result<(), String> {
             if entries.is_empty() {
                 return Err(format!("no flow `{flow}` in the log (it may have been pruned)"));
             }
-            print!("{}", render_trace(&entries));
+            let resumptions = store.resumptions(flow.to_string()).await.map_err(|e| e.to_string())?;
+            print!("{}", render_trace(&entries, &resumptions));
+            if let Some(owner) = store
+                .open_flow_owner(flow.to_string())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("{}", open_flow_note(&owner));
+            }
         }
         None => {
             let now = concord_store::now_micros();
@@ -163,6 +171,19 @@ pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), 
     if entries.is_empty() {
         return Err(format!("no flow `{flow}` in the log (it may have been pruned)"));
     }
+    for r in store.resumptions(flow.to_string()).await.map_err(|e| e.to_string())? {
+        println!("{}", resumption_line(&r));
+    }
+    if let Some(owner) = store
+        .open_flow_owner(flow.to_string())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        // An open flow has not done everything yet: what did not fire may
+        // still fire, so there is nothing to explain.
+        println!("{}", open_flow_note(&owner));
+        return Ok(());
+    }
     let report = concord_engine::FlowReport::from_log(&entries);
     let misses = engine.explain(&report).await;
     let fired: Vec<&str> = report.records.iter().filter_map(|r| r.sync.as_deref()).collect();
@@ -178,9 +199,33 @@ pub(crate) async fn why(app: App, flow: &str, sync: Option<&str>) -> Result<(), 
     Ok(())
 }
 
+/// What `trace` and `why` say of a flow whose journal is still open.
+fn open_flow_note(owner: &str) -> String {
+    format!(
+        "this flow is not finished: it is running on node {owner}, or was interrupted there and will be \
+         resumed when that node starts again (or by another node once its lease expires)"
+    )
+}
+
+/// `-- interrupted; resumed at … by node … from record #N --`
+fn resumption_line(r: &concord_concept::state::Resumption) -> String {
+    format!(
+        "-- interrupted on node {}; resumed at {} by node {} from record #{} \
+         (its connection was gone: any answer from here on was recorded, not sent) --",
+        r.previous_owner,
+        concord_concept::time::iso(r.at / 1000),
+        r.node,
+        r.from_seq
+    )
+}
+
 /// A flow's records as a tree: each record under the most recent record its
-/// sync matched, with the sync's name before it.
-pub fn render_trace(entries: &[concord_concept::state::LogEntry]) -> String {
+/// sync matched, with the sync's name before it, and a line where the flow
+/// was interrupted and resumed.
+pub fn render_trace(
+    entries: &[concord_concept::state::LogEntry],
+    resumptions: &[concord_concept::state::Resumption],
+) -> String {
     use std::fmt::Write as _;
     let index: HashMap<&str, usize> = entries.iter().enumerate().map(|(i, e)| (e.id.as_str(), i)).collect();
     let mut depth = vec![0usize; entries.len()];
@@ -200,6 +245,9 @@ pub fn render_trace(entries: &[concord_concept::state::LogEntry]) -> String {
         );
     }
     for (e, d) in entries.iter().zip(&depth) {
+        for r in resumptions.iter().filter(|r| r.from_seq == e.seq) {
+            let _ = writeln!(out, "{}", resumption_line(r));
+        }
         let sync = e.sync.as_deref().map(|s| format!("[{s}] ")).unwrap_or_default();
         let mark = if e.error { "  (error)" } else { "" };
         let _ = writeln!(
@@ -211,6 +259,10 @@ pub fn render_trace(entries: &[concord_concept::state::LogEntry]) -> String {
             json(&e.input),
             json(&e.output)
         );
+    }
+    let last = entries.last().map_or(0, |e| e.seq + 1);
+    for r in resumptions.iter().filter(|r| r.from_seq >= last) {
+        let _ = writeln!(out, "{}", resumption_line(r));
     }
     out
 }

@@ -29,7 +29,7 @@ async fn a_login_flow_as_a_tree_without_secrets() {
     engine.flush_log().await;
     let store = concord::store::open(&url).await.unwrap();
     let entries = store.flow_log(report.flow.to_string()).await.unwrap();
-    let tree = concord::render_trace(&entries);
+    let tree = concord::render_trace(&entries, &[]);
     let lines: Vec<&str> = tree.lines().collect();
     assert!(
         lines[0].starts_with(&format!("flow {}: 4 action(s)", report.flow)),
@@ -55,7 +55,7 @@ async fn a_login_flow_as_a_tree_without_secrets() {
     // Nothing secret anywhere in the log.
     let mut all = String::new();
     for f in store.flows(0, concord::store::now_micros() + 1, 100).await.unwrap() {
-        all.push_str(&concord::render_trace(&store.flow_log(f.flow).await.unwrap()));
+        all.push_str(&concord::render_trace(&store.flow_log(f.flow).await.unwrap(), &[]));
     }
     assert!(!all.contains("correct horse"), "passwords are redacted");
     assert!(!all.contains(&session), "session tokens are redacted");

@@ -181,11 +181,11 @@ async fn check(addr: std::net::SocketAddr, seen: &Seen, stored: impl std::future
 }
 
 /// Kills and restarts the server `rounds()` times under load, checking
-/// after each restart.
+/// after each restart; returns the last server, running.
 async fn crash_loop(
     env: &[(&str, &str)],
     stored: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Stored>>>,
-) {
+) -> Server {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut server = Server::start(BIN, env);
     let mut resumed = 0;
@@ -216,7 +216,7 @@ async fn crash_loop(
         );
     }
     assert!(resumed > 0, "the kills interrupted flows, and they were resumed");
-    server.stop();
+    server
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,7 +238,49 @@ async fn interrupted_flows_finish_after_sigkill_on_sqlite() {
             }
         }) as std::pin::Pin<Box<dyn std::future::Future<Output = Stored>>>
     };
-    crash_loop(&[("DATABASE_URL", &url), ("JWT_SECRET", &"s".repeat(40))], stored).await;
+    let server = crash_loop(
+        &[
+            ("DATABASE_URL", &url),
+            ("JWT_SECRET", &"s".repeat(40)),
+            ("CONCORD_DEV", "1"),
+        ],
+        stored,
+    )
+    .await;
+    // A resumed flow, as trace, why and the explorer show it.
+    let flow: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT flow FROM concord_resumptions LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("JWT_SECRET", "s".repeat(40))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let trace = run(&["trace", &flow]);
+    assert!(
+        trace.contains("resumed at") && trace.contains("from record #"),
+        "{trace}"
+    );
+    let why = run(&["why", &flow]);
+    assert!(
+        why.contains("interrupted on node") && why.contains("resumed at"),
+        "{why}"
+    );
+    let detail = send(server.addr, "GET", &format!("/_concord/api/flows/{flow}"), "", &[]).await;
+    assert_eq!(detail.status, 200, "{:?}", detail.body);
+    assert_eq!(
+        detail.body["resumptions"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        detail.body
+    );
+    assert_eq!(detail.body["openOn"], Value::Null, "the flow is finished");
+    server.stop();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +313,8 @@ async fn interrupted_flows_finish_after_sigkill_on_postgres() {
         ],
         stored,
     )
-    .await;
+    .await
+    .stop();
 }
 
 /// Three nodes share a PostgreSQL database; node `a` takes the load and is

@@ -1,7 +1,7 @@
 use concord::{ActionContext, Cond, Outputs, Query, QueryContext, StateError, Value, concept};
 use serde::{Deserialize, Serialize};
 
-use super::time::{iso, now_millis};
+use concord::time::{iso, now_millis};
 
 /// Output of `Article.create`.
 #[derive(Debug, Clone, PartialEq, Eq, Outputs)]

@@ -1,7 +1,7 @@
 use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
 use serde::{Deserialize, Serialize};
 
-use super::time::{iso, now_millis};
+use concord::time::{iso, now_millis};
 
 /// Output of `Comment.add`.
 #[derive(Debug, Clone, PartialEq, Eq, Outputs)]

@@ -8,7 +8,6 @@ mod following;
 mod password;
 mod profile;
 mod tag;
-mod time;
 mod user;
 
 pub use article::Article;

@@ -1,5 +1,4 @@
-//! Timestamps as the RealWorld API shows them: ISO 8601, UTC, milliseconds.
-//! A helper, not a concept: Article and Comment each stamp their own records.
+//! Timestamps as APIs and traces show them: ISO 8601, UTC, milliseconds.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
