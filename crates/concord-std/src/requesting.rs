@@ -220,6 +220,20 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_resumed_flows_answer_for_a_gone_connection_is_accepted() {
+        // After a restart, a resumed flow answers a request this process
+        // never saw: the answer succeeds (it stays in the flow's record).
+        let r = Requesting::new();
+        let mut ctx = ActionContext::new(FlowId::fresh(), RecordId::fresh());
+        let input = fields(&[("request", "from-before-the-crash".into()), ("ok", true.into())]);
+        assert_eq!(
+            r.perform(&mut ctx, "respond", &input).await,
+            Outcome::Success(Record::new())
+        );
+        assert_eq!(r.pending_count(), 0, "nothing is kept for it");
+    }
+
     #[test]
     fn signature_is_open_for_fields() {
         let spec = Requesting::new().spec();
