@@ -20,7 +20,7 @@ use serde_json::json;
 
 const CLIENTS: usize = 8;
 const REGISTRATIONS_PER_CLIENT: usize = 25;
-const ARTICLES_PER_CLIENT: usize = 150;
+const ARTICLES_PER_CLIENT: usize = 500;
 
 async fn start(database: &str) -> SocketAddr {
     let router = conduit::app()
