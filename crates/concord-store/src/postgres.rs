@@ -566,20 +566,33 @@ pub(crate) struct PgTx {
 
 /// Writes (or deletes) a flow's journal row as this node; `FlowTakenOver`
 /// when another node owns it.
-async fn write_journal_row(conn: &PgConn, journal: &Journal, flow: &str, sealed: Option<&[u8]>) -> Result<(), StateError> {
+async fn write_journal_row(
+    conn: &PgConn,
+    journal: &Journal,
+    flow: &str,
+    sealed: Option<&[u8]>,
+) -> Result<(), StateError> {
     let changed = match sealed {
         Some(sealed) => {
             let statement = conn.prepare_cached(journal::UPSERT).await.map_err(backend_error)?;
             conn.execute(
                 &statement,
-                &[&flow, &journal.node, &journal.lease_until(), &crate::now_micros(), &sealed],
+                &[
+                    &flow,
+                    &journal.node,
+                    &journal.lease_until(),
+                    &crate::now_micros(),
+                    &sealed,
+                ],
             )
             .await
             .map_err(backend_error)?
         }
         None => {
             let statement = conn.prepare_cached(journal::DELETE).await.map_err(backend_error)?;
-            conn.execute(&statement, &[&flow, &journal.node]).await.map_err(backend_error)?
+            conn.execute(&statement, &[&flow, &journal.node])
+                .await
+                .map_err(backend_error)?
         }
     };
     match changed {
