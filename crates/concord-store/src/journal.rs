@@ -200,6 +200,9 @@ pub(crate) const OWNER: &str = "SELECT owner FROM concord_journal WHERE flow = $
 pub(crate) const NOTE_RESUMPTION: &str =
     "INSERT INTO concord_resumptions (flow, at, from_seq, node, previous_owner) VALUES ($1, $2, $3, $4, $5)";
 
+/// Forgets resumptions older than the log's retention.
+pub(crate) const PRUNE_RESUMPTIONS: &str = "DELETE FROM concord_resumptions WHERE at < $1";
+
 /// A flow's resumptions, in order.
 pub(crate) const RESUMPTIONS: &str =
     "SELECT flow, at, from_seq, node, previous_owner FROM concord_resumptions WHERE flow = $1 ORDER BY at";

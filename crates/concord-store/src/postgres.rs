@@ -873,6 +873,9 @@ impl Backend for Postgres {
                     .execute(crate::PRUNE_BEFORE, &[&before])
                     .await
                     .map_err(store_error)?;
+                conn.execute(journal::PRUNE_RESUMPTIONS, &[&before])
+                    .await
+                    .map_err(store_error)?;
             }
             if let Some(max) = retention.max_bytes {
                 let cutoff = conn

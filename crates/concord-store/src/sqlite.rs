@@ -607,6 +607,8 @@ impl Backend for Sqlite {
             if let Some(before) = retention.before {
                 let conn = self.writer.lock().await;
                 pruned += conn.execute(crate::PRUNE_BEFORE, [before]).map_err(store_error)? as u64;
+                conn.execute(journal::PRUNE_RESUMPTIONS, [before])
+                    .map_err(store_error)?;
             }
             if let Some(max) = retention.max_bytes {
                 let cutoff = self
