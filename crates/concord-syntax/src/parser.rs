@@ -21,10 +21,17 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let toks = lex(file, text, &mut diags);
     let lex_errors = diags.iter().map(|d| d.primary.span).collect();
+    let error_starts = diags
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| d.primary.span.start)
+        .collect();
+    let newlines = text.match_indices('\n').map(|(i, _)| i as u32).collect();
     let mut p = Parser {
         lex_errors,
+        error_starts,
+        newlines,
         errors: 0,
-        text,
         toks,
         pos: 0,
         file,
@@ -39,12 +46,15 @@ pub fn parse(file: FileId, text: &str) -> (File, Vec<Diagnostic>) {
 
 type PResult<T> = Result<T, ()>;
 
-struct Parser<'t> {
+struct Parser {
     /// Where the lexer found problems (parsing goes on over them).
     lex_errors: Vec<Span>,
     /// Parse errors so far, including those not shown.
     errors: usize,
-    text: &'t str,
+    /// Where each error shown so far starts, for `follows_recent_error`.
+    error_starts: std::collections::BTreeSet<u32>,
+    /// The offsets of the text's newlines, to find a line in `O(log n)`.
+    newlines: Vec<u32>,
     toks: Vec<Token>,
     pos: usize,
     file: FileId,
@@ -58,7 +68,7 @@ struct Parser<'t> {
 
 const CLAUSE_KEYWORDS: [&str; 5] = ["sync", "view", "when", "where", "then"];
 
-impl Parser<'_> {
+impl Parser {
     // ---- token access -------------------------------------------------
 
     fn index_of_next(&self) -> usize {
@@ -119,6 +129,7 @@ impl Parser<'_> {
 
     fn error(&mut self, code: &'static str, message: impl Into<String>, span: Span) -> &mut Diagnostic {
         self.errors += 1;
+        self.error_starts.insert(span.start);
         self.diags.push(Diagnostic::error(code, message, self.file, span));
         let last = self.diags.len() - 1;
         &mut self.diags[last]
@@ -127,13 +138,18 @@ impl Parser<'_> {
     /// True if an error was already reported on this token's line or the
     /// line before: a second error there is almost always a consequence of
     /// the first (an unclosed string or parenthesis).
+    ///
+    /// Logarithmic in the text and the errors so far: a file of thousands of
+    /// broken lines must still check while its author types.
     fn follows_recent_error(&self, span: Span) -> bool {
-        let line = |offset: u32| self.text.get(..offset as usize).map_or(0, |t| t.matches('\n').count());
-        let here = line(span.start);
-        self.diags
-            .iter()
-            .filter(|d| d.is_error())
-            .any(|d| here.saturating_sub(line(d.primary.span.start)) <= 1 && d.primary.span.start <= span.start)
+        // The start of the line before this token's: just after the newline
+        // two back from it.
+        let line = self.newlines.partition_point(|&nl| nl < span.start);
+        let from = match line {
+            0 | 1 => 0,
+            l => self.newlines[l - 2] + 1,
+        };
+        self.error_starts.range(from..=span.start).next().is_some()
     }
 
     fn unexpected(&mut self, expected: &str, help: &str) {
