@@ -53,17 +53,22 @@ async fn write(
     tx.commit(vec![entry(flow, seq)]).await
 }
 
+async fn with_collection(store: &dyn Backend, collection: &str) {
+    store
+        .ensure_collections(vec![CollectionSpec {
+            name: collection.into(),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+}
+
 async fn contract(url: &str) {
     let a = concord_store::open_node(url, &LogPolicy::default(), &node("node-a", 60_000))
         .await
         .unwrap();
     let collection = format!("J{}.docs", FlowId::fresh().to_string().replace('-', ""));
-    a.ensure_collections(vec![CollectionSpec {
-        name: collection.clone(),
-        ..Default::default()
-    }])
-    .await
-    .unwrap();
+    with_collection(&*a, &collection).await;
     let flow = FlowId::fresh().to_string();
     write(&*a, &collection, &flow, 0, Some("after 0")).await.unwrap();
     write(&*a, &collection, &flow, 1, Some("after 1")).await.unwrap();
@@ -138,12 +143,7 @@ async fn a_node_that_lost_its_flow_cannot_write_it() {
         .await
         .unwrap();
     let collection = "Fence.docs".to_string();
-    a.ensure_collections(vec![CollectionSpec {
-        name: collection.clone(),
-        ..Default::default()
-    }])
-    .await
-    .unwrap();
+    with_collection(&*a, &collection).await;
     let flow = FlowId::fresh().to_string();
     write(&*a, &collection, &flow, 0, Some("a's")).await.unwrap();
     assert!(

@@ -5,19 +5,25 @@
 
 use concord_concept::state::{CollectionSpec, Op, OpResult, Query};
 
+/// A store on `url` with `collection` in it.
+async fn store_with(url: &str, collection: &str) -> std::sync::Arc<dyn concord_store::Backend> {
+    let store = concord_store::open(url).await.unwrap();
+    store
+        .ensure_collections(vec![CollectionSpec {
+            name: collection.into(),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    store
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_terminated_reader_connections() {
     let Some(url) = concord_store::testing::postgres_url() else {
         return;
     };
-    let store = concord_store::open(&url).await.unwrap();
-    store
-        .ensure_collections(vec![CollectionSpec {
-            name: "Readers.things".into(),
-            ..Default::default()
-        }])
-        .await
-        .unwrap();
+    let store = store_with(&url, "Readers.things").await;
     let count = || async {
         match store
             .read(Op::Count {
@@ -59,14 +65,7 @@ async fn reads_in_flight_survive_terminated_reader_connections() {
     let Some(url) = concord_store::testing::postgres_url() else {
         return;
     };
-    let store = std::sync::Arc::new(concord_store::open(&url).await.unwrap());
-    store
-        .ensure_collections(vec![CollectionSpec {
-            name: "Readers.inflight".into(),
-            ..Default::default()
-        }])
-        .await
-        .unwrap();
+    let store = store_with(&url, "Readers.inflight").await;
     let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(connection);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

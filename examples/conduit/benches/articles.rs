@@ -12,7 +12,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use concord::http::HttpConfig;
 use concord::testing::http::send;
 use concord::testing::load::{Request, run};
 use serde_json::json;
@@ -20,19 +19,6 @@ use serde_json::json;
 const AUTHORS: usize = 50;
 const ARTICLES_PER_AUTHOR: usize = 10;
 const CONNECTIONS: usize = 16;
-
-async fn start(database: &str) -> SocketAddr {
-    let router = conduit::app()
-        .unwrap()
-        .database(database)
-        .router(HttpConfig::default())
-        .await
-        .expect("the conduit app loads");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(listener, router));
-    addr
-}
 
 async fn register(addr: SocketAddr, name: &str) -> String {
     let body = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password"}});
@@ -117,7 +103,7 @@ async fn main() {
     );
     for (name, url) in databases {
         println!("{name}:");
-        let addr = start(&url).await;
+        let addr = conduit::serve_on_loopback(&url).await;
         let reader = seed(addr).await;
         let limit = Duration::from_secs(15);
         let cases = [

@@ -14,26 +14,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use concord::http::HttpConfig;
 use concord::testing::http::send;
 use serde_json::json;
 
 const CLIENTS: usize = 8;
 const REGISTRATIONS_PER_CLIENT: usize = 25;
 const ARTICLES_PER_CLIENT: usize = 500;
-
-async fn start(database: &str) -> SocketAddr {
-    let router = conduit::app()
-        .unwrap()
-        .database(database)
-        .router(HttpConfig::default())
-        .await
-        .expect("the conduit app loads");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(listener, router));
-    addr
-}
 
 /// Runs `per_client` requests on each of the clients at once; `request(c, i)`
 /// gives the path, body and token of client `c`'s `i`th request.
@@ -83,7 +69,7 @@ async fn main() {
     println!("POST /api/users and POST /api/articles, {CLIENTS} concurrent clients on loopback");
     for (name, url) in databases {
         println!("{name}:");
-        let addr = start(&url).await;
+        let addr = conduit::serve_on_loopback(&url).await;
         let (rps, p50, p99) = measure(addr, REGISTRATIONS_PER_CLIENT, |c, i| {
             let name = format!("writer{c}x{i}");
             let body =

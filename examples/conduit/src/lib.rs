@@ -35,3 +35,23 @@ pub fn app() -> Result<App, concord_std::JwtSecretError> {
         .concept(Jwt::from_env()?)
         .syncs(syncs_dir()))
 }
+
+/// Serves the app with state in `database` on a free loopback port, on the
+/// current runtime, and returns where (for tests and benchmarks).
+///
+/// # Panics
+/// If the app does not load or no port is free.
+pub async fn serve_on_loopback(database: &str) -> std::net::SocketAddr {
+    let router = app()
+        .expect("JWT_SECRET, if set, is long enough")
+        .database(database)
+        .router(concord::http::HttpConfig::default())
+        .await
+        .expect("the conduit app loads");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free loopback port");
+    let addr = listener.local_addr().expect("a bound listener has an address");
+    tokio::spawn(concord::http::serve(listener, router));
+    addr
+}

@@ -283,28 +283,29 @@ async fn interrupted_flows_finish_after_sigkill_on_sqlite() {
     server.stop();
 }
 
+/// What the PostgreSQL database at `url` says.
+async fn postgres_stored(url: String) -> Stored {
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let one = async |sql: &str| client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0);
+    Stored {
+        journal_rows: one("SELECT COUNT(*) FROM concord_journal").await,
+        duplicated_record_ids: one(
+            "SELECT COUNT(*) FROM (SELECT id FROM concord_log GROUP BY id HAVING COUNT(*) > 1) d",
+        )
+        .await,
+        resumptions: one("SELECT COUNT(*) FROM concord_resumptions").await,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn interrupted_flows_finish_after_sigkill_on_postgres() {
     let Some(db) = concord::store::testing::ScratchDatabase::create("conduit_crash").await else {
         return;
     };
     let url = db.url.clone();
-    let stored = || {
-        let url = url.clone();
-        Box::pin(async move {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-            tokio::spawn(conn);
-            let one = async |sql: &str| client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0);
-            Stored {
-                journal_rows: one("SELECT COUNT(*) FROM concord_journal").await,
-                duplicated_record_ids: one(
-                    "SELECT COUNT(*) FROM (SELECT id FROM concord_log GROUP BY id HAVING COUNT(*) > 1) d",
-                )
-                .await,
-                resumptions: one("SELECT COUNT(*) FROM concord_resumptions").await,
-            }
-        }) as std::pin::Pin<Box<dyn std::future::Future<Output = Stored>>>
-    };
+    let stored =
+        || Box::pin(postgres_stored(url.clone())) as std::pin::Pin<Box<dyn std::future::Future<Output = Stored>>>;
     crash_loop(
         &[
             ("DATABASE_URL", &url),
@@ -365,20 +366,7 @@ async fn a_dead_nodes_flows_are_taken_over_by_one_other_node() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let seen = seen.lock().unwrap().clone();
     let url = db.url.clone();
-    let resumptions = check(b.addr, &seen, async move {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        let one = async |sql: &str| client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0);
-        Stored {
-            journal_rows: one("SELECT COUNT(*) FROM concord_journal").await,
-            duplicated_record_ids: one(
-                "SELECT COUNT(*) FROM (SELECT id FROM concord_log GROUP BY id HAVING COUNT(*) > 1) d",
-            )
-            .await,
-            resumptions: one("SELECT COUNT(*) FROM concord_resumptions").await,
-        }
-    })
-    .await;
+    let resumptions = check(b.addr, &seen, postgres_stored(url)).await;
     assert_eq!(resumptions, interrupted, "each interrupted flow was resumed once");
     let by_other_nodes =
         count("SELECT COUNT(*) FROM concord_resumptions WHERE previous_owner = 'a' AND node IN ('b', 'c')").await;

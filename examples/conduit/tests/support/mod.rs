@@ -4,22 +4,12 @@
 
 use std::net::SocketAddr;
 
-use concord::http::HttpConfig;
 pub use concord::testing::http::{Reply, send};
 use serde_json::Value;
 
 /// Serves the conduit app with state in `database` on a free loopback port.
 pub async fn start(database: &str) -> SocketAddr {
-    let router = conduit::app()
-        .unwrap()
-        .database(database)
-        .router(HttpConfig::default())
-        .await
-        .expect("the conduit app loads");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(listener, router));
-    addr
+    conduit::serve_on_loopback(database).await
 }
 
 /// (name, url) of every database under test: a SQLite file in `dir`, and
