@@ -114,6 +114,57 @@ pub struct QuerySpec {
     pub exactly_one: bool,
 }
 
+/// `(a: string, b?: integer, ...)`: parameters as a sync writes them, with
+/// types, `?` for optional ones and `secret` for sensitive ones.
+fn params_text(params: &[ParamSpec], open: bool) -> String {
+    let mut parts: Vec<String> = params
+        .iter()
+        .map(|p| {
+            let optional = if p.optional { "?" } else { "" };
+            let secret = if p.sensitive { " (secret)" } else { "" };
+            format!("{}{optional}: {}{secret}", p.name, p.ty.name())
+        })
+        .collect();
+    if open {
+        parts.push("...".into());
+    }
+    format!("({})", parts.join(", "))
+}
+
+impl ActionSpec {
+    /// The action as a sync sees it: `create (user: string) : (session) | (error)`.
+    pub fn signature(&self) -> String {
+        let mut cases: Vec<String> = self
+            .success
+            .iter()
+            .map(|keys| format!("({})", keys.join(", ")))
+            .collect();
+        if self.error {
+            cases.push("(error)".into());
+        }
+        format!(
+            "{} {} : {}",
+            self.name,
+            params_text(&self.params, self.open_params),
+            cases.join(" | ")
+        )
+    }
+}
+
+impl QuerySpec {
+    /// The query as a sync sees it: `_getUser (session: string) : (user)`,
+    /// with `-> one row` when it always returns exactly one.
+    pub fn signature(&self) -> String {
+        let one = if self.exactly_one { " -> one row" } else { "" };
+        format!(
+            "{} {} : ({}){one}",
+            self.name,
+            params_text(&self.params, self.open_params),
+            self.outputs.join(", ")
+        )
+    }
+}
+
 /// A concept's whole signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConceptSpec {

@@ -48,18 +48,8 @@ struct Claims {
     exp: u64,
 }
 
-/// **concept** JWT \[User\]
-///
-/// **purpose** let a client prove, request after request, which user it
-/// acts for, without server-side session state.
-///
-/// **principle** after `issue (user) : (token)`, `_verify (token)` yields
-/// `user` until the token expires; a token that was altered, signed with
-/// another secret, or expired yields nothing.
-///
-/// **state** none: tokens are HS256-signed JSON Web Tokens carrying the user
-/// and an expiry. Tokens are bearer secrets: traces and the log show them as
-/// `<redacted>`.
+/// The **JWT** concept (its purpose, principle and state are on
+/// its `impl` block, which is what `concord-std`'s reference page shows).
 #[derive(Clone)]
 pub struct Jwt {
     secret: Vec<u8>,
@@ -75,6 +65,18 @@ impl std::fmt::Debug for Jwt {
 }
 
 #[concord_macros::concept(crate = concord_concept, name = "JWT", sensitive = "token")]
+/// **concept** JWT \[User\]
+///
+/// **purpose** let a client prove, request after request, which user it
+/// acts for, without server-side session state.
+///
+/// **principle** after `issue (user) : (token)`, `_verify (token)` yields
+/// `user` until the token expires; a token that was altered, signed with
+/// another secret, or expired yields nothing.
+///
+/// **state** none: tokens are HS256-signed JSON Web Tokens carrying the user
+/// and an expiry. Tokens are bearer secrets: traces and the log show them as
+/// `<redacted>`.
 impl Jwt {
     /// A token for `user`.
     pub fn issue(&self, user: String) -> TokenOut {

@@ -28,6 +28,21 @@ struct Pending {
     waiter: Option<oneshot::Sender<Response>>,
 }
 
+/// The **Requesting** concept (its purpose, principle and state are on
+/// its `impl` block, which is what `concord-std`'s reference page shows).
+#[derive(Debug, Default)]
+pub struct Requesting {
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+#[concord_macros::concept(
+    crate = concord_concept,
+    entry = "request",
+    route_template = "path",
+    method = "method",
+    responds = "respond",
+    responds = "respondWith"
+)]
 /// **concept** Requesting
 ///
 /// **purpose** turn external requests into actions, and answer each at most
@@ -44,20 +59,9 @@ struct Pending {
 ///
 /// **state** a set of pending requests, each with an optional answer. The
 /// request id is the id of the flow the request started. Pending requests
-/// live in this process: they belong to live connections.
-#[derive(Debug, Default)]
-pub struct Requesting {
-    pending: Mutex<HashMap<String, Pending>>,
-}
-
-#[concord_macros::concept(
-    crate = concord_concept,
-    entry = "request",
-    route_template = "path",
-    method = "method",
-    responds = "respond",
-    responds = "respondWith"
-)]
+/// live in this process: they belong to live connections. A request this
+/// process never saw (its flow was interrupted and resumed here) can be
+/// answered: its connection is gone, and the answer stays in the record.
 impl Requesting {
     /// A request arrives at `path` with any further fields.
     pub fn request(&self, ctx: &mut ActionContext, path: String, #[rest] fields: Record) -> RequestOut {

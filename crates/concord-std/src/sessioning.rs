@@ -29,21 +29,8 @@ struct SessionDoc {
     expires_at: i64,
 }
 
-/// **concept** Sessioning \[User\]
-///
-/// **purpose** keep a user logged in across requests.
-///
-/// **principle** after `create (user) : (session)`, `_getUser (session)`
-/// yields `user` until the session is deleted or expires; afterwards it
-/// yields nothing.
-///
-/// **state** a set of Sessions (`Sessioning.sessions`), each with a user and
-/// an expiry time. The session token is 256 random bits from the operating
-/// system, hex-encoded; only its SHA-256 digest is stored (the document id),
-/// and tokens are looked up by digest. Session tokens are bearer secrets:
-/// traces and the log show them as `<redacted>`. (Sessions created before
-/// tokens were stored as digests no longer match any token: their users log
-/// in again.)
+/// The **Sessioning** concept (its purpose, principle and state are on
+/// its `impl` block, which is what `concord-std`'s reference page shows).
 #[derive(Debug, Clone)]
 pub struct Sessioning {
     lifetime: Duration,
@@ -66,6 +53,21 @@ fn failure(e: StateError) -> String {
     index = "sessions.user",
     sensitive = "session"
 )]
+/// **concept** Sessioning \[User\]
+///
+/// **purpose** keep a user logged in across requests.
+///
+/// **principle** after `create (user) : (session)`, `_getUser (session)`
+/// yields `user` until the session is deleted or expires; afterwards it
+/// yields nothing.
+///
+/// **state** a set of Sessions (`Sessioning.sessions`), each with a user and
+/// an expiry time. The session token is 256 random bits from the operating
+/// system, hex-encoded; only its SHA-256 digest is stored (the document id),
+/// and tokens are looked up by digest. Session tokens are bearer secrets:
+/// traces and the log show them as `<redacted>`. (Sessions created before
+/// tokens were stored as digests no longer match any token: their users log
+/// in again.)
 impl Sessioning {
     /// Starts a session for `user`.
     pub async fn create(&self, ctx: &mut ActionContext, user: String) -> Result<SessionOut, String> {

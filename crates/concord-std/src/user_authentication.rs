@@ -18,6 +18,12 @@ pub struct UsernameRow {
     pub username: String,
 }
 
+/// The **UserAuthentication** concept (its purpose, principle and state are on
+/// its `impl` block, which is what `concord-std`'s reference page shows).
+#[derive(Debug, Clone, Default)]
+pub struct UserAuthentication;
+
+#[concord_macros::concept(crate = concord_concept, collection = "users", unique = "users.usernameKey")]
 /// **concept** UserAuthentication \[User\]
 ///
 /// **purpose** let people register with a username and password and prove
@@ -35,10 +41,6 @@ pub struct UsernameRow {
 /// ([`identity::key`](crate::identity::key)), and a password hash (Argon2id; bcrypt hashes imported from the
 /// reference stack are accepted and replaced by Argon2id at the next login).
 /// Hashes never leave the concept; passwords are redacted in traces and logs.
-#[derive(Debug, Clone, Default)]
-pub struct UserAuthentication;
-
-#[concord_macros::concept(crate = concord_concept, collection = "users", unique = "users.usernameKey")]
 impl UserAuthentication {
     /// Creates a user; fails if the username is taken or the password is
     /// shorter than 8 characters.

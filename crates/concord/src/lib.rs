@@ -29,6 +29,7 @@
 //! runtime).
 
 mod app;
+pub mod reference;
 mod serve;
 mod settings;
 pub mod testing;
