@@ -207,31 +207,41 @@ pub(crate) const PRUNE_RESUMPTIONS: &str = "DELETE FROM concord_resumptions WHER
 pub(crate) const RESUMPTIONS: &str =
     "SELECT flow, at, from_seq, node, previous_owner FROM concord_resumptions WHERE flow = $1 ORDER BY at";
 
-/// The claimed flows whose snapshots open with this node's key; the others
-/// stay in the journal, named in the server's log (a node with another key
-/// cannot finish them, one with the right key can).
+/// The claimed flows whose snapshots open with this node's key, and (flow,
+/// previous owner) of those that do not: a node with another key cannot
+/// finish them, one with the right key can. Each is named in the server's
+/// log.
 pub(crate) fn open_claimed(
     journal: &Journal,
     rows: impl Iterator<Item = (String, String, Vec<u8>)>,
-) -> Vec<concord_concept::state::OpenFlow> {
-    rows.filter_map(|(flow, previous_owner, sealed)| match journal.open(&sealed) {
-        Some(snapshot) => Some(concord_concept::state::OpenFlow {
-            flow,
-            snapshot,
-            previous_owner,
-        }),
-        None => {
-            tracing::error!(
-                target: "concord::store",
-                flow = %flow,
-                "cannot open the journal of interrupted flow {flow}: it was sealed with another key \
-                 (every node must share CONCORD_JOURNAL_KEY)"
-            );
-            None
+) -> (Vec<concord_concept::state::OpenFlow>, Vec<(String, String)>) {
+    let mut opened = Vec::new();
+    let mut sealed_elsewhere = Vec::new();
+    for (flow, previous_owner, sealed) in rows {
+        match journal.open(&sealed) {
+            Some(snapshot) => opened.push(concord_concept::state::OpenFlow {
+                flow,
+                snapshot,
+                previous_owner,
+            }),
+            None => {
+                tracing::error!(
+                    target: "concord::store",
+                    flow = %flow,
+                    "cannot open the journal of interrupted flow {flow}: it was sealed with another key \
+                     (every node must share CONCORD_JOURNAL_KEY); leaving it to a node that can"
+                );
+                sealed_elsewhere.push((flow, previous_owner));
+            }
         }
-    })
-    .collect()
+    }
+    (opened, sealed_elsewhere)
 }
+
+/// Gives a claimed flow this node cannot open back, expired, to the node
+/// that had it: any node with the right key may take it over.
+pub(crate) const GIVE_BACK: &str =
+    "UPDATE concord_journal SET owner = $3, lease_until = 0 WHERE flow = $1 AND owner = $2";
 
 #[cfg(test)]
 mod tests {

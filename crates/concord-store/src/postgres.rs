@@ -151,6 +151,9 @@ pub(crate) struct Postgres {
     next_reader: std::sync::atomic::AtomicUsize,
     log: LogQueue,
     journal: Arc<Journal>,
+    /// Open flows whose snapshots this node's key cannot open: given back,
+    /// and not claimed again by this process.
+    sealed_elsewhere: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 fn backend_error(e: tokio_postgres::Error) -> StateError {
@@ -448,6 +451,7 @@ impl Postgres {
             pool,
             log,
             journal,
+            sealed_elsewhere: Default::default(),
             readers,
             next_reader: std::sync::atomic::AtomicUsize::new(0),
         })
@@ -702,9 +706,10 @@ impl StateBackend for Postgres {
             let conn = self.conn().await?;
             // Rows another node is writing or claiming right now are locked:
             // skipped, they stay with it.
+            // Flows this node found sealed with another key are left alone.
             let which = match claim {
-                Claim::AtStart => "owner = $1 OR lease_until < $3",
-                Claim::Expired => "owner <> $1 AND lease_until < $3",
+                Claim::AtStart => "(owner = $1 OR lease_until < $3) AND NOT (flow = ANY($4))",
+                Claim::Expired => "owner <> $1 AND lease_until < $3 AND NOT (flow = ANY($4))",
             };
             let text = format!(
                 "UPDATE concord_journal j SET owner = $1, lease_until = $2 FROM \
@@ -712,14 +717,31 @@ impl StateBackend for Postgres {
                  WHERE j.flow = c.flow RETURNING j.flow, c.owner, j.snapshot"
             );
             let journal = &self.journal;
+            let skipped: Vec<String> = self
+                .sealed_elsewhere
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect();
             let rows = conn
-                .query(&text, &[&journal.node, &journal.lease_until(), &crate::now_micros()])
+                .query(
+                    &text,
+                    &[&journal.node, &journal.lease_until(), &crate::now_micros(), &skipped],
+                )
                 .await
                 .map_err(backend_error)?;
-            Ok(open_claimed(
-                journal,
-                rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))),
-            ))
+            let (opened, sealed_elsewhere) = open_claimed(journal, rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))));
+            for (flow, previous_owner) in sealed_elsewhere {
+                conn.execute(journal::GIVE_BACK, &[&flow, &journal.node, &previous_owner])
+                    .await
+                    .map_err(backend_error)?;
+                self.sealed_elsewhere
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(flow);
+            }
+            Ok(opened)
         })
     }
 

@@ -474,7 +474,9 @@ impl StateBackend for Sqlite {
                 .map_err(backend_error)?;
                 Ok(())
             })?;
-            Ok(open_claimed(journal, rows.into_iter()))
+            // One node: a snapshot it cannot open stays for a restart with
+            // the right key.
+            Ok(open_claimed(journal, rows.into_iter()).0)
         })
     }
 

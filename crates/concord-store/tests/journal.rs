@@ -170,3 +170,48 @@ async fn a_node_that_lost_its_flow_cannot_write_it() {
     write(&*b, &collection, &flow, 1, None).await.unwrap();
     assert_eq!(b.open_flow_owner(flow).await.unwrap(), None, "b finished it");
 }
+
+/// A node whose key cannot open a flow's snapshot gives the flow back, and
+/// a node with the right key takes it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_sealed_with_another_key_is_left_to_a_node_that_can_open_it() {
+    let Some(db) = concord_store::testing::ScratchDatabase::create("concord_keys").await else {
+        return;
+    };
+    let open = |settings: NodeSettings| {
+        let url = db.url.clone();
+        async move {
+            concord_store::open_node(&url, &LogPolicy::default(), &settings)
+                .await
+                .unwrap()
+        }
+    };
+    let a = open(node("node-a", 50)).await;
+    let other_key = open(NodeSettings {
+        journal_key: Some("cd".repeat(32)),
+        ..node("node-c", 60_000)
+    })
+    .await;
+    let b = open(node("node-b", 60_000)).await;
+    let collection = "Keys.docs".to_string();
+    with_collection(&*a, &collection).await;
+    let flow = FlowId::fresh().to_string();
+    write(&*a, &collection, &flow, 0, Some("sealed by a")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        other_key.claim_flows(Claim::Expired).await.unwrap().is_empty(),
+        "c cannot open it"
+    );
+    assert_eq!(
+        other_key.open_flow_owner(flow.clone()).await.unwrap().as_deref(),
+        Some("node-a"),
+        "c gave it back"
+    );
+    assert!(
+        other_key.claim_flows(Claim::Expired).await.unwrap().is_empty(),
+        "and leaves it alone"
+    );
+    let taken = b.claim_flows(Claim::Expired).await.unwrap();
+    assert_eq!(taken.len(), 1, "b, with a's key, takes it over");
+    assert_eq!(taken[0].snapshot, b"sealed by a");
+}
