@@ -142,22 +142,21 @@ pub(crate) async fn perform(
             (Outcome::Success(_), Some(mut tx)) => {
                 let snapshot = journal(&outcome);
                 let journaled = snapshot.is_some();
-                let written = match (snapshot, log.journaled) {
-                    (None, false) => Ok(()),
-                    (snapshot, _) => tx.write_journal(&p.flow.to_string(), snapshot).await,
-                };
-                match written {
-                    Ok(()) => match tx.commit(log.with_write(entry(&outcome))).await {
-                        Ok(()) => {
-                            log.held.clear();
-                            log.wrote = true;
-                            log.journaled = journaled;
-                            Ok(())
-                        }
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
+                // The journal changes with the write: a new snapshot, or the
+                // deletion of the last one when nothing is left.
+                let committed = async {
+                    if journaled || log.journaled {
+                        tx.write_journal(&p.flow.to_string(), snapshot).await?;
+                    }
+                    tx.commit(log.with_write(entry(&outcome))).await
                 }
+                .await;
+                if committed.is_ok() {
+                    log.held.clear();
+                    log.wrote = true;
+                    log.journaled = journaled;
+                }
+                committed
             }
             // Errors and panics leave no state behind: the transaction rolls
             // back and the record is logged alone.

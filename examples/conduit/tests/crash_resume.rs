@@ -181,10 +181,12 @@ async fn check(addr: std::net::SocketAddr, seen: &Seen, stored: impl std::future
 }
 
 /// Kills and restarts the server `rounds()` times under load, checking
-/// after each restart; returns the last server, running.
+/// after each restart (and, with `after_kill`, while it is down); returns
+/// the last server, running.
 async fn crash_loop(
     env: &[(&str, &str)],
     stored: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Stored>>>,
+    after_kill: impl Fn(&Seen),
 ) -> Server {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let mut server = Server::start(BIN, env);
@@ -202,6 +204,7 @@ async fn crash_loop(
                 std::panic::resume_unwind(e.into_panic());
             }
         }
+        after_kill(&seen.lock().unwrap().clone());
         server = Server::start(BIN, env);
         // The restart finished interrupted flows before listening; their
         // last log records follow in the log's next batch.
@@ -238,6 +241,35 @@ async fn interrupted_flows_finish_after_sigkill_on_sqlite() {
             }
         }) as std::pin::Pin<Box<dyn std::future::Future<Output = Stored>>>
     };
+    // While the server is down its open flows' journals hold their
+    // passwords: sealed, none appears in the database or its WAL; and trace
+    // and why name such a flow as not finished.
+    let open_flows_checked = std::cell::Cell::new(0);
+    let after_kill = |seen: &Seen| {
+        let files = concord::testing::process::sqlite_files(&path);
+        let passwords: Vec<(&str, &String)> = seen.tried_users.values().map(|p| ("a password", p)).collect();
+        assert!(
+            concord::testing::process::found(&files, &passwords).is_empty(),
+            "a password is readable in the database while flows are open"
+        );
+        let open: Option<String> = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT flow FROM concord_journal LIMIT 1", [], |r| r.get(0))
+            .ok();
+        if let Some(flow) = open {
+            for command in ["trace", "why"] {
+                let out = std::process::Command::new(BIN)
+                    .args([command, &flow])
+                    .env("DATABASE_URL", &url)
+                    .env("JWT_SECRET", "s".repeat(40))
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout);
+                assert!(text.contains("this flow is not finished"), "{command} {flow}:\n{text}");
+            }
+            open_flows_checked.set(open_flows_checked.get() + 1);
+        }
+    };
     let server = crash_loop(
         &[
             ("DATABASE_URL", &url),
@@ -245,8 +277,10 @@ async fn interrupted_flows_finish_after_sigkill_on_sqlite() {
             ("CONCORD_DEV", "1"),
         ],
         stored,
+        after_kill,
     )
     .await;
+    assert!(open_flows_checked.get() > 0, "some kill left open flows to look at");
     // A resumed flow, as trace, why and the explorer show it.
     let flow: String = rusqlite::Connection::open(&path)
         .unwrap()
@@ -313,6 +347,7 @@ async fn interrupted_flows_finish_after_sigkill_on_postgres() {
             ("CONCORD_NODE_ID", "crash-test-node"),
         ],
         stored,
+        |_| {},
     )
     .await
     .stop();
