@@ -350,6 +350,7 @@ async fn where_failure(
     let mut errors = Vec::new();
     let mut cache = QueryCache::default();
     let mut dropped = Vec::new();
+    let mut rejections = Vec::new();
     for (i, step) in s.steps.iter().enumerate() {
         // Numbered as written (a view's use is one step however many it became).
         let step_number = s.written_steps.get(i).copied().unwrap_or(i) + 1;
@@ -370,6 +371,9 @@ async fn where_failure(
             errors: &mut errors,
             cache: &mut cache,
             dropped: &mut dropped,
+            rejections: &mut rejections,
+            guarded: 0,
+            refused: 0,
         };
         rows = pipeline.run(std::slice::from_ref(step), rows).await;
         if rows.is_empty() {
@@ -386,6 +390,10 @@ async fn where_failure(
                 }
             };
             let what = match step {
+                _ if !rejections.is_empty() => {
+                    let r = &rejections[0];
+                    format!("`{}` is not {} (the request's mistake)", r.what, r.expected)
+                }
                 Step::Query {
                     mode,
                     concept,

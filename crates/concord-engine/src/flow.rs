@@ -42,6 +42,18 @@ pub struct FlowError {
     pub message: String,
 }
 
+/// Untrusted input a conversion refused (`integer(limit)` of `"1.5"`) where
+/// no `else` answered it: the client's mistake, not the server's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The sync that refused it.
+    pub sync: String,
+    /// The converted expression as written (`limit`, `form.count`).
+    pub what: String,
+    /// What it should have been (`an integer`).
+    pub expected: String,
+}
+
 /// Everything a finished flow produced. The engine keeps none of it.
 #[derive(Debug, Clone)]
 pub struct FlowReport {
@@ -53,6 +65,8 @@ pub struct FlowReport {
     pub status: FlowStatus,
     /// Evaluation problems (bad query rows, expression errors).
     pub errors: Vec<FlowError>,
+    /// Refused input no `else` answered.
+    pub rejections: Vec<Rejection>,
 }
 
 impl FlowReport {
@@ -99,6 +113,7 @@ impl FlowReport {
             records,
             status: FlowStatus::Quiescent,
             errors: Vec::new(),
+            rejections: Vec::new(),
         }
     }
 
@@ -168,6 +183,7 @@ struct Flow {
     causes: Vec<Option<Cause>>,
     by_action: HashMap<ActionId, Vec<u32>>,
     errors: Vec<crate::FlowError>,
+    rejections: Vec<Rejection>,
     queries: QueryCache,
     log: crate::perform::FlowLog,
     /// What is left to do, depth first.
@@ -183,6 +199,7 @@ impl Flow {
             causes: Vec::new(),
             by_action: HashMap::new(),
             errors: Vec::new(),
+            rejections: Vec::new(),
             queries: QueryCache::default(),
             log: Default::default(),
             stack,
@@ -338,6 +355,7 @@ async fn drive(inner: &Inner, table: Arc<SyncTable>, mut flow: Flow) -> FlowRepo
         records: flow.records,
         status,
         errors: flow.errors,
+        rejections: flow.rejections,
     }
 }
 
@@ -484,6 +502,9 @@ impl Flow {
             errors: &mut errors,
             cache: &mut self.queries,
             dropped: &mut dropped,
+            rejections: &mut self.rejections,
+            guarded: 0,
+            refused: 0,
         };
         let rows = pipeline.run(&s.steps, rows).await;
         self.errors.extend(errors);
@@ -527,27 +548,37 @@ impl Flow {
         let loaded = &table.syncs[sync];
         for &(inv, action) in invocations {
             let mut input = Record::new();
-            let mut failed = None;
+            let mut complete = true;
             for (key, e) in &inv.args {
                 match eval(e, &row.frame, &loaded.sync.vars) {
                     Ok(v) => {
                         input.insert(key.clone(), v);
                     }
-                    Err(msg) => {
-                        failed = Some(format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action));
+                    Err(crate::value::EvalError::Rejected(r)) => {
+                        self.rejections.push(Rejection {
+                            sync: loaded.name.to_string(),
+                            what: r.what,
+                            expected: r.expected.to_string(),
+                        });
+                        complete = false;
+                        break;
+                    }
+                    Err(crate::value::EvalError::Failed(msg)) => {
+                        let message = format!("argument `{key}` of {}.{}: {msg}", inv.concept, inv.action);
+                        self.report(&loaded.name, message);
+                        complete = false;
                         break;
                     }
                 }
             }
-            match failed {
-                None => out.push(Pending {
+            if complete {
+                out.push(Pending {
                     sync,
                     otherwise,
                     action,
                     input,
                     matched: provenance.get(row.origin).cloned().unwrap_or_default(),
-                }),
-                Some(message) => self.report(&loaded.name, message),
+                });
             }
         }
     }

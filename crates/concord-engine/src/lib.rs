@@ -29,7 +29,7 @@ use concord_program::CompiledSync;
 use concord_program::{Program, SecretMap};
 
 pub use explain::{Awaited, Mismatch, MissReason, NearMiss};
-pub use flow::{FlowError, FlowReport, FlowStatus};
+pub use flow::{FlowError, FlowReport, FlowStatus, Rejection};
 pub use record::{ActionLog, ActionRecord};
 pub use redact::{OMITTED_PREFIX, Part, REDACTED, Redactor, SECRET_KEY_NAMES, ValueLimits, is_withheld};
 

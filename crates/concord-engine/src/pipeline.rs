@@ -9,8 +9,8 @@ use concord_program::{Matcher, QueryMode, Step};
 use crate::cache::QueryCache;
 use crate::matching::match_field;
 use crate::perform::CatchUnwind;
-use crate::value::{Frame, eval};
-use crate::{FlowError, Inner};
+use crate::value::{EvalError, Frame, eval};
+use crate::{FlowError, Inner, Rejection};
 
 /// A frame on its way through the pipeline, with the match it came from
 /// (an index into the sync's matches, for the provenance of what it invokes).
@@ -42,6 +42,12 @@ pub(crate) struct Pipeline<'a> {
     pub cache: &'a mut QueryCache,
     /// Rows guarded steps dropped without an error, for their `else`.
     pub dropped: &'a mut Vec<Dropped>,
+    /// Refused input no `else` answers.
+    pub rejections: &'a mut Vec<Rejection>,
+    /// How many guarded steps the current step is inside.
+    pub guarded: usize,
+    /// Refusals so far (answered or not), to tell which rows had one.
+    pub refused: usize,
 }
 
 impl<'a> Pipeline<'a> {
@@ -51,6 +57,25 @@ impl<'a> Pipeline<'a> {
             sync: self.sync.to_string(),
             message,
         });
+    }
+
+    /// A row's expression failed: a refusal drops the row (for the `else`
+    /// of a guarded step around it, if any); anything else is an error.
+    fn failed(&mut self, e: EvalError, context: impl FnOnce() -> String) {
+        match e {
+            EvalError::Rejected(r) => {
+                self.refused += 1;
+                if self.guarded == 0 {
+                    tracing::debug!(target: "concord::flow", flow = %self.flow, sync = self.sync, "refused: `{}` is not {}", r.what, r.expected);
+                    self.rejections.push(Rejection {
+                        sync: self.sync.to_string(),
+                        what: r.what,
+                        expected: r.expected.to_string(),
+                    });
+                }
+            }
+            EvalError::Failed(m) => self.fail(format!("{}: {m}", context())),
+        }
     }
 
     /// Runs `steps` over `rows`. Boxed because `collect` and guarded steps
@@ -77,7 +102,7 @@ impl<'a> Pipeline<'a> {
                         Ok(Value::Bool(true)) => next.push(r),
                         Ok(Value::Bool(false)) => {}
                         Ok(other) => self.fail(format!("a where filter must be true or false, got {other}")),
-                        Err(m) => self.fail(format!("where filter: {m}")),
+                        Err(e) => self.failed(e, || "where filter".into()),
                     }
                 }
             }
@@ -88,7 +113,7 @@ impl<'a> Pipeline<'a> {
                             r.frame[*slot] = Some(v);
                             next.push(r);
                         }
-                        Err(m) => self.fail(format!("let {}: {m}", vars[*slot])),
+                        Err(e) => self.failed(e, || format!("let {}", vars[*slot])),
                     }
                 }
             }
@@ -113,8 +138,8 @@ impl<'a> Pipeline<'a> {
                             Ok(v) => {
                                 input.insert(k.clone(), v);
                             }
-                            Err(m) => {
-                                self.fail(format!("argument `{k}` of {concept}.{query}: {m}"));
+                            Err(e) => {
+                                self.failed(e, || format!("argument `{k}` of {concept}.{query}"));
                                 continue 'rows;
                             }
                         }
@@ -196,7 +221,9 @@ impl<'a> Pipeline<'a> {
                 // because of an evaluation error, its `else` runs.
                 for r in rows {
                     let errors_before = self.errors.len();
+                    self.guarded += 1;
                     let kept = self.run(steps, vec![r.clone()]).await;
+                    self.guarded -= 1;
                     if kept.is_empty() {
                         if self.errors.len() == errors_before {
                             self.dropped.push(Dropped {
@@ -211,13 +238,19 @@ impl<'a> Pipeline<'a> {
             }
             Step::Collect { element, slot, steps } => {
                 for mut r in rows {
+                    let refused_before = self.refused;
                     let inner_rows = self.run(steps, vec![r.clone()]).await;
                     let mut items = Vec::with_capacity(inner_rows.len());
                     for g in &inner_rows {
                         match eval(element, &g.frame, vars) {
                             Ok(v) => items.push(v),
-                            Err(m) => self.fail(format!("collect element: {m}")),
+                            Err(e) => self.failed(e, || "collect element".into()),
                         }
+                    }
+                    // A refusal inside makes the list wrong, not shorter: the
+                    // row goes (to an `else` around the collect, if any).
+                    if self.refused > refused_before {
+                        continue;
                     }
                     r.frame[*slot] = Some(Value::Array(items));
                     next.push(r);

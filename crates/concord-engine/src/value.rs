@@ -108,9 +108,106 @@ fn as_bool(v: &Value, what: &str) -> Result<bool, String> {
         .ok_or_else(|| format!("{what} needs a boolean, got a {} ({v})", type_name(v)))
 }
 
-/// Evaluates a checked expression in a frame. Errors are messages for the
-/// trace; they drop the frame, they never panic.
-pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
+/// Why an expression has no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalError {
+    /// A mistake in the syncs or a value they did not expect (`1 + true`):
+    /// reported as the flow's error.
+    Failed(String),
+    /// A conversion refused untrusted input (`integer("1.5")`): not the
+    /// server's fault, so a guarded step's `else` answers it.
+    Rejected(Refusal),
+}
+
+/// What a conversion refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The converted expression as written (`limit`, `form.count`).
+    pub what: String,
+    /// What it should have been (`an integer`).
+    pub expected: &'static str,
+}
+
+impl From<String> for EvalError {
+    fn from(message: String) -> Self {
+        EvalError::Failed(message)
+    }
+}
+
+impl From<&str> for EvalError {
+    fn from(message: &str) -> Self {
+        EvalError::Failed(message.to_string())
+    }
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::Failed(m) => f.write_str(m),
+            EvalError::Rejected(r) => write!(f, "`{}` is not {}", r.what, r.expected),
+        }
+    }
+}
+
+/// An expression as written, for a refusal: variables and field accesses
+/// by name, anything else as `the value`.
+fn written(e: &Expr, vars: &[String]) -> String {
+    match e {
+        Expr::Var(s) => vars.get(*s).cloned().unwrap_or_else(|| "the value".into()),
+        Expr::Field(b, f) => format!("{}.{f}", written(b, vars)),
+        _ => "the value".into(),
+    }
+}
+
+/// The conversions of untrusted text: `null` stays `null`; a value of the
+/// type, or text that spells one, is converted; anything else is refused.
+fn convert(f: Builtin, v: Value) -> Result<Value, &'static str> {
+    let integral = |x: f64| x.fract() == 0.0 && x.abs() < 9.0e15;
+    match (f, v) {
+        (_, Value::Null) => Ok(Value::Null),
+        (Builtin::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Value::Number(n)),
+        (Builtin::Integer, Value::Number(n)) => match n.as_f64() {
+            Some(x) if integral(x) => Ok(Value::from(x as i64)),
+            _ => Err("an integer"),
+        },
+        (Builtin::Integer, Value::String(s)) => {
+            let t = s.trim();
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            match !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                true => t.parse::<i64>().map(Value::from).map_err(|_| "an integer"),
+                false => Err("an integer"),
+            }
+        }
+        (Builtin::Integer, _) => Err("an integer"),
+        (Builtin::Number, v @ Value::Number(_)) => Ok(v),
+        (Builtin::Number, Value::String(s)) => {
+            let t = s.trim();
+            t.parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|x| x.is_finite() && !t.chars().any(char::is_alphabetic))
+                        .and_then(|x| serde_json::Number::from_f64(x).map(Value::Number))
+                })
+                .ok_or("a number")
+        }
+        (Builtin::Number, _) => Err("a number"),
+        (_, v @ Value::Bool(_)) => Ok(v),
+        (_, Value::String(s)) => match s.trim() {
+            "true" => Ok(Value::Bool(true)),
+            "false" => Ok(Value::Bool(false)),
+            _ => Err("true or false"),
+        },
+        _ => Err("true or false"),
+    }
+}
+
+/// Evaluates a checked expression in a frame. Errors drop the frame (never
+/// panic): a failure is reported in the trace, a refusal of untrusted input
+/// goes to the step's `else`.
+pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError> {
     Ok(match e {
         Expr::Lit(v) => v.clone(),
         Expr::Var(s) => lookup(*s, frame, vars)?.clone(),
@@ -135,13 +232,22 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
                 Some(i) => Value::from(i.checked_neg().ok_or("integer overflow")?),
                 None => number(-n.as_f64().unwrap_or(f64::NAN))?,
             },
-            other => return Err(format!("`-` needs a number, got a {}", type_name(&other))),
+            other => return Err(format!("`-` needs a number, got a {}", type_name(&other)).into()),
         },
         Expr::Binary(op, a, b) => binary(*op, a, b, frame, vars)?,
         // Only the branch `if` chooses is evaluated.
         Expr::Call(Builtin::If, args) if args.len() == 3 => {
             let condition = as_bool(&eval(&args[0], frame, vars)?, "`if`")?;
             eval(&args[if condition { 1 } else { 2 }], frame, vars)?
+        }
+        Expr::Call(f @ (Builtin::Integer | Builtin::Number | Builtin::Boolean), args) if args.len() == 1 => {
+            let v = eval(&args[0], frame, vars)?;
+            convert(*f, v).map_err(|expected| {
+                EvalError::Rejected(Refusal {
+                    what: written(&args[0], vars),
+                    expected,
+                })
+            })?
         }
         Expr::Call(f, args) => {
             let args: Vec<Value> = args.iter().map(|a| eval(a, frame, vars)).collect::<Result<_, _>>()?;
@@ -150,16 +256,17 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
     })
 }
 
-fn lookup<'f>(s: Slot, frame: &'f Frame, vars: &[String]) -> Result<&'f Value, String> {
+fn lookup<'f>(s: Slot, frame: &'f Frame, vars: &[String]) -> Result<&'f Value, EvalError> {
     frame.get(s).and_then(Option::as_ref).ok_or_else(|| {
         format!(
             "variable `{}` is not bound (the checker should have prevented this; please report it)",
             vars.get(s).map_or("?", String::as_str)
         )
+        .into()
     })
 }
 
-fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, String> {
+fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError> {
     match op {
         BinOp::And => {
             let l = as_bool(&eval(a, frame, vars)?, "`&&`")?;
@@ -188,7 +295,7 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
                 Value::String(format!("{}{}", display_string(&x), display_string(&y)))
             }
             _ => {
-                return Err(format!("`+` cannot add a {} and a {}", type_name(&x), type_name(&y)));
+                return Err(format!("`+` cannot add a {} and a {}", type_name(&x), type_name(&y)).into());
             }
         },
         _ => match (&x, &y) {
@@ -199,7 +306,8 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
                     op.symbol(),
                     type_name(&x),
                     type_name(&y)
-                ));
+                )
+                .into());
             }
         },
     })
@@ -248,22 +356,14 @@ fn call(f: Builtin, mut args: Vec<Value>) -> Result<Value, String> {
             let condition = as_bool(&args[0], "`if`")?;
             args.swap_remove(if condition { 1 } else { 2 })
         }
-        Builtin::Number => match &args[0] {
-            Value::Number(_) => args.swap_remove(0),
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .ok()
-                .or_else(|| {
-                    s.trim()
-                        .parse::<f64>()
-                        .ok()
-                        .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number))
-                })
-                .unwrap_or(Value::Null),
-            _ => Value::Null,
-        },
+        Builtin::Integer | Builtin::Number | Builtin::Boolean => {
+            convert(f, args.swap_remove(0)).map_err(|expected| format!("`{}` needs {expected}", f.name()))?
+        }
+        Builtin::Has => Value::Bool(match (&args[0], &args[1]) {
+            (Value::Object(o), Value::String(k)) => o.contains_key(k),
+            (_, Value::String(_)) => false,
+            (_, other) => return Err(format!("`has` needs a key name (a string), got a {}", type_name(other))),
+        }),
         Builtin::Blank => Value::Bool(match &args[0] {
             Value::Null => true,
             Value::String(s) => s.trim().is_empty(),
@@ -325,7 +425,7 @@ mod tests {
             "the right side wins"
         );
         let div = Expr::Binary(BinOp::Div, Box::new(Expr::Var(1)), Box::new(Expr::Lit(json!(0))));
-        assert_eq!(eval(&div, &f, &vars), Err("division by zero".to_string()));
+        assert_eq!(eval(&div, &f, &vars), Err("division by zero".into()));
     }
 
     #[test]
@@ -373,8 +473,53 @@ mod tests {
         );
         assert_eq!(c(Builtin::Number, vec![json!(" 20 ")]), Ok(json!(20)));
         assert_eq!(c(Builtin::Number, vec![json!("2.5")]), Ok(json!(2.5)));
-        assert_eq!(c(Builtin::Number, vec![json!("ten")]), Ok(Value::Null));
         assert_eq!(c(Builtin::Number, vec![Value::Null]), Ok(Value::Null));
+        let refused = |expected| {
+            Err(EvalError::Rejected(Refusal {
+                what: "the value".into(),
+                expected,
+            }))
+        };
+        assert_eq!(c(Builtin::Number, vec![json!("ten")]), refused("a number"));
+        assert_eq!(c(Builtin::Number, vec![json!("inf")]), refused("a number"));
+        assert_eq!(c(Builtin::Number, vec![json!([1])]), refused("a number"));
+        assert_eq!(c(Builtin::Integer, vec![json!("20")]), Ok(json!(20)));
+        assert_eq!(c(Builtin::Integer, vec![json!("-3")]), Ok(json!(-3)));
+        assert_eq!(c(Builtin::Integer, vec![json!(4.0)]), Ok(json!(4)));
+        assert_eq!(c(Builtin::Integer, vec![Value::Null]), Ok(Value::Null));
+        for bad in [
+            json!("1.5"),
+            json!("1.0"),
+            json!(1.5),
+            json!("abc"),
+            json!(""),
+            json!("1e3"),
+            json!(true),
+        ] {
+            assert_eq!(c(Builtin::Integer, vec![bad]), refused("an integer"));
+        }
+        assert_eq!(
+            c(Builtin::Integer, vec![json!("99999999999999999999")]),
+            refused("an integer")
+        );
+        assert_eq!(c(Builtin::Boolean, vec![json!("true")]), Ok(json!(true)));
+        assert_eq!(c(Builtin::Boolean, vec![json!(false)]), Ok(json!(false)));
+        assert_eq!(c(Builtin::Boolean, vec![json!("yes")]), refused("true or false"));
+        assert_eq!(c(Builtin::Has, vec![json!({"a": null}), json!("a")]), Ok(json!(true)));
+        assert_eq!(c(Builtin::Has, vec![json!({"a": 1}), json!("b")]), Ok(json!(false)));
+        assert_eq!(c(Builtin::Has, vec![Value::Null, json!("a")]), Ok(json!(false)));
+        let form = Expr::Field(Box::new(Expr::Var(0)), "count".into());
+        assert_eq!(
+            eval(
+                &Expr::Call(Builtin::Integer, vec![form]),
+                &vec![Some(json!({"count": "x"}))],
+                &["form".into()]
+            ),
+            Err(EvalError::Rejected(Refusal {
+                what: "form.count".into(),
+                expected: "an integer"
+            }))
+        );
         assert_eq!(c(Builtin::Blank, vec![json!("  ")]), Ok(json!(true)));
         assert_eq!(c(Builtin::Blank, vec![Value::Null]), Ok(json!(true)));
         assert_eq!(c(Builtin::Blank, vec![json!("x")]), Ok(json!(false)));

@@ -35,6 +35,7 @@ use concord_std::Requesting;
 use serde_json::json;
 
 pub use concord_program::RouteTable;
+use concord_program::{EntryNeeds, ParamTypes};
 pub use passthrough::{Passthrough, PassthroughError};
 pub use routes::HttpEntry;
 
@@ -56,6 +57,23 @@ pub struct HttpConfig {
     pub dev: bool,
     /// Passthrough routes that are open.
     pub passthrough: Passthrough,
+    /// How the answers the framework gives itself (404, 405, a malformed
+    /// body, a missing or mistyped field, 5xx) are shaped.
+    pub error_shape: ErrorShape,
+}
+
+/// The shape of the answers the framework gives itself; syncs shape their
+/// own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// `{"error": "message"}`, with `"fields": {"user.email": ["is missing"]}`
+    /// when fields are at fault.
+    #[default]
+    Message,
+    /// `{"errors": {"user.email": ["is missing"]}}`, RealWorld's shape; an
+    /// error that is not about a field is under `path`, `method`, `body`,
+    /// `request` or `server`.
+    FieldLists,
 }
 
 impl Default for HttpConfig {
@@ -68,6 +86,7 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(30),
             dev: false,
             passthrough: Passthrough::default(),
+            error_shape: ErrorShape::default(),
         }
     }
 }
@@ -80,16 +99,42 @@ struct Shared {
     config: HttpConfig,
     /// The action log, for the flow explorer (development mode only).
     explorer: Option<Arc<dyn concord_store::Backend>>,
-    /// The route table and the program version it was derived from.
-    routes: std::sync::Mutex<(u64, Arc<RouteTable>)>,
+    /// The route table, what each sync needs of a request, and the
+    /// program version they were derived from.
+    routes: std::sync::Mutex<(u64, Arc<Routing>)>,
+}
+
+/// What the edge knows of the program before a flow starts.
+struct Routing {
+    table: RouteTable,
+    /// By index into [`concord_program::Program::all_syncs`].
+    needs: Vec<Option<EntryNeeds>>,
+    program: concord_program::Program,
+}
+
+impl Routing {
+    fn of(engine: &Engine, entry: &HttpEntry) -> Self {
+        let program = engine.program();
+        let types = ParamTypes::of(&engine.specs());
+        let needs = program
+            .all_syncs()
+            .into_iter()
+            .map(|s| EntryNeeds::of(s, entry.action(), &types))
+            .collect();
+        Routing {
+            table: entry.routes(&program),
+            needs,
+            program,
+        }
+    }
 }
 
 impl Shared {
-    fn routes(&self) -> Arc<RouteTable> {
+    fn routing(&self) -> Arc<Routing> {
         let version = self.engine.program_version();
         let mut cached = self.routes.lock().unwrap_or_else(|e| e.into_inner());
         if cached.0 != version {
-            *cached = (version, Arc::new(self.entry.routes(&self.engine.program())));
+            *cached = (version, Arc::new(Routing::of(&self.engine, &self.entry)));
         }
         cached.1.clone()
     }
@@ -111,7 +156,7 @@ pub fn router_with_explorer(
 ) -> Router {
     let explorer = if config.dev { store } else { None };
     let entry = HttpEntry::of(&requesting);
-    let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(entry.routes(&engine.program()))));
+    let routes = std::sync::Mutex::new((engine.program_version(), Arc::new(Routing::of(&engine, &entry))));
     let shared = Arc::new(Shared {
         engine,
         requesting,
@@ -222,8 +267,103 @@ fn json_response(status: StatusCode, body: Value) -> Response {
     r
 }
 
+/// What the framework answered on its own: re-shaped per
+/// [`ErrorShape`] on the way out.
+#[derive(Debug, Clone)]
+struct Problem {
+    message: String,
+    /// Fields at fault with what is wrong with each.
+    fields: Vec<(String, String)>,
+}
+
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    json_response(status, json!({ "error": message.into() }))
+    let message = message.into();
+    let mut r = json_response(status, json!({ "error": message }));
+    r.extensions_mut().insert(Problem {
+        message,
+        fields: Vec::new(),
+    });
+    r
+}
+
+/// 422 naming each field at fault.
+fn field_errors(fields: Vec<(String, String)>) -> Response {
+    let message = fields
+        .iter()
+        .map(|(f, m)| format!("`{f}` {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut grouped = serde_json::Map::new();
+    for (f, m) in &fields {
+        if let Value::Array(items) = grouped.entry(f.clone()).or_insert_with(|| Value::Array(Vec::new())) {
+            items.push(Value::from(m.clone()));
+        }
+    }
+    let mut r = json_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({ "error": message, "fields": grouped }),
+    );
+    r.extensions_mut().insert(Problem { message, fields });
+    r
+}
+
+/// A framework answer in the app's chosen shape.
+fn shaped(mut r: Response, shape: ErrorShape) -> Response {
+    if shape == ErrorShape::Message {
+        return r;
+    }
+    let Some(problem) = r.extensions_mut().remove::<Problem>() else {
+        return r;
+    };
+    let status = r.status();
+    let topic = match status.as_u16() {
+        404 => "path",
+        405 => "method",
+        400 | 408 | 411 | 413 | 415 => "body",
+        s if s >= 500 => "server",
+        _ => "request",
+    };
+    let fields = match problem.fields.is_empty() {
+        true => vec![(topic.to_string(), problem.message)],
+        false => problem.fields,
+    };
+    let mut errors = serde_json::Map::new();
+    for (f, m) in fields {
+        if let Value::Array(items) = errors.entry(f).or_insert_with(|| Value::Array(Vec::new())) {
+            items.push(Value::from(m));
+        }
+    }
+    // Development mode's explanation of a 500 stays beside the errors.
+    let (parts, body) = r.into_parts();
+    let mut extra = match buffered_json(body) {
+        Some(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    extra.remove("error");
+    extra.remove("fields");
+    extra.remove("errors");
+    let mut out = serde_json::Map::new();
+    out.insert("errors".into(), Value::Object(errors));
+    out.extend(extra);
+    let mut shaped = json_response(status, Value::Object(out));
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_LENGTH {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped
+}
+
+/// The JSON of a body built by [`json_response`] (a full buffer, so it is
+/// read without waiting).
+fn buffered_json(body: Body) -> Option<Value> {
+    use http_body_util::BodyExt as _;
+    let mut collect = std::pin::pin!(body.collect());
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match collect.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Ok(c)) => serde_json::from_slice(&c.to_bytes()).ok(),
+        _ => None,
+    }
 }
 
 fn with_cors(mut r: Response, config: &HttpConfig) -> Response {
@@ -248,7 +388,7 @@ fn with_cors(mut r: Response, config: &HttpConfig) -> Response {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let config = &shared.config;
     let response = answer(&shared, request).await;
-    with_cors(response, config)
+    with_cors(shaped(response, config.error_shape), config)
 }
 
 async fn answer(shared: &Shared, request: Request) -> Response {
@@ -271,9 +411,10 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     }
     // Known before the body is read: a request no route takes never starts
     // a flow that can only fail.
+    let routing = shared.routing();
     let target = match config.passthrough.find(&sub_path) {
         Some(open) if parts.method == Method::POST => Target::Passthrough(open),
-        _ => match route(&shared.routes(), &sub_path, &parts.method) {
+        _ => match route(&routing.table, &sub_path, &parts.method) {
             Ok(routed) => Target::Flow(routed),
             Err(refusal) => return refusal,
         },
@@ -323,22 +464,89 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     if let Some(field) = field_with_nul(&input) {
         return error(StatusCode::BAD_REQUEST, nul_message(&field));
     }
-    let routed = match target {
+    let mut routed = match target {
         Target::Passthrough(open) => return passthrough::run(&shared.engine, open, input).await,
         Target::Flow(routed) => routed,
     };
-    for (k, v) in routed.params {
+    for (k, v) in std::mem::take(&mut routed.params) {
         if v.contains('\0') {
             return error(StatusCode::BAD_REQUEST, nul_message(&k));
         }
         input.insert(k, Value::String(v));
     }
     let entry = &shared.entry;
-    input.insert(entry.route_key.clone(), Value::String(routed.template));
+    input.insert(entry.route_key.clone(), Value::String(routed.template.clone()));
     if let Some(key) = &entry.method_key {
-        input.insert(key.clone(), Value::String(routed.method));
+        input.insert(key.clone(), Value::String(routed.method.clone()));
     }
-    run_request(shared, input).await
+    let unfit = unfit_fields(&routing, &routed, &input);
+    if !unfit.is_empty() {
+        return field_errors(unfit);
+    }
+    run_request(shared, &routing, input).await
+}
+
+/// The fields that keep every sync on the route from taking the request:
+/// when no sync that starts flows there matches it, what the closest one
+/// lacks; otherwise the values that a sync which matches would pass to a
+/// parameter of another type. Empty when the request is fit to run.
+fn unfit_fields(routing: &Routing, routed: &Routed, input: &Record) -> Vec<(String, String)> {
+    use concord_engine::value::json_eq;
+    let here: Vec<&EntryNeeds> = routed
+        .syncs
+        .iter()
+        .filter_map(|&i| routing.needs.get(i)?.as_ref())
+        .filter(|n| n.method.as_deref().is_none_or(|m| m == routed.method))
+        .collect();
+    let problems = |n: &EntryNeeds| -> Vec<(String, String)> {
+        let missing = n
+            .required
+            .iter()
+            .filter(|k| !input.contains_key(*k))
+            .map(|k| (k.clone(), "is missing".to_string()));
+        let unequal = n
+            .literals
+            .iter()
+            .filter(|(k, v)| input.get(k).is_some_and(|x| !json_eq(x, v)))
+            .map(|(k, v)| (k.clone(), format!("must be {v}")));
+        missing.chain(unequal).collect()
+    };
+    let starters: Vec<Vec<(String, String)>> = here.iter().filter(|n| n.starts).map(|n| problems(n)).collect();
+    if !starters.is_empty() && starters.iter().all(|p| !p.is_empty()) {
+        return starters.into_iter().min_by_key(Vec::len).unwrap_or_default();
+    }
+    let mut wrong: Vec<(String, String)> = Vec::new();
+    for n in here.iter().filter(|n| problems(n).is_empty()) {
+        for u in &n.typed {
+            let mut value = input.get(&u.path[0]);
+            for field in &u.path[1..] {
+                value = value.and_then(|v| v.get(field));
+            }
+            if let Some(v) = value
+                && !v.is_null()
+                && !concord_program::contract::has_type(v, u.ty)
+            {
+                let field = u.field();
+                if !wrong.iter().any(|(f, _)| *f == field) {
+                    wrong.push((field, format!("must be {}", a_type(u.ty))));
+                }
+            }
+        }
+    }
+    wrong
+}
+
+fn a_type(ty: concord_concept::ParamType) -> &'static str {
+    use concord_concept::ParamType as T;
+    match ty {
+        T::String => "a string",
+        T::Integer => "an integer",
+        T::Number => "a number",
+        T::Bool => "true or false",
+        T::List => "a list",
+        T::Object => "an object",
+        T::Any => "a value",
+    }
 }
 
 /// Whether reading a body failed because it exceeded the limit (rather than
@@ -366,6 +574,8 @@ enum Target<'a> {
 /// (decoded) and the method the flow sees (`GET` for a `HEAD`).
 struct Routed {
     template: String,
+    /// The syncs waiting on the route (indexes into `all_syncs`).
+    syncs: Vec<usize>,
     params: Vec<(String, String)>,
     method: String,
 }
@@ -400,6 +610,7 @@ fn route(routes: &RouteTable, path: &str, method: &Method) -> Result<Routed, Res
     }
     Ok(Routed {
         template: route.template.as_str().to_string(),
+        syncs: route.syncs.clone(),
         params: params.into_iter().map(|(k, v)| (k.to_string(), decode(v))).collect(),
         method: method.to_string(),
     })
@@ -486,7 +697,7 @@ fn credentials(headers: &HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-async fn run_request(shared: &Shared, input: Record) -> Response {
+async fn run_request(shared: &Shared, routing: &Routing, input: Record) -> Response {
     let flow = FlowId::fresh();
     let id = flow.to_string();
     let mut answer = shared.requesting.expect(&id);
@@ -515,7 +726,7 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
     let response = match finished_at_once {
         Some(finished) => match answer.try_recv() {
             Ok(r) => Some(r),
-            Err(_) => return unanswered(shared, &id, finished.ok()).await,
+            Err(_) => return unanswered(shared, routing, &id, finished.ok()).await,
         },
         None => {
             let deadline = tokio::time::sleep(shared.config.timeout);
@@ -533,7 +744,7 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
                     // The answer may have been sent just before the flow ended.
                     match answer.try_recv() {
                         Ok(r) => Some(r),
-                        Err(_) => return unanswered(shared, &id, finished.ok()).await,
+                        Err(_) => return unanswered(shared, routing, &id, finished.ok()).await,
                     }
                 }
                 () = &mut deadline => {
@@ -549,7 +760,7 @@ async fn run_request(shared: &Shared, input: Record) -> Response {
         }
     };
     let Some(r) = response else {
-        return unanswered(shared, &id, None).await;
+        return unanswered(shared, routing, &id, None).await;
     };
     let status = match r.code {
         None => StatusCode::OK,
@@ -580,7 +791,31 @@ where
     }
 }
 
-async fn unanswered(shared: &Shared, id: &str, report: Option<concord_engine::FlowReport>) -> Response {
+async fn unanswered(
+    shared: &Shared,
+    routing: &Routing,
+    id: &str,
+    report: Option<concord_engine::FlowReport>,
+) -> Response {
+    // The request's own mistake that no `else` answered: name the field.
+    if let Some(report) = &report
+        && !report.rejections.is_empty()
+    {
+        let syncs = routing.program.all_syncs();
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for r in &report.rejections {
+            let field = match syncs.iter().find(|s| s.name == r.sync) {
+                Some(s) => concord_program::contract::request_field(s, &r.what),
+                None => r.what.clone(),
+            };
+            let message = format!("must be {}", r.expected);
+            if !fields.iter().any(|(f, _)| *f == field) {
+                fields.push((field, message));
+            }
+        }
+        tracing::info!(target: "concord::http", flow = %id, "request refused: {}", fields.iter().map(|(f, m)| format!("{f} {m}")).collect::<Vec<_>>().join("; "));
+        return field_errors(fields);
+    }
     let misses = match (&report, shared.config.dev) {
         (Some(r), true) => shared.engine.explain(r).await.iter().map(ToString::to_string).collect(),
         _ => Vec::<String>::new(),

@@ -3,11 +3,13 @@
 //! HTTP edge and the tools read it. Variables are resolved to frame slots;
 //! every name refers to an existing action or query.
 
+pub mod contract;
 pub mod graph;
 pub mod routes;
 pub mod secrets;
 
 pub use concord_concept::EntryRole;
+pub use contract::{EntryNeeds, ParamTypes, TypedUse};
 pub use routes::{EntryAction, Route, RouteTable, RouteTemplate};
 pub use secrets::{RecordSecrets, Secret, SecretMap};
 
@@ -234,8 +236,15 @@ pub enum Builtin {
     ToString,
     /// `if(condition, a, b)`: `a` when the condition is `true`, else `b`.
     If,
-    /// `number(x)`: a number as is, a numeric string parsed, anything else `null`.
+    /// `number(x)`: a number as is, a numeric string parsed, `null` as
+    /// `null`; anything else is refused (the step's `else` answers it).
     Number,
+    /// `integer(x)`: like `number`, for integers only (`"20"`, not `"1.5"`).
+    Integer,
+    /// `boolean(x)`: `true`/`false`, or the text `"true"`/`"false"`.
+    Boolean,
+    /// `has(o, key)`: `o` is an object with the key, even if its value is `null`.
+    Has,
     /// `blank(x)`: `x` is `null` or a string of only whitespace.
     Blank,
     /// `intersect(a, b)`: the items of list `a` that list `b` has, in `a`'s order.
@@ -246,7 +255,7 @@ pub enum Builtin {
 
 impl Builtin {
     /// Every built-in: name, minimum and maximum argument count.
-    pub const ALL: [(&'static str, Builtin, usize, usize); 13] = [
+    pub const ALL: [(&'static str, Builtin, usize, usize); 16] = [
         ("now", Builtin::Now, 0, 0),
         ("len", Builtin::Len, 1, 1),
         ("lower", Builtin::Lower, 1, 1),
@@ -257,6 +266,9 @@ impl Builtin {
         ("string", Builtin::ToString, 1, 1),
         ("if", Builtin::If, 3, 3),
         ("number", Builtin::Number, 1, 1),
+        ("integer", Builtin::Integer, 1, 1),
+        ("boolean", Builtin::Boolean, 1, 1),
+        ("has", Builtin::Has, 2, 2),
         ("blank", Builtin::Blank, 1, 1),
         ("intersect", Builtin::Intersect, 2, 2),
         ("compact", Builtin::Compact, 1, 1),

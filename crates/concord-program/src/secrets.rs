@@ -338,14 +338,20 @@ impl Flow<'_> {
                 Builtin::If => self.join_all(args.get(1..).unwrap_or_default()),
                 Builtin::Coalesce | Builtin::Intersect => self.join_all(args),
                 Builtin::Compact => args.first().map(|a| self.forward(a)).unwrap_or_default(),
-                Builtin::Lower | Builtin::Upper | Builtin::Trim | Builtin::ToString | Builtin::Number => {
+                Builtin::Lower
+                | Builtin::Upper
+                | Builtin::Trim
+                | Builtin::ToString
+                | Builtin::Number
+                | Builtin::Integer
+                | Builtin::Boolean => {
                     if self.join_all(args).is_none() {
                         Secret::None
                     } else {
                         Secret::Whole
                     }
                 }
-                Builtin::Now | Builtin::Len | Builtin::Contains | Builtin::Blank => Secret::None,
+                Builtin::Now | Builtin::Len | Builtin::Contains | Builtin::Blank | Builtin::Has => Secret::None,
             },
         }
     }
@@ -379,10 +385,14 @@ impl Flow<'_> {
                 Builtin::If => self.demand_all(args.get(1..).unwrap_or_default(), wanted),
                 Builtin::Coalesce | Builtin::Intersect => self.demand_all(args, wanted),
                 Builtin::Compact => args.first().is_some_and(|a| self.demand(a, wanted)),
-                Builtin::Lower | Builtin::Upper | Builtin::Trim | Builtin::ToString | Builtin::Number => {
-                    self.demand_all(args, &Secret::Whole)
-                }
-                Builtin::Now | Builtin::Len | Builtin::Contains | Builtin::Blank => false,
+                Builtin::Lower
+                | Builtin::Upper
+                | Builtin::Trim
+                | Builtin::ToString
+                | Builtin::Number
+                | Builtin::Integer
+                | Builtin::Boolean => self.demand_all(args, &Secret::Whole),
+                Builtin::Now | Builtin::Len | Builtin::Contains | Builtin::Blank | Builtin::Has => false,
             },
             Expr::Lit(_) | Expr::Not(_) | Expr::Neg(_) | Expr::Binary(..) => false,
         }

@@ -16,7 +16,20 @@ async fn start(dev: bool, dir: &tempfile::TempDir) -> SocketAddr {
         dev,
         ..HttpConfig::default()
     };
-    let router = auth::app().database(&url).router(config).await.unwrap();
+    // The app's syncs, and one that leaves a request unanswered (the edge
+    // refuses what no sync could take, so the app itself has none).
+    let syncs = dir.path().join("syncs");
+    std::fs::create_dir_all(&syncs).unwrap();
+    for file in std::fs::read_dir(auth::syncs_dir()).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, syncs.join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pending.sync"),
+        syncs.join("pending.sync"),
+    )
+    .unwrap();
+    let router = auth::app().syncs(syncs).database(&url).router(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(concord::http::serve(listener, router));
@@ -44,7 +57,7 @@ async fn login_flow(addr: SocketAddr) -> String {
     let creds = json!({"username": "ada", "password": "correct horse"}).to_string();
     call(addr, "POST", "/api/auth/register", &creds).await;
     call(addr, "POST", "/api/auth/login", &creds).await;
-    call(addr, "POST", "/api/auth/login", r#"{"username": "ada"}"#).await;
+    call(addr, "POST", "/api/auth/pending", r#"{"username": "nobody"}"#).await;
     let (status, body) = call(addr, "GET", "/_concord/api/flows", "").await;
     assert_eq!(status, 200, "{body}");
     let flows: Vec<Value> = serde_json::from_str(&body).unwrap();
@@ -56,8 +69,8 @@ async fn login_flow(addr: SocketAddr) -> String {
     assert!(
         flows
             .iter()
-            .any(|f| f["path"] == "/auth/login" && f["status"].is_null()),
-        "the unanswered login is listed"
+            .any(|f| f["path"] == "/auth/pending" && f["status"].is_null()),
+        "the unanswered request is listed"
     );
     login["flow"].as_str().unwrap().to_string()
 }

@@ -18,6 +18,31 @@ async fn start(config: HttpConfig) -> SocketAddr {
     addr
 }
 
+/// The app with a sync that leaves requests for unknown users unanswered.
+async fn start_with_pending(config: HttpConfig, dir: &tempfile::TempDir) -> SocketAddr {
+    let syncs = dir.path().join("syncs");
+    std::fs::create_dir_all(&syncs).unwrap();
+    for file in std::fs::read_dir(auth::syncs_dir()).unwrap() {
+        let file = file.unwrap().path();
+        std::fs::copy(&file, syncs.join(file.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pending.sync"),
+        syncs.join("pending.sync"),
+    )
+    .unwrap();
+    let router = auth::app()
+        .syncs(syncs)
+        .database("sqlite::memory:")
+        .router(config)
+        .await
+        .expect("the auth app loads");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(concord::http::serve(listener, router));
+    addr
+}
+
 use concord::testing::http::{Reply, send};
 
 async fn post(addr: SocketAddr, path: &str, body: Value) -> Reply {
@@ -94,9 +119,26 @@ async fn a_request_no_sync_answers_is_answered_at_once() {
         "not a timeout: {:?}",
         started.elapsed()
     );
-    // A login without a password matches no sync either.
+    // A login without a password matches no sync: the field is named.
     let r = post(addr, "/api/auth/login", json!({"username": "ada"})).await;
-    assert_eq!(r.status, 500);
+    assert_eq!(
+        (r.status, r.body),
+        (
+            422,
+            json!({"error": "`password` is missing", "fields": {"password": ["is missing"]}})
+        )
+    );
+    // A password that is not text would reach `Profile.authenticate` as the
+    // wrong type.
+    let r = post(addr, "/api/auth/login", json!({"username": "ada", "password": 5})).await;
+    assert_eq!(
+        (r.status, r.body["fields"].clone()),
+        (422, json!({"password": ["must be a string"]}))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let addr = start_with_pending(HttpConfig::default(), &dir).await;
+    let r = post(addr, "/api/auth/pending", json!({"username": "nobody"})).await;
+    assert_eq!(r.status, 500, "no sync answered: the server's fault");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,19 +151,24 @@ async fn dev_mode_says_what_ran() {
     let r = post(addr, "/api/nowhere", json!({})).await;
     assert_eq!(r.status, 404, "no flow ran: {}", r.body);
     assert_eq!(r.body.get("actions"), None);
-    // A login without a password: the handler's pattern needs `password`.
+    // A login without a password is refused before any flow runs.
     let r = post(addr, "/api/auth/login", json!({"username": "ada"})).await;
+    assert_eq!((r.status, r.body.get("actions")), (422, None));
+    // A request for an unknown user that no sync answers: what came close.
+    let dir = tempfile::tempdir().unwrap();
+    let addr = start_with_pending(
+        HttpConfig {
+            dev: true,
+            ..HttpConfig::default()
+        },
+        &dir,
+    )
+    .await;
+    let r = post(addr, "/api/auth/pending", json!({"username": "nobody"})).await;
     assert_eq!(r.status, 500);
     let misses: Vec<String> = serde_json::from_value(r.body["nearMisses"].clone()).unwrap();
     assert!(
-        misses.contains(&"auth.LoginRequest: Requesting.request has no `password`".to_string()),
-        "{misses:?}"
-    );
-    assert!(
-        misses.contains(
-            &"auth.RespondToFailedAuthentication: waits for an error of Profile.authenticate, which did not run in this flow"
-                .to_string()
-        ),
+        misses.iter().any(|m| m.starts_with("pending.AnswerKnownUsersOnly: ")),
         "{misses:?}"
     );
 }
