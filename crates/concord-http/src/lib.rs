@@ -288,6 +288,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// 422 naming each field at fault.
 fn field_errors(fields: Vec<(String, String)>) -> Response {
+    fields_refused(StatusCode::UNPROCESSABLE_ENTITY, fields)
+}
+
+/// `status`, naming each field at fault.
+fn fields_refused(status: StatusCode, fields: Vec<(String, String)>) -> Response {
     let message = fields
         .iter()
         .map(|(f, m)| format!("`{f}` {m}"))
@@ -299,10 +304,7 @@ fn field_errors(fields: Vec<(String, String)>) -> Response {
             items.push(Value::from(m.clone()));
         }
     }
-    let mut r = json_response(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        json!({ "error": message, "fields": grouped }),
-    );
+    let mut r = json_response(status, json!({ "error": message, "fields": grouped }));
     r.extensions_mut().insert(Problem { message, fields });
     r
 }
@@ -462,7 +464,7 @@ async fn answer(shared: &Shared, request: Request) -> Response {
         input.insert("token".into(), Value::String(token));
     }
     if let Some(field) = field_with_nul(&input) {
-        return error(StatusCode::BAD_REQUEST, nul_message(&field));
+        return nul_refused(&field);
     }
     let mut routed = match target {
         Target::Passthrough(open) => return passthrough::run(&shared.engine, open, input).await,
@@ -470,7 +472,7 @@ async fn answer(shared: &Shared, request: Request) -> Response {
     };
     for (k, v) in std::mem::take(&mut routed.params) {
         if v.contains('\0') {
-            return error(StatusCode::BAD_REQUEST, nul_message(&k));
+            return nul_refused(&k);
         }
         input.insert(k, Value::String(v));
     }
@@ -663,10 +665,13 @@ fn field_with_nul(input: &Record) -> Option<String> {
         .find_map(|(k, v)| if k.contains('\0') { Some(k.clone()) } else { walk(v, k) })
 }
 
-fn nul_message(field: &str) -> String {
-    format!(
-        "`{}` contains a NUL character (U+0000), which is not accepted",
-        field.replace('\0', "\\0")
+fn nul_refused(field: &str) -> Response {
+    fields_refused(
+        StatusCode::BAD_REQUEST,
+        vec![(
+            field.replace('\0', "\\0"),
+            "contains a NUL character (U+0000), which is not accepted".into(),
+        )],
     )
 }
 

@@ -129,7 +129,7 @@ impl EntryNeeds {
                 let Some(ty) = types.get(concept, name, param).filter(|t| *t != ParamType::Any) else {
                     continue;
                 };
-                if let Some(path) = request_path(e, &bound_from) {
+                for path in request_paths(e, &bound_from) {
                     uses.push(TypedUse {
                         path,
                         ty,
@@ -160,18 +160,26 @@ fn visit_queries(steps: &[Step], f: &mut impl FnMut(&str, &str, &[(String, Expr)
     }
 }
 
-/// The entry-record path an argument passes on as it is: a variable the
-/// entry pattern bound, fields of it, or the first choice of a `coalesce`.
-fn request_path(e: &Expr, bound_from: &HashMap<Slot, String>) -> Option<Vec<String>> {
+/// The entry-record paths an argument may pass on as they are: a variable
+/// the entry pattern bound, fields of it, the first choice of a `coalesce`,
+/// either branch of an `if`.
+fn request_paths(e: &Expr, bound_from: &HashMap<Slot, String>) -> Vec<Vec<String>> {
     match e {
-        Expr::Var(slot) => bound_from.get(slot).map(|k| vec![k.clone()]),
+        Expr::Var(slot) => bound_from.get(slot).map(|k| vec![vec![k.clone()]]).unwrap_or_default(),
         Expr::Field(base, field) => {
-            let mut path = request_path(base, bound_from)?;
-            path.push(field.clone());
-            Some(path)
+            let mut paths = request_paths(base, bound_from);
+            for p in &mut paths {
+                p.push(field.clone());
+            }
+            paths
         }
-        Expr::Call(Builtin::Coalesce, args) => request_path(args.first()?, bound_from),
-        _ => None,
+        Expr::Call(Builtin::Coalesce, args) => args.first().map(|a| request_paths(a, bound_from)).unwrap_or_default(),
+        Expr::Call(Builtin::If, args) => args
+            .iter()
+            .skip(1)
+            .flat_map(|a| request_paths(a, bound_from))
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -65,6 +65,8 @@ pub struct App {
     /// Set by [`App::settings`] or the command line; otherwise read from the
     /// environment when needed.
     settings: Option<Settings>,
+    /// The shape of the framework's own error answers, if the app chose one.
+    error_shape: Option<concord_http::ErrorShape>,
 }
 
 /// A loaded app wired to HTTP: what [`App::serve_with`] returns.
@@ -94,6 +96,7 @@ impl App {
             database: None,
             requesting,
             passthrough: None,
+            error_shape: None,
             settings: None,
         }
     }
@@ -230,7 +233,10 @@ impl App {
     /// answer, if its connection is gone, stays in its record); then, while
     /// the process runs, this node renews the leases of the flows it runs
     /// and takes over those of nodes that stopped renewing theirs.
-    pub async fn serve_with(self, config: concord_http::HttpConfig) -> Result<Served, LoadError> {
+    pub async fn serve_with(self, mut config: concord_http::HttpConfig) -> Result<Served, LoadError> {
+        if let Some(shape) = self.error_shape {
+            config.error_shape = shape;
+        }
         let requesting = self.requesting.clone();
         let lease = self.settings_in_force()?.node.lease;
         let (engine, store) = self.load_with_store().await?;
@@ -246,6 +252,15 @@ impl App {
     /// [`App::serve_with`], for the router alone.
     pub async fn router(self, config: concord_http::HttpConfig) -> Result<concord_http::Router, LoadError> {
         Ok(self.serve_with(config).await?.router)
+    }
+
+    /// Shapes the answers the framework gives itself (404, 405, a malformed
+    /// body, a missing or mistyped field, 5xx) as `shape`, whatever the
+    /// config passed to [`App::serve_with`] says: the API's error format is
+    /// the app's, not its operator's.
+    pub fn error_shape(mut self, shape: concord_http::ErrorShape) -> Self {
+        self.error_shape = Some(shape);
+        self
     }
 
     /// Runs the app's command line:

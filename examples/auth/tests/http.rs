@@ -223,7 +223,10 @@ async fn a_nul_character_is_refused_at_the_edge_naming_the_field() {
         (r.status, r.body),
         (
             400,
-            json!({"error": "`username` contains a NUL character (U+0000), which is not accepted"})
+            json!({
+                "error": "`username` contains a NUL character (U+0000), which is not accepted",
+                "fields": {"username": ["contains a NUL character (U+0000), which is not accepted"]}
+            })
         )
     );
     let r = send(addr, "POST", "/api/auth/login?username=a%00b", "", &[]).await;

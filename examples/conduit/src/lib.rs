@@ -33,7 +33,8 @@ pub fn app() -> Result<App, concord_std::JwtSecretError> {
         .concept(Comment)
         .concept(Favorite)
         .concept(Jwt::from_env()?)
-        .syncs(syncs_dir()))
+        .syncs(syncs_dir())
+        .error_shape(concord::http::ErrorShape::FieldLists))
 }
 
 /// Serves the app with state in `database` on a free loopback port, on the

@@ -34,7 +34,7 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let r = api
             .post(
                 "/users",
-                json!({"user": {"username": name, "email": email, "password": "pw"}}),
+                json!({"user": {"username": name, "email": email, "password": "password1"}}),
             )
             .await;
         assert_eq!(r.status, 201, "{db}");
@@ -50,7 +50,7 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let dup = api
             .post(
                 "/users",
-                json!({"user": {"username": name, "email": "other@example.com", "password": "pw"}}),
+                json!({"user": {"username": name, "email": "other@example.com", "password": "password1"}}),
             )
             .await;
         assert_eq!(
@@ -61,7 +61,7 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let dup = api
             .post(
                 "/users",
-                json!({"user": {"username": unique("b"), "email": email, "password": "pw"}}),
+                json!({"user": {"username": unique("b"), "email": email, "password": "password1"}}),
             )
             .await;
         assert_eq!(
@@ -72,7 +72,7 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let blank = api
             .post(
                 "/users",
-                json!({"user": {"username": " ", "email": "x@example.com", "password": "pw"}}),
+                json!({"user": {"username": " ", "email": "x@example.com", "password": "password1"}}),
             )
             .await;
         assert_eq!(
@@ -83,7 +83,7 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let blank = api
             .post(
                 "/users",
-                json!({"user": {"username": unique("c"), "email": "", "password": "pw"}}),
+                json!({"user": {"username": unique("c"), "email": "", "password": "password1"}}),
             )
             .await;
         assert_eq!(
@@ -110,25 +110,63 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let number = api
             .post(
                 "/users",
-                json!({"user": {"username": 5, "email": "n@example.com", "password": "pw"}}),
+                json!({"user": {"username": 5, "email": "n@example.com", "password": "password1"}}),
             )
             .await;
         assert_eq!(
             (number.status, number.body),
-            (422, errors("username", "is invalid")),
+            (422, errors("user.username", "must be a string")),
+            "{db}: refused by the edge, before any flow"
+        );
+        let short = api
+            .post(
+                "/users",
+                json!({"user": {"username": unique("s"), "email": "s@x.io", "password": "seven77"}}),
+            )
+            .await;
+        assert_eq!(
+            (short.status, short.body),
+            (422, errors("password", "is too short (minimum is 8 characters)")),
             "{db}"
         );
-        let odd_login = api
-            .post("/users/login", json!({"user": {"email": 5, "password": "pw"}}))
+        let long_name = unique("l");
+        let long = api
+            .post(
+                "/users",
+                json!({"user": {"username": long_name, "email": format!("{long_name}@x.io"), "password": "p".repeat(72)}}),
+            )
             .await;
-        assert_eq!(odd_login.status, 401, "{db}: a login with a number for an email");
+        assert_eq!(long.status, 201, "{db}: long passwords are accepted");
+        let odd_login = api
+            .post("/users/login", json!({"user": {"email": 5, "password": "password1"}}))
+            .await;
+        assert_eq!(
+            (odd_login.status, odd_login.body),
+            (401, errors("credentials", "invalid")),
+            "{db}: a login with a number for an email (`User._byEmail` takes any value)"
+        );
+        let blank_login = api.post("/users/login", json!({"user": {"email": " "}})).await;
+        assert_eq!(
+            (blank_login.status, blank_login.body),
+            (
+                422,
+                json!({"errors": {"email": ["can't be blank"], "password": ["can't be blank"]}})
+            ),
+            "{db}"
+        );
+        let no_password = api.post("/users/login", json!({"user": {"email": email}})).await;
+        assert_eq!(
+            (no_password.status, no_password.body),
+            (422, errors("password", "can't be blank")),
+            "{db}"
+        );
 
         let login = api
-            .post("/users/login", json!({"user": {"email": email, "password": "pw"}}))
+            .post("/users/login", json!({"user": {"email": email, "password": "password1"}}))
             .await;
         assert_eq!(login.status, 200, "{db}");
         assert_eq!(login.body["user"]["username"], json!(name));
-        let invalid = errors("email or password", "is invalid");
+        let invalid = errors("credentials", "invalid");
         let wrong = api
             .post("/users/login", json!({"user": {"email": email, "password": "nope"}}))
             .await;
@@ -136,7 +174,7 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         let unknown = api
             .post(
                 "/users/login",
-                json!({"user": {"email": "nobody@example.com", "password": "pw"}}),
+                json!({"user": {"email": "nobody@example.com", "password": "password1"}}),
             )
             .await;
         assert_eq!((unknown.status, &unknown.body), (401, &invalid), "{db}");
@@ -173,14 +211,54 @@ async fn users_register_log_in_and_update_with_the_specs_errors() {
         assert_eq!(updated.body["user"]["username"], json!(name), "{db}: other fields kept");
         let new_email = format!("new-{email}");
         let updated = me
-            .put("/user", json!({"user": {"email": new_email, "password": "pw2"}}))
+            .put("/user", json!({"user": {"email": new_email, "password": "password2"}}))
             .await;
         assert_eq!(updated.body["user"]["email"], json!(new_email), "{db}");
         assert_eq!(updated.body["user"]["bio"], json!("I like engines"), "{db}");
         let relogin = api
-            .post("/users/login", json!({"user": {"email": new_email, "password": "pw2"}}))
+            .post("/users/login", json!({"user": {"email": new_email, "password": "password2"}}))
             .await;
         assert_eq!(relogin.status, 200, "{db}: the new password works");
+
+        // Absent keeps a field, null or "" clears bio and image, and email,
+        // username and password cannot be cleared.
+        let kept = me.put("/user", json!({"user": {"image": null}})).await;
+        assert_eq!(
+            (kept.status, &kept.body["user"]["bio"], &kept.body["user"]["image"]),
+            (200, &json!("I like engines"), &Value::Null),
+            "{db}: absent bio kept, null image cleared"
+        );
+        let cleared = me.put("/user", json!({"user": {"bio": ""}})).await;
+        assert_eq!(
+            (cleared.status, &cleared.body["user"]["bio"]),
+            (200, &Value::Null),
+            "{db}: \"\" is stored as null"
+        );
+        for (field, value) in [
+            ("email", Value::Null),
+            ("username", json!("")),
+            ("password", Value::Null),
+            ("email", json!("  ")),
+        ] {
+            let r = me.put("/user", json!({"user": {field: value, "bio": "unchanged?"}})).await;
+            assert_eq!(
+                (r.status, r.body),
+                (422, errors(field, "can't be blank")),
+                "{db}: {field}: {value}"
+            );
+        }
+        let short = me.put("/user", json!({"user": {"password": "short", "bio": "x"}})).await;
+        assert_eq!(
+            (short.status, short.body),
+            (422, errors("password", "is too short (minimum is 8 characters)")),
+            "{db}"
+        );
+        let current = me.get("/user").await;
+        assert_eq!(
+            (&current.body["user"]["bio"], &current.body["user"]["email"]),
+            (&Value::Null, &json!(new_email)),
+            "{db}: rejected updates changed nothing"
+        );
         let other = api.register(&unique("eve")).await;
         let taken = other.put("/user", json!({"user": {"username": name}})).await;
         assert_eq!(
@@ -306,17 +384,29 @@ async fn articles_lists_pagination_feed_and_ownership() {
         assert_eq!((titles, &page.body["articlesCount"]), (vec!["Part 3", "Part 2"], &json!(6)), "{db}: count is the total");
         let past_the_end = api.get(&format!("/articles?author={a}&offset=100")).await;
         assert_eq!((&past_the_end.body["articles"], &past_the_end.body["articlesCount"]), (&json!([]), &json!(6)), "{db}");
-        let zero = api.get(&format!("/articles?author={a}&limit=0")).await;
-        assert_eq!(zero.body["articles"], json!([]), "{db}: limit=0");
+        let limit_error = errors("limit", "must be an integer of at least 1");
+        for limit in ["0", "-5", "lots", "1.5", "1e2", "%20"] {
+            let r = api.get(&format!("/articles?author={a}&limit={limit}")).await;
+            assert_eq!((r.status, &r.body), (422, &limit_error), "{db}: limit={limit}");
+        }
         let negative = api.get(&format!("/articles?author={a}&offset=-1")).await;
         assert_eq!(
             (negative.status, negative.body),
-            (422, errors("limit or offset", "can't be negative")),
+            (422, errors("offset", "must be an integer of at least 0")),
             "{db}"
         );
         assert_eq!(reader.get("/articles/feed?limit=-5").await.status, 422, "{db}");
-        let junk = api.get(&format!("/articles?author={a}&limit=lots")).await;
-        assert_eq!(junk.body["articles"].as_array().unwrap().len(), 6, "{db}: an unreadable limit means the default");
+        assert_eq!(reader.get("/articles/feed?offset=x").await.status, 422, "{db}");
+        let padded = api.get(&format!("/articles?author={a}&limit=%202%20")).await;
+        assert_eq!(padded.body["articles"].as_array().unwrap().len(), 2, "{db}: ` 2 ` is 2");
+        let not_a_list = writer
+            .post("/articles", json!({"article": {"title": "t", "description": "d", "body": "b", "tagList": "notalist"}}))
+            .await;
+        assert_eq!(
+            (not_a_list.status, not_a_list.body),
+            (422, errors("article.tagList", "must be a list")),
+            "{db}: named, without internals"
+        );
         let nobody = api.get("/articles?author=nobody-at-all").await;
         assert_eq!((&nobody.body["articles"], &nobody.body["articlesCount"]), (&json!([]), &json!(0)), "{db}");
         let tagged = api.get(&format!("/articles?tag={tag}")).await;
@@ -362,6 +452,8 @@ async fn articles_lists_pagination_feed_and_ownership() {
         assert_eq!(updated.body["article"]["favoritesCount"], json!(1));
         assert_ne!(updated.body["article"]["updatedAt"], article["updatedAt"], "{db}: updatedAt changes");
         assert_eq!(updated.body["article"]["createdAt"], article["createdAt"]);
+        let null_tags = writer.put(&format!("/articles/{slug}"), json!({"article": {"tagList": null}})).await;
+        assert_eq!((null_tags.status, null_tags.body), (422, errors("tagList", "can't be null")), "{db}");
         assert_eq!(api.put(&format!("/articles/{slug}"), json!({"article": {}})).await.status, 401);
         assert_eq!(writer.put("/articles/no-such-article", json!({"article": {}})).await.status, 404);
 
@@ -466,8 +558,10 @@ async fn comments_add_list_and_delete() {
         );
         let unknown = commenter.delete(&format!("/articles/{first}/comments/999999999")).await;
         assert_eq!(unknown.status, 404, "{db}");
-        let not_a_number = commenter.delete(&format!("/articles/{first}/comments/abc")).await;
-        assert_eq!(not_a_number.status, 404, "{db}");
+        for id in ["abc", "1.0", "1.5", "-", "99999999999999999999"] {
+            let r = commenter.delete(&format!("/articles/{first}/comments/{id}")).await;
+            assert_eq!((r.status, r.body), (404, errors("comment", "not found")), "{db}: id {id}");
+        }
         let forbidden = author.delete(&format!("/articles/{first}/comments/{id}")).await;
         assert_eq!(
             (forbidden.status, forbidden.body),
@@ -561,7 +655,7 @@ async fn duplicate_registrations_racing_leave_one_user() {
             .map(|i| {
                 let (api, name) = (api.clone(), name.clone());
                 tokio::spawn(async move {
-                    let body = json!({"user": {"username": name, "email": format!("{name}-{i}@example.com"), "password": "pw"}});
+                    let body = json!({"user": {"username": name, "email": format!("{name}-{i}@example.com"), "password": "password1"}});
                     let r = api.post("/users", body).await;
                     (r.status, r.body)
                 })
@@ -591,7 +685,7 @@ async fn a_nul_character_is_a_400_naming_the_field_and_changes_nothing() {
             .await;
         assert_eq!(
             (r.status, r.body),
-            (400, json!({"error": "`user.username` contains a NUL character (U+0000), which is not accepted"})),
+            (400, errors("user.username", "contains a NUL character (U+0000), which is not accepted")),
             "{db}"
         );
         let r = api.get(&format!("/profiles/{name}%00")).await;

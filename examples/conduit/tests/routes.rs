@@ -13,7 +13,11 @@ async fn unknown_paths_and_methods_are_refused_by_the_route_table() {
 
     let r = send(addr, "GET", "/api/nowhere", "", &[]).await;
     assert_eq!(r.status, 404, "{}", r.body);
-    assert_eq!(r.body["error"], "no route matches /nowhere");
+    assert_eq!(
+        r.body,
+        serde_json::json!({"errors": {"path": ["no route matches /nowhere"]}}),
+        "the app's error shape"
+    );
     let r = send(addr, "GET", "/api/articles/feed/", "", &[]).await;
     assert_eq!(r.status, 404, "a trailing slash is another path: {}", r.body);
 
@@ -21,7 +25,7 @@ async fn unknown_paths_and_methods_are_refused_by_the_route_table() {
     assert_eq!(r.status, 405, "{}", r.body);
     assert!(r.headers.contains("allow: get, put, head, options"), "{}", r.headers);
     assert_eq!(
-        r.body["error"],
+        r.body["errors"]["method"][0],
         "/user does not take PATCH; it takes GET, PUT, HEAD, OPTIONS"
     );
     let r = send(addr, "DELETE", "/api/tags", "", &[]).await;

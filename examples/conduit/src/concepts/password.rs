@@ -21,9 +21,13 @@ struct PasswordDoc {
 #[derive(Debug, Default)]
 pub struct Password;
 
+/// The fewest characters a password may have (RealWorld v2).
+pub const MIN_LENGTH: usize = 8;
+
 #[concept(collection = "hashes")]
 impl Password {
-    /// Sets a user's password; a blank password fails.
+    /// Sets a user's password; a blank password, or one shorter than
+    /// [`MIN_LENGTH`] characters, fails.
     pub async fn set(
         &self,
         ctx: &mut ActionContext,
@@ -74,6 +78,9 @@ async fn store(ctx: &mut ActionContext, user: String, password: String) -> Resul
     if password.trim().is_empty() {
         return Err("password can't be blank".into());
     }
+    if password.chars().count() < MIN_LENGTH {
+        return Err(format!("password is too short (minimum is {MIN_LENGTH} characters)"));
+    }
     let doc = PasswordDoc {
         hash: password::hash(password).await?,
     };
@@ -92,22 +99,22 @@ mod tests {
     #[tokio::test]
     async fn only_the_current_password_checks() {
         let h = ConceptHarness::new(super::Password).await;
-        h.ok("set", json!({"user": "u1", "password": "first"})).await;
-        h.ok("check", json!({"user": "u1", "password": "first"})).await;
+        h.ok("set", json!({"user": "u1", "password": "first one"})).await;
+        h.ok("check", json!({"user": "u1", "password": "first one"})).await;
         assert_eq!(
             h.err("check", json!({"user": "u1", "password": "wrong"})).await,
             "invalid credentials"
         );
         assert_eq!(
-            h.err("check", json!({"user": "u2", "password": "first"})).await,
+            h.err("check", json!({"user": "u2", "password": "first one"})).await,
             "invalid credentials"
         );
         h.ok("update", json!({"user": "u1"})).await;
-        h.ok("check", json!({"user": "u1", "password": "first"})).await; // null keeps it
-        h.ok("update", json!({"user": "u1", "password": "second"})).await;
-        h.ok("check", json!({"user": "u1", "password": "second"})).await;
+        h.ok("check", json!({"user": "u1", "password": "first one"})).await; // null keeps it
+        h.ok("update", json!({"user": "u1", "password": "second one"})).await;
+        h.ok("check", json!({"user": "u1", "password": "second one"})).await;
         assert!(
-            h.act("check", json!({"user": "u1", "password": "first"}))
+            h.act("check", json!({"user": "u1", "password": "first one"}))
                 .await
                 .is_error()
         );
@@ -115,5 +122,10 @@ mod tests {
             h.err("set", json!({"user": "u3", "password": "  "})).await,
             "password can't be blank"
         );
+        assert_eq!(
+            h.err("set", json!({"user": "u3", "password": "seven77"})).await,
+            "password is too short (minimum is 8 characters)"
+        );
+        h.ok("set", json!({"user": "u3", "password": "x".repeat(64)})).await;
     }
 }

@@ -22,7 +22,7 @@ struct ProfileDoc {
 ///
 /// **principle** a user's bio and image are `null` until `update (user,
 /// bio, image)` sets them; `_get (user)` then yields them; `null` in an
-/// update keeps the current value.
+/// update keeps the current value and a blank one clears it.
 ///
 /// **state** a bio and an image per user (`Profile.profiles`, keyed by the
 /// user id).
@@ -31,7 +31,8 @@ pub struct Profile;
 
 #[concept(collection = "profiles")]
 impl Profile {
-    /// Sets the bio and/or image (`null` keeps the current value).
+    /// Sets the bio and/or image (`null` keeps the current value, a blank
+    /// string clears it to `null`).
     pub async fn update(
         &self,
         ctx: &mut ActionContext,
@@ -42,8 +43,13 @@ impl Profile {
         let mut profiles = ctx.collection::<ProfileDoc>("profiles");
         let existing = profiles.get(&user).await.map_err(|e| e.to_string())?;
         let mut doc = existing.clone().unwrap_or_default();
-        doc.bio = bio.or(doc.bio);
-        doc.image = image.or(doc.image);
+        let set = |given: Option<String>, current: Option<String>| match given {
+            None => current,
+            Some(text) if text.trim().is_empty() => None,
+            Some(text) => Some(text),
+        };
+        doc.bio = set(bio, doc.bio);
+        doc.image = set(image, doc.image);
         let result = if existing.is_some() {
             profiles.replace(&user, &doc).await.map(drop)
         } else {
@@ -84,6 +90,12 @@ mod tests {
         assert_eq!(
             h.query("_get", json!({"user": "u"})).await,
             [json!({"bio": "hello", "image": "https://x.io/u.png"})]
+        );
+        h.ok("update", json!({"user": "u", "bio": "  "})).await;
+        assert_eq!(
+            h.query("_get", json!({"user": "u"})).await,
+            [json!({"bio": null, "image": "https://x.io/u.png"})],
+            "a blank bio clears it"
         );
     }
 }
