@@ -19,6 +19,7 @@
 //! This is the only crate that knows HTTP status codes.
 
 mod explorer;
+pub mod openapi;
 mod passthrough;
 mod routes;
 
@@ -166,6 +167,9 @@ pub fn router_with_explorer(
         explorer,
     });
     let mut router = Router::new();
+    if shared.config.dev {
+        router = router.route("/_concord/openapi.json", axum::routing::get(openapi_json));
+    }
     if shared.explorer.is_some() {
         use axum::routing::get;
         router = router
@@ -179,6 +183,19 @@ pub fn router_with_explorer(
 }
 
 pub use axum::Router;
+
+/// `/_concord/openapi.json` (development mode): the API as the program
+/// running now describes it.
+async fn openapi_json(State(shared): State<Arc<Shared>>) -> Response {
+    let document = openapi::document(
+        &shared.engine.program(),
+        &shared.engine.specs(),
+        &shared.entry,
+        &shared.config,
+        "concord app",
+    );
+    json_response(StatusCode::OK, document)
+}
 
 /// How connections are bounded: what a slow, idle or hostile client can hold.
 #[derive(Debug, Clone)]

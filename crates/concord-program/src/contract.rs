@@ -30,6 +30,9 @@ pub struct EntryNeeds {
     /// Values taken from the entry record that reach a typed parameter as
     /// they are.
     pub typed: Vec<TypedUse>,
+    /// Fields inside keys that the sync reads (`["user", "email"]` for
+    /// `form.email` where the pattern bound `user: form`).
+    pub reads: Vec<Vec<String>>,
 }
 
 /// A value of the entry record (a key, or a field inside one) that a sync
@@ -144,7 +147,64 @@ impl EntryNeeds {
         }
         uses.dedup();
         needs.typed = uses;
+        let mut reads = Vec::new();
+        let mut read = |e: &Expr| collect_reads(e, &bound_from, &mut reads);
+        visit_exprs(&sync.steps, &mut read);
+        for inv in sync.then.iter().chain(sync.otherwise.iter().map(|o| &o.invocation)) {
+            inv.args.iter().for_each(|(_, e)| read(e));
+        }
+        reads.sort();
+        reads.dedup();
+        needs.reads = reads;
         Some(needs)
+    }
+}
+
+fn visit_exprs(steps: &[Step], f: &mut impl FnMut(&Expr)) {
+    for step in steps {
+        match step {
+            Step::Query { inputs, .. } => inputs.iter().for_each(|(_, e)| f(e)),
+            Step::Filter(e) | Step::Let(_, e) => f(e),
+            Step::Guarded { steps, .. } => visit_exprs(steps, f),
+            Step::Collect { element, steps, .. } => {
+                f(element);
+                visit_exprs(steps, f);
+            }
+        }
+    }
+}
+
+/// Every field chain of an entry-bound variable inside `e`.
+fn collect_reads(e: &Expr, bound_from: &HashMap<Slot, String>, out: &mut Vec<Vec<String>>) {
+    match e {
+        Expr::Field(..) => match field_chain(e, bound_from) {
+            Some(path) => out.push(path),
+            None => {
+                if let Expr::Field(base, _) = e {
+                    collect_reads(base, bound_from, out);
+                }
+            }
+        },
+        Expr::Object(fields) => fields.iter().for_each(|(_, v)| collect_reads(v, bound_from, out)),
+        Expr::List(items) | Expr::Call(_, items) => items.iter().for_each(|v| collect_reads(v, bound_from, out)),
+        Expr::Not(b) | Expr::Neg(b) => collect_reads(b, bound_from, out),
+        Expr::Binary(_, a, b) => {
+            collect_reads(a, bound_from, out);
+            collect_reads(b, bound_from, out);
+        }
+        Expr::Lit(_) | Expr::Var(_) => {}
+    }
+}
+
+fn field_chain(e: &Expr, bound_from: &HashMap<Slot, String>) -> Option<Vec<String>> {
+    match e {
+        Expr::Var(slot) => bound_from.get(slot).map(|k| vec![k.clone()]),
+        Expr::Field(base, field) => {
+            let mut path = field_chain(base, bound_from)?;
+            path.push(field.clone());
+            Some(path)
+        }
+        _ => None,
     }
 }
 
@@ -174,11 +234,7 @@ fn request_paths(e: &Expr, bound_from: &HashMap<Slot, String>) -> Vec<Vec<String
             paths
         }
         Expr::Call(Builtin::Coalesce, args) => args.first().map(|a| request_paths(a, bound_from)).unwrap_or_default(),
-        Expr::Call(Builtin::If, args) => args
-            .iter()
-            .skip(1)
-            .flat_map(|a| request_paths(a, bound_from))
-            .collect(),
+        Expr::Call(Builtin::If, args) => args.iter().skip(1).flat_map(|a| request_paths(a, bound_from)).collect(),
         _ => Vec::new(),
     }
 }

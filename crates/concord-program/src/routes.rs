@@ -159,8 +159,15 @@ impl RouteTable {
     /// The routes of `entry` in `program`: the literals of its route key in
     /// when patterns (the entry role the checker put on each pattern says
     /// which key that is).
+    ///
+    /// A route's methods are those of the syncs that can start a flow on it
+    /// (whose when clause is the entry pattern alone): another method could
+    /// only start a flow that fails. A route no sync can start on takes the
+    /// methods of every sync on it.
     pub fn build(program: &Program, entry: EntryAction<'_>) -> Self {
         let mut routes: Vec<Route> = Vec::new();
+        // Per route: the methods of its starting syncs, whether one takes any.
+        let mut starting: Vec<Option<(Vec<String>, bool)>> = Vec::new();
         for (index, sync) in program.all_syncs().into_iter().enumerate() {
             for p in entry_patterns(sync, entry) {
                 let Some(path) = route_of(p) else { continue };
@@ -173,8 +180,8 @@ impl RouteTable {
                     },
                     false => RouteTemplate::name(path),
                 };
-                let route = match routes.iter().position(|r| r.template == template) {
-                    Some(i) => &mut routes[i],
+                let at = match routes.iter().position(|r| r.template == template) {
+                    Some(i) => i,
                     None => {
                         routes.push(Route {
                             template,
@@ -182,9 +189,19 @@ impl RouteTable {
                             any_method: false,
                             syncs: Vec::new(),
                         });
-                        routes.last_mut().expect("just pushed")
+                        starting.push(None);
+                        routes.len() - 1
                     }
                 };
+                if sync.when.len() == 1 {
+                    let (methods, any) = starting[at].get_or_insert_with(Default::default);
+                    match method_of(p) {
+                        Some(m) if !methods.iter().any(|x| x == m) => methods.push(m.to_string()),
+                        Some(_) => {}
+                        None => *any = true,
+                    }
+                }
+                let route = &mut routes[at];
                 match method_of(p) {
                     Some(m) if !route.methods.iter().any(|x| x == m) => route.methods.push(m.to_string()),
                     Some(_) => {}
@@ -193,6 +210,12 @@ impl RouteTable {
                 if !route.syncs.contains(&index) {
                     route.syncs.push(index);
                 }
+            }
+        }
+        for (route, starting) in routes.iter_mut().zip(starting) {
+            if let Some((methods, any)) = starting {
+                route.methods = methods;
+                route.any_method = any;
             }
         }
         RouteTable::ordered(routes)
@@ -342,6 +365,25 @@ mod tests {
             (vec!["GET".into(), "PUT".into()], vec![0, 1])
         );
         assert_eq!(params, [("id", "7")]);
+        // A sync that only answers (it waits for another action too) does
+        // not open its route to every method.
+        let mut follow_up = sync("E", pattern("Http", "path", true, "/users/:id", None));
+        follow_up.when.push(WhenPattern {
+            entry: None,
+            inputs: Vec::new(),
+            ..pattern("Store", "path", false, "x", None)
+        });
+        let mut with_follow_up = program.clone();
+        with_follow_up.syncs.push(follow_up);
+        let table = RouteTable::build(
+            &with_follow_up,
+            EntryAction {
+                concept: "Http",
+                action: "run",
+            },
+        );
+        let (user, _) = table.resolve("/users/7").unwrap();
+        assert!(!user.any_method && user.methods == ["GET", "PUT"] && user.syncs == [0, 1, 4]);
         let cli = RouteTable::build(
             &program,
             EntryAction {

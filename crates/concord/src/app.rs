@@ -263,13 +263,18 @@ impl App {
         self
     }
 
+    /// The error shape the app chose with [`App::error_shape`], if any.
+    pub fn error_shape_chosen(&self) -> Option<concord_http::ErrorShape> {
+        self.error_shape
+    }
+
     /// Runs the app's command line:
     ///
     /// - `serve` (the default): load, then serve HTTP on `HOST:PORT`;
     /// - `check [DIR]`: check syncs, print diagnostics, exit non-zero on errors
     ///   (no server, no database);
     /// - `routes`: every request path the syncs handle and which sync answers
-    ///   each outcome;
+    ///   each outcome; `routes --openapi`: the API as an OpenAPI 3.1 document;
     /// - `trace [FLOW]`: a flow from the action log as a tree (without FLOW,
     ///   the recent flows);
     /// - `why FLOW [SYNC]`: the syncs that came close to firing, and why not;
@@ -313,6 +318,7 @@ impl App {
                 let dir = args.get(1).map_or_else(|| self.syncs.clone(), PathBuf::from);
                 self.check_command(&dir)
             }
+            Some("routes") if args.get(1).is_some_and(|a| a == "--openapi") => crate::serve::openapi(&self),
             Some("routes") => crate::serve::routes(&self),
             Some("why") => match args.get(1) {
                 Some(flow) => crate::serve::why(self, flow, args.get(2).map(String::as_str)).await,
@@ -663,7 +669,7 @@ fn collect_sync_files(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>)
     Ok(())
 }
 
-/// Sends logs and trace lines to standard output. `CONCORD_LOG` filters them
+/// Sends logs and trace lines to standard error (standard output is for what commands print: `routes --openapi`, `trace`, `graph`). `CONCORD_LOG` filters them
 /// (default `info`; e.g. `warn,concord::action=info`), and
 /// `CONCORD_LOG_FORMAT=json` writes one JSON object per line.
 pub fn init_tracing() {
@@ -676,14 +682,17 @@ pub fn init_tracing() {
     let json = std::env::var("CONCORD_LOG_FORMAT").is_ok_and(|f| f == "json");
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
-        registry.with(tracing_subscriber::fmt::layer().json()).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))
+            .try_init()
     } else {
         registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
+                    .with_writer(std::io::stderr)
                     // Colour codes belong on a terminal, not in a log file.
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
             )
             .try_init()
     };

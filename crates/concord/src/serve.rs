@@ -124,6 +124,31 @@ pub(crate) fn routes(app: &App) -> Result<(), String> {
     Ok(())
 }
 
+/// `routes --openapi`: the API as an OpenAPI 3.1 document, from the syncs.
+pub(crate) fn openapi(app: &App) -> Result<(), String> {
+    let settings = app.settings_in_force().map_err(|e| e.to_string())?;
+    let program = app.program().map_err(|e| e.to_string())?;
+    let entry = HttpEntry::of(&app.requesting());
+    let title = std::env::args()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "concord app".into());
+    let mut config = settings.http;
+    if let Some(shape) = app.error_shape_chosen() {
+        config.error_shape = shape;
+    }
+    let document = concord_http::openapi::document(&program, &app.specs(), &entry, &config, &title);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&document).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}
+
 /// `trace [FLOW]`: a persisted flow as a tree, or the recent flows.
 pub(crate) async fn trace(app: &App, flow: Option<&str>) -> Result<(), String> {
     let store = concord_store::open(&app.database_url())

@@ -560,7 +560,11 @@ async fn comments_add_list_and_delete() {
         assert_eq!(unknown.status, 404, "{db}");
         for id in ["abc", "1.0", "1.5", "-", "99999999999999999999"] {
             let r = commenter.delete(&format!("/articles/{first}/comments/{id}")).await;
-            assert_eq!((r.status, r.body), (404, errors("comment", "not found")), "{db}: id {id}");
+            assert_eq!(
+                (r.status, r.body),
+                (404, errors("comment", "not found")),
+                "{db}: id {id}"
+            );
         }
         let forbidden = author.delete(&format!("/articles/{first}/comments/{id}")).await;
         assert_eq!(

@@ -51,11 +51,8 @@ async fn two_hundred_requests_and_one_nul(url: &str, db: &str) {
     }
     let (nul_status, nul_body) = &statuses[100];
     assert_eq!(
-        (*nul_status, nul_body["error"].as_str()),
-        (
-            400,
-            Some("`article.title` contains a NUL character (U+0000), which is not accepted")
-        ),
+        (*nul_status, nul_body["errors"]["article.title"][0].as_str()),
+        (400, Some("contains a NUL character (U+0000), which is not accepted")),
         "{db}"
     );
     assert!(

@@ -35,6 +35,12 @@ async fn unknown_paths_and_methods_are_refused_by_the_route_table() {
     let r = send(addr, "POST", "/api/articles/some-slug", "{}", &[]).await;
     assert_eq!(r.status, 405);
 
+    // Only POST and DELETE start a flow on `/favorite` (a sync answering
+    // a failed favorite, whatever the method, does not open the route to GET).
+    let r = send(addr, "GET", "/api/articles/some-slug/favorite", "", &[]).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert!(r.headers.contains("allow: post, delete, options"), "{}", r.headers);
+
     let get = send(addr, "GET", "/api/tags", "", &[]).await;
     assert_eq!(get.status, 200);
     let head = send(addr, "HEAD", "/api/tags", "", &[]).await;
