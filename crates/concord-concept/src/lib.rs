@@ -89,6 +89,7 @@ pub struct ActionContext {
     record: RecordId,
     concept: std::sync::Arc<str>,
     state: Option<state::ActionState>,
+    overloaded: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for ActionContext {
@@ -111,6 +112,7 @@ impl ActionContext {
             record,
             concept: "".into(),
             state: None,
+            overloaded: None,
         }
     }
 
@@ -130,6 +132,7 @@ impl ActionContext {
                 tx: None,
                 conflicted: false,
             }),
+            overloaded: None,
         }
     }
 
@@ -164,6 +167,20 @@ impl ActionContext {
     /// this attempt and runs the action again.
     pub fn conflicted(&self) -> bool {
         self.state.as_ref().is_some_and(|s| s.conflicted)
+    }
+
+    /// Says the action could not run because a bounded resource (the
+    /// password hashing pool) is full. Its outcome is then discarded: a flow
+    /// that has written nothing yet stops (HTTP answers 503 with
+    /// `Retry-After: retry_after`), one that has runs the action again
+    /// after a pause, so no flow is left half done.
+    pub fn overloaded(&mut self, retry_after: std::time::Duration) {
+        self.overloaded = Some(retry_after);
+    }
+
+    /// Whether [`ActionContext::overloaded`] was called, with its pause.
+    pub fn overloaded_for(&self) -> Option<std::time::Duration> {
+        self.overloaded
     }
 
     /// Takes the action's open transaction, if it wrote anything (for the

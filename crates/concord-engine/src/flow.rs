@@ -24,6 +24,13 @@ pub enum FlowStatus {
     /// Stopped because another node took the flow over: this node was
     /// too slow to renew its lease, and the other finishes the flow.
     TakenOver,
+    /// Stopped before writing anything because an action found a bounded
+    /// resource full (the password hashing pool): the client should try
+    /// again after `retry_after`.
+    Overloaded {
+        /// How long to wait before trying again.
+        retry_after: std::time::Duration,
+    },
     /// Stopped after exceeding the step quota.
     Runaway {
         /// Actions completed before stopping.
@@ -280,6 +287,16 @@ async fn drive(inner: &Inner, table: Arc<SyncTable>, mut flow: Flow) -> FlowRepo
                     break;
                 }
                 let index = flow.perform(inner, &table, action, input, cause, depth).await;
+                if let Some(retry_after) = flow.log.overloaded() {
+                    tracing::warn!(
+                        target: "concord::flow",
+                        flow = %flow.id,
+                        "overloaded: stopped before writing anything; the client may retry in {} ms",
+                        retry_after.as_millis()
+                    );
+                    status = FlowStatus::Overloaded { retry_after };
+                    break;
+                }
                 if flow.log.taken_over() {
                     tracing::warn!(
                         target: "concord::flow",

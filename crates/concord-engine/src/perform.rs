@@ -38,6 +38,9 @@ pub(crate) struct FlowLog {
     /// The flow has a journal row (its last write left work to do).
     journaled: bool,
     taken_over: bool,
+    /// An action was refused for overload before the flow wrote anything:
+    /// the flow stops, and its client should try again after this.
+    overloaded: Option<std::time::Duration>,
     held: Vec<LogEntry>,
 }
 
@@ -46,6 +49,11 @@ impl FlowLog {
     pub(crate) fn resumed(&mut self) {
         self.wrote = true;
         self.journaled = true;
+    }
+
+    /// An action was refused for overload before the flow wrote anything.
+    pub(crate) fn overloaded(&self) -> Option<std::time::Duration> {
+        self.overloaded
     }
 
     /// Another node owns the flow now: this node must stop running it.
@@ -107,8 +115,18 @@ pub(crate) async fn perform(
     let info = &inner.actions[action];
     let name = format!("{}.{}", info.concept_name, info.name);
     let Some(store) = &inner.store else {
-        let mut ctx = ActionContext::new(p.flow, p.record);
-        return run_action(inner, p.flow, action, &mut ctx, input).await;
+        loop {
+            let mut ctx = ActionContext::new(p.flow, p.record);
+            let outcome = run_action(inner, p.flow, action, &mut ctx, input).await;
+            match ctx.overloaded_for() {
+                Some(wait) if !log.wrote => {
+                    log.overloaded = Some(wait);
+                    return outcome;
+                }
+                Some(wait) => tokio::time::sleep(wait.min(OVERLOAD_PAUSE)).await,
+                None => return outcome,
+            }
+        }
     };
     let entry = |outcome: &Outcome| LogEntry {
         id: p.record.to_string(),
@@ -131,8 +149,20 @@ pub(crate) async fn perform(
         let mut ctx = ActionContext::with_state(p.flow, p.record, info.concept_name.clone(), store.clone());
         let outcome = run_action(inner, p.flow, action, &mut ctx, input).await;
         let conflicted = ctx.conflicted();
+        let overloaded = ctx.overloaded_for();
         let tx = ctx.take_transaction();
         drop(ctx);
+        if let Some(wait) = overloaded {
+            drop(tx);
+            // Nothing written yet: stopping leaves nothing half done.
+            if !log.wrote && !log.journaled {
+                log.overloaded = Some(wait);
+                log.append(entry(&outcome));
+                return outcome;
+            }
+            tokio::time::sleep(wait.min(OVERLOAD_PAUSE)).await;
+            continue;
+        }
         if conflicted && attempt < MAX_ATTEMPTS {
             drop(tx);
             backoff(attempt).await;
@@ -196,6 +226,10 @@ pub(crate) async fn perform(
         }
     }
 }
+
+/// The longest pause before an overloaded action of a flow that has
+/// already written runs again.
+const OVERLOAD_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// How often an action is run again after conflicting with concurrent ones
 /// (heavily contended rows need many rounds: each round one action wins).

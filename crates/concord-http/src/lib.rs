@@ -819,6 +819,20 @@ async fn unanswered(
     id: &str,
     report: Option<concord_engine::FlowReport>,
 ) -> Response {
+    // Refused for overload before anything was written: come back later.
+    if let Some(concord_engine::FlowReport {
+        status: concord_engine::FlowStatus::Overloaded { retry_after },
+        ..
+    }) = &report
+    {
+        let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the server is busy; try again in {seconds} s"),
+        );
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
+        return r;
+    }
     // The request's own mistake that no `else` answered: name the field.
     if let Some(report) = &report
         && !report.rejections.is_empty()

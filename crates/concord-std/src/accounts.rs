@@ -84,7 +84,7 @@ pub async fn register(
         return Err(format!("password must have at least {MIN_PASSWORD} characters"));
     }
     // Hash before touching state: the slow part holds no transaction.
-    let password_hash = password::hash(password).await?;
+    let password_hash = password::hash(ctx, password).await?;
     let id = ctx.fresh_id();
     let mut accounts = ctx.collection::<AccountDoc>(collection);
     // An account stored before keys existed has no key for the index to see.
@@ -123,12 +123,12 @@ pub async fn check(
     let Some(account) = found else {
         return Err(INVALID.into());
     };
-    if !password::verify(password.clone(), account.password_hash.clone()).await {
+    if !password::verify(ctx, password.clone(), account.password_hash.clone()).await {
         return Err(INVALID.into());
     }
     let mut upgrade = serde_json::Map::new();
     if password::is_legacy(&account.password_hash) {
-        upgrade.insert("passwordHash".into(), password::hash(password).await?.into());
+        upgrade.insert("passwordHash".into(), password::hash(ctx, password).await?.into());
     }
     if account.username_key.is_none()
         && let Ok(key) = identity::key(&account.username)

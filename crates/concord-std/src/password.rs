@@ -6,19 +6,36 @@
 //! memory that is allocated once and reused. Unbounded, a flood of failed
 //! logins (which needs no account) had a blocking thread per login allocate
 //! its own 19 MiB, which the allocator kept: 32 at a time for 8 rounds left
-//! 3.4 GB resident.
+//! 3.4 GB resident. Beyond a few waiting per core, an action is refused as
+//! overloaded ([`ActionContext::overloaded`]): a login flood gets 503 with
+//! `Retry-After` instead of a queue that grows without bound.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use concord_concept::ActionContext;
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
-/// At most one hash per core at a time, each with a reusable memory.
+/// At most one hash per core at a time, each with a reusable memory, and
+/// at most [`QUEUED_PER_CORE`] per core running or waiting.
 struct Pool {
     slots: Semaphore,
     memories: Mutex<Vec<Vec<Block>>>,
+    /// Hashes running or waiting for a slot.
+    admitted: AtomicUsize,
+    limit: usize,
 }
+
+/// Hashes that may run or wait per core before more are refused (a hash
+/// takes ~50 ms on one core: four per core is a wait of ~0.2 s).
+pub const QUEUED_PER_CORE: usize = 4;
+
+/// What a refused client is told to wait.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 fn pool() -> &'static Pool {
     static POOL: OnceLock<Pool> = OnceLock::new();
@@ -27,14 +44,35 @@ fn pool() -> &'static Pool {
         Pool {
             slots: Semaphore::new(cores),
             memories: Mutex::new(Vec::new()),
+            admitted: AtomicUsize::new(0),
+            limit: cores * QUEUED_PER_CORE,
         }
     })
 }
 
+/// Gives the admission back however the hash ends (a dropped future too).
+struct Admitted(&'static Pool);
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Runs `work` on a blocking thread with a pooled Argon2 memory, waiting
-/// for a free slot first.
-async fn pooled<T: Send + 'static>(work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Option<T> {
+/// for a free slot first; `None` when the pool is full (`ctx` is then
+/// marked overloaded) or the work was interrupted.
+async fn pooled<T: Send + 'static>(
+    ctx: &mut ActionContext,
+    work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
+) -> Option<T> {
     let pool = pool();
+    if pool.admitted.fetch_add(1, Ordering::AcqRel) >= pool.limit {
+        pool.admitted.fetch_sub(1, Ordering::AcqRel);
+        ctx.overloaded(RETRY_AFTER);
+        return None;
+    }
+    let _admitted = Admitted(pool);
     let _slot = pool.slots.acquire().await.ok()?;
     let mut memory = pool
         .memories
@@ -71,8 +109,8 @@ fn argon2_into(
 
 /// An Argon2id hash of `password` in PHC string form (the crate's default
 /// parameters: m=19456, t=2, p=1).
-pub async fn hash(password: String) -> Result<String, String> {
-    pooled(move |memory| {
+pub async fn hash(ctx: &mut ActionContext, password: String) -> Result<String, String> {
+    pooled(ctx, move |memory| {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| format!("no random salt: {e}"))?;
         let params = Params::default();
@@ -94,12 +132,15 @@ pub async fn hash(password: String) -> Result<String, String> {
         Ok(phc.to_string())
     })
     .await
-    .unwrap_or_else(|| Err("hashing was interrupted".into()))
+    .unwrap_or_else(|| Err("the server is busy hashing passwords; try again".into()))
 }
 
 /// Whether `password` matches `hash` (Argon2 PHC string or bcrypt `$2…`).
-pub async fn verify(password: String, hash: String) -> bool {
-    pooled(move |memory| {
+///
+/// `false` also when the pool is full (then `ctx` is marked overloaded and
+/// the engine discards the outcome).
+pub async fn verify(ctx: &mut ActionContext, password: String, hash: String) -> bool {
+    pooled(ctx, move |memory| {
         if is_legacy(&hash) {
             return bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
         }
@@ -140,25 +181,30 @@ pub fn is_legacy(hash: &str) -> bool {
 mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+    use concord_concept::{FlowId, RecordId};
+
+    fn ctx() -> ActionContext {
+        ActionContext::new(FlowId::fresh(), RecordId::fresh())
+    }
 
     #[tokio::test]
     async fn argon2id_and_bcrypt() {
-        let h = hash("correct horse".into()).await.unwrap();
+        let h = hash(&mut ctx(), "correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse".into(), h.clone()).await);
-        assert!(!verify("wrong horse".into(), h).await);
+        assert!(verify(&mut ctx(), "correct horse".into(), h.clone()).await);
+        assert!(!verify(&mut ctx(), "wrong horse".into(), h).await);
         let legacy = bcrypt::hash("1234567890", 4).unwrap();
         assert!(is_legacy(&legacy));
-        assert!(verify("1234567890".into(), legacy.clone()).await);
-        assert!(!verify("123456789".into(), legacy).await);
-        assert!(!verify("x".into(), "not a hash".into()).await);
+        assert!(verify(&mut ctx(), "1234567890".into(), legacy.clone()).await);
+        assert!(!verify(&mut ctx(), "123456789".into(), legacy).await);
+        assert!(!verify(&mut ctx(), "x".into(), "not a hash".into()).await);
     }
 
     #[tokio::test]
     async fn hashes_are_those_of_the_argon2_crate() {
         // Ours verify with the crate's own verifier, and the crate's verify
         // with ours, also with other parameters than the default.
-        let ours = hash("correct horse".into()).await.unwrap();
+        let ours = hash(&mut ctx(), "correct horse".into()).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
         assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
         let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
@@ -168,17 +214,20 @@ mod tests {
             Params::new(4096, 3, 1, None).unwrap(),
         );
         let theirs = small.hash_password(b"pw", &salt).unwrap().to_string();
-        assert!(verify("pw".into(), theirs.clone()).await);
-        assert!(!verify("pW".into(), theirs).await);
+        assert!(verify(&mut ctx(), "pw".into(), theirs.clone()).await);
+        assert!(!verify(&mut ctx(), "pW".into(), theirs).await);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_hashes_share_a_few_memories() {
-        let hashes: Vec<_> = (0..8).map(|i| tokio::spawn(hash(format!("pw{i}")))).collect();
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        // More than one per core, within the queue (other tests hash too).
+        let hashes: Vec<_> = (0..cores + 1)
+            .map(|i| tokio::spawn(async move { hash(&mut ctx(), format!("pw{i}")).await }))
+            .collect();
         for h in hashes {
             assert!(h.await.unwrap().unwrap().starts_with("$argon2id$"));
         }
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let kept = pool().memories.lock().unwrap().len();
         assert!(kept <= cores, "{kept} memories for {cores} cores");
     }

@@ -66,7 +66,7 @@ impl Password {
         let Some(doc) = found.into_iter().next() else {
             return Err("invalid credentials".into());
         };
-        if password::verify(password, doc.hash).await {
+        if password::verify(ctx, password, doc.hash).await {
             Ok(())
         } else {
             Err("invalid credentials".into())
@@ -82,7 +82,7 @@ async fn store(ctx: &mut ActionContext, user: String, password: String) -> Resul
         return Err(format!("password is too short (minimum is {MIN_LENGTH} characters)"));
     }
     let doc = PasswordDoc {
-        hash: password::hash(password).await?,
+        hash: password::hash(ctx, password).await?,
     };
     let mut hashes = ctx.collection::<PasswordDoc>("hashes");
     if !hashes.replace(&user, &doc).await.map_err(|e| e.to_string())? {
