@@ -541,10 +541,12 @@ fn unfit_fields(routing: &Routing, routed: &Routed, input: &Record) -> Vec<(Stri
             for field in &u.path[1..] {
                 value = value.and_then(|v| v.get(field));
             }
-            if let Some(v) = value
-                && !v.is_null()
-                && !concord_program::contract::has_type(v, u.ty)
-            {
+            let unfit = match value {
+                Some(Value::Null) => !u.nullable,
+                Some(v) => !concord_program::contract::has_type(v, u.ty),
+                None => false,
+            };
+            if unfit {
                 let field = u.field();
                 if !wrong.iter().any(|(f, _)| *f == field) {
                     wrong.push((field, format!("must be {}", a_type(u.ty))));
@@ -830,7 +832,8 @@ async fn unanswered(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the server is busy; try again in {seconds} s"),
         );
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds as u64));
         return r;
     }
     // The request's own mistake that no `else` answered: name the field.

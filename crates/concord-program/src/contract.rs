@@ -45,6 +45,10 @@ pub struct TypedUse {
     pub ty: ParamType,
     /// The parameter, as `Concept.action(param)`.
     pub into: String,
+    /// Whether `null` may reach it: the parameter is optional, the value
+    /// passes through `coalesce`, or it is a field inside a key (whose
+    /// blankness the syncs check themselves).
+    pub nullable: bool,
 }
 
 impl TypedUse {
@@ -71,7 +75,7 @@ pub fn has_type(v: &Value, ty: ParamType) -> bool {
 /// Parameter types by concept, then action or query, then parameter.
 #[derive(Debug, Clone, Default)]
 pub struct ParamTypes {
-    types: HashMap<(String, String), Vec<(String, ParamType)>>,
+    types: HashMap<(String, String), Vec<(String, ParamType, bool)>>,
 }
 
 impl ParamTypes {
@@ -79,7 +83,8 @@ impl ParamTypes {
     pub fn of(specs: &[ConceptSpec]) -> Self {
         let mut types = HashMap::new();
         for spec in specs {
-            let params = |ps: &[concord_concept::ParamSpec]| ps.iter().map(|p| (p.name.clone(), p.ty)).collect();
+            let params =
+                |ps: &[concord_concept::ParamSpec]| ps.iter().map(|p| (p.name.clone(), p.ty, p.optional)).collect();
             for a in &spec.actions {
                 types.insert((spec.name.clone(), a.name.clone()), params(&a.params));
             }
@@ -90,12 +95,12 @@ impl ParamTypes {
         ParamTypes { types }
     }
 
-    fn get(&self, concept: &str, name: &str, param: &str) -> Option<ParamType> {
+    fn get(&self, concept: &str, name: &str, param: &str) -> Option<(ParamType, bool)> {
         self.types
             .get(&(concept.to_string(), name.to_string()))?
             .iter()
-            .find(|(p, _)| p == param)
-            .map(|&(_, ty)| ty)
+            .find(|(p, ..)| p == param)
+            .map(|&(_, ty, optional)| (ty, optional))
     }
 }
 
@@ -129,11 +134,12 @@ impl EntryNeeds {
         let mut uses = Vec::new();
         let mut add = |concept: &str, name: &str, args: &[(String, Expr)]| {
             for (param, e) in args {
-                let Some(ty) = types.get(concept, name, param).filter(|t| *t != ParamType::Any) else {
+                let Some((ty, optional)) = types.get(concept, name, param).filter(|(t, _)| *t != ParamType::Any) else {
                     continue;
                 };
-                for path in request_paths(e, &bound_from) {
+                for (path, coalesced) in request_paths(e, &bound_from) {
                     uses.push(TypedUse {
+                        nullable: optional || coalesced || path.len() > 1,
                         path,
                         ty,
                         into: format!("{concept}.{name}({param})"),
@@ -221,18 +227,30 @@ fn visit_queries(steps: &[Step], f: &mut impl FnMut(&str, &str, &[(String, Expr)
 }
 
 /// The entry-record paths an argument may pass on as they are: a variable
-/// the entry pattern bound, fields of it, the first choice of a `coalesce`,
-/// either branch of an `if`.
-fn request_paths(e: &Expr, bound_from: &HashMap<Slot, String>) -> Vec<Vec<String>> {
+/// the entry pattern bound, fields of it, the first choice of a `coalesce`
+/// (then `true`: a `null` there is replaced), either branch of an `if`.
+fn request_paths(e: &Expr, bound_from: &HashMap<Slot, String>) -> Vec<(Vec<String>, bool)> {
     match e {
-        Expr::Var(slot) => bound_from.get(slot).map(|k| vec![vec![k.clone()]]).unwrap_or_default(),
+        Expr::Var(slot) => bound_from
+            .get(slot)
+            .map(|k| vec![(vec![k.clone()], false)])
+            .unwrap_or_default(),
         Expr::Field(base, field) => {
             let mut paths = request_paths(base, bound_from);
-            for p in &mut paths {
+            for (p, _) in &mut paths {
                 p.push(field.clone());
             }
             paths
         }
+        Expr::Call(Builtin::Coalesce, args) if args.len() > 1 => args
+            .first()
+            .map(|a| {
+                request_paths(a, bound_from)
+                    .into_iter()
+                    .map(|(p, _)| (p, true))
+                    .collect()
+            })
+            .unwrap_or_default(),
         Expr::Call(Builtin::Coalesce, args) => args.first().map(|a| request_paths(a, bound_from)).unwrap_or_default(),
         Expr::Call(Builtin::If, args) => args.iter().skip(1).flat_map(|a| request_paths(a, bound_from)).collect(),
         _ => Vec::new(),

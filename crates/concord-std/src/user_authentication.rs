@@ -204,7 +204,12 @@ mod tests {
             "UserAuthentication".into(),
             s.clone(),
         );
-        let hash = crate::password::hash(&mut ActionContext::new(FlowId::fresh(), RecordId::fresh()), "correct horse".into()).await.unwrap();
+        let hash = crate::password::hash(
+            &mut ActionContext::new(FlowId::fresh(), RecordId::fresh()),
+            "correct horse".into(),
+        )
+        .await
+        .unwrap();
         accounts::import(&mut ctx, "users", "u-old", "Old", &hash)
             .await
             .unwrap();

@@ -132,6 +132,192 @@ pub mod http {
     }
 }
 
+/// Malformed and hostile requests for every route an app serves, to check
+/// that a client's mistake is never answered as the server's (no 5xx).
+pub mod malformed {
+    use concord_program::routes::Segment;
+    use concord_program::{EntryNeeds, ParamTypes};
+    use serde_json::{Value, json};
+
+    use crate::App;
+
+    /// One request of the battery.
+    #[derive(Debug, Clone)]
+    pub struct Request {
+        /// Method.
+        pub method: String,
+        /// Path with query string, under the app's base path.
+        pub path: String,
+        /// Body as sent (possibly not JSON).
+        pub body: String,
+        /// Extra headers.
+        pub headers: Vec<(String, String)>,
+    }
+
+    /// Values of every JSON type and some hostile ones.
+    fn odd_values() -> Vec<Value> {
+        vec![
+            json!(5),
+            json!(-1.5),
+            json!(""),
+            json!("   "),
+            Value::Null,
+            json!(true),
+            json!([]),
+            json!([1, "a", null]),
+            json!({}),
+            json!({"nested": {"deep": [null, {}]}}),
+            json!("x".repeat(20_000)),
+            json!("\u{202e}\u{1F600}<script>"),
+        ]
+    }
+
+    const PATH_VALUES: [&str; 8] = [
+        "x",
+        "1.0",
+        "-1",
+        "%20",
+        "%C3%A9t%C3%A9",
+        "..",
+        "%2F",
+        "99999999999999999999",
+    ];
+    const QUERY_VALUES: [&str; 7] = ["abc", "1.5", "-1", "", "%ZZ", "1e999", "9223372036854775808"];
+    const CREDENTIALS: [&str; 5] = [
+        "Token",
+        "Token x.y.z",
+        "Bearer ",
+        "Basic YTpi",
+        "Token eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
+    ];
+
+    /// The battery for `app`'s routes: each route and method with odd path
+    /// parameters, bodies that are not JSON objects, every key its syncs
+    /// read (and the fields inside them) with values of every type,
+    /// query strings that are not numbers, broken credentials, and methods
+    /// the route does not take.
+    ///
+    /// # Panics
+    /// If the app's syncs do not check.
+    pub fn requests(app: &App) -> Vec<Request> {
+        let program = app.program().expect("the syncs check");
+        let base = app
+            .settings_in_force()
+            .map(|s| s.http.base)
+            .unwrap_or_else(|_| "/api".into());
+        let entry = concord_http::HttpEntry::of(&app.requesting());
+        let types = ParamTypes::of(&app.specs());
+        let syncs = program.all_syncs();
+        let mut out = Vec::new();
+        let mut push = |method: &str, path: String, body: String, headers: Vec<(String, String)>| {
+            out.push(Request {
+                method: method.to_string(),
+                path,
+                body,
+                headers,
+            })
+        };
+        for route in entry.routes(&program).routes() {
+            let fill = |value: &str| {
+                route
+                    .template
+                    .segments()
+                    .iter()
+                    .map(|s| match s {
+                        Segment::Literal(l) => l.clone(),
+                        Segment::Param(_) => value.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("/")
+            };
+            let path = format!("{base}{}", fill("some-thing"));
+            let methods: Vec<String> = match route.any_method {
+                true => vec!["POST".into(), "GET".into()],
+                false => route.methods.clone(),
+            };
+            let needs: Vec<EntryNeeds> = route
+                .syncs
+                .iter()
+                .filter_map(|&i| EntryNeeds::of(syncs[i], entry.action(), &types))
+                .collect();
+            let mut keys: Vec<String> = needs
+                .iter()
+                .flat_map(|n| n.required.iter().chain(&n.optional).cloned())
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let mut nested: Vec<Vec<String>> = needs.iter().flat_map(|n| n.reads.iter().cloned()).collect();
+            nested.sort();
+            nested.dedup();
+            for method in &methods {
+                for v in PATH_VALUES {
+                    push(method, format!("{base}{}", fill(v)), String::new(), Vec::new());
+                }
+                for c in CREDENTIALS {
+                    push(
+                        method,
+                        path.clone(),
+                        "{}".into(),
+                        vec![("Authorization".into(), c.into())],
+                    );
+                }
+                if method == "GET" || method == "DELETE" {
+                    for k in &keys {
+                        for v in QUERY_VALUES {
+                            push(method, format!("{path}?{k}={v}"), String::new(), Vec::new());
+                        }
+                    }
+                    push(method, format!("{path}?a=1&a=2&&=&%"), String::new(), Vec::new());
+                    continue;
+                }
+                for body in [
+                    "{not json",
+                    "[]",
+                    "\"text\"",
+                    "42",
+                    "null",
+                    "{}",
+                    "{\"a\":",
+                    "\u{feff}{}",
+                ] {
+                    push(method, path.clone(), body.into(), Vec::new());
+                }
+                for k in &keys {
+                    for v in odd_values() {
+                        push(method, path.clone(), json!({ k.clone(): v }).to_string(), Vec::new());
+                    }
+                }
+                for read in &nested {
+                    for v in odd_values() {
+                        let mut body = v;
+                        for field in read.iter().rev() {
+                            body = json!({ field.clone(): body });
+                        }
+                        push(method, path.clone(), body.to_string(), Vec::new());
+                    }
+                }
+            }
+            for method in ["PATCH", "OPTIONS", "HEAD", "TRACE"] {
+                push(method, path.clone(), String::new(), Vec::new());
+            }
+        }
+        for path in ["/", "/nowhere", "//", "/%", "/a/../b"] {
+            push("GET", format!("{base}{path}"), String::new(), Vec::new());
+        }
+        out
+    }
+
+    /// Texts of serde, Rust or SQL internals that must not reach a client.
+    pub const INTERNALS: [&str; 6] = [
+        "invalid type:",
+        "expected a sequence",
+        "panicked",
+        "SQLITE_",
+        "syntax error at",
+        "missing field `",
+    ];
+}
+
 /// A bounded HTTP load generator for benchmarks on loopback: keep-alive
 /// connections, each sending the same request in a loop, with latency
 /// percentiles.

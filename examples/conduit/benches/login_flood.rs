@@ -16,7 +16,10 @@ fn resident_mb() -> f64 {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let addr = conduit::serve_on_loopback(&format!("sqlite://{}", dir.path().join("flood.db").display())).await;

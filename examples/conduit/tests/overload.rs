@@ -34,15 +34,25 @@ async fn a_login_flood_is_answered_503_with_retry_after_beyond_the_queue() {
             }
             503 => {
                 assert!(r.headers.contains("retry-after: 1"), "{}", r.headers);
-                assert!(r.body["errors"]["server"][0].as_str().unwrap().contains("busy"), "{}", r.body);
+                assert!(
+                    r.body["errors"]["server"][0].as_str().unwrap().contains("busy"),
+                    "{}",
+                    r.body
+                );
                 busy += 1;
             }
-            other => panic!("a failed login is 401, or 503 when the server is busy, not {other}: {}", r.body),
+            other => panic!(
+                "a failed login is 401, or 503 when the server is busy, not {other}: {}",
+                r.body
+            ),
         }
     }
     assert!(busy > 0 && refused > 0, "{refused} refused, {busy} told to retry");
     let login = api
-        .post("/users/login", json!({"user": {"email": email, "password": "password"}}))
+        .post(
+            "/users/login",
+            json!({"user": {"email": email, "password": "password"}}),
+        )
         .await;
     assert_eq!(login.status, 200, "after the flood: {}", login.body);
 }
