@@ -72,10 +72,13 @@ pub fn has_type(v: &Value, ty: ParamType) -> bool {
     }
 }
 
+/// A parameter's name, type, and whether it is optional.
+type ParamOf = (String, ParamType, bool);
+
 /// Parameter types by concept, then action or query, then parameter.
 #[derive(Debug, Clone, Default)]
 pub struct ParamTypes {
-    types: HashMap<(String, String), Vec<(String, ParamType, bool)>>,
+    types: HashMap<(String, String), Vec<ParamOf>>,
 }
 
 impl ParamTypes {
