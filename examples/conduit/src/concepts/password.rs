@@ -27,7 +27,7 @@ pub const MIN_LENGTH: usize = 8;
 #[concept(collection = "hashes")]
 impl Password {
     /// Sets a user's password; a blank password, or one shorter than
-    /// [`MIN_LENGTH`] characters, fails.
+    /// `MIN_LENGTH` (8) characters, fails.
     pub async fn set(
         &self,
         ctx: &mut ActionContext,
