@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod diagnostic;
 pub mod expand;
+pub mod format;
 pub mod lexer;
 pub mod parser;
 pub mod source;

@@ -332,6 +332,15 @@ impl App {
                 }
             }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
+            Some("fmt") => {
+                let check = args.iter().skip(1).any(|a| a == "--check");
+                let dir = args
+                    .iter()
+                    .skip(1)
+                    .find(|a| !a.starts_with("--"))
+                    .map_or_else(|| self.syncs.clone(), PathBuf::from);
+                format_syncs(&dir, check)
+            }
             Some("expand") => match self.expand(args.get(1).map(String::as_str)) {
                 Ok(text) if text.is_empty() => Err(match args.get(1) {
                     Some(name) => format!("no sync named `{name}`"),
@@ -345,14 +354,17 @@ impl App {
             },
             Some("help" | "--help" | "-h") => {
                 println!(
-                    "usage: {} [serve | check [DIR] | routes | trace | why | graph | expand]",
+                    "usage: {} [serve | check [DIR] | fmt [--check] [DIR] | routes | trace | why | graph | expand]",
                     std::env::args().next().unwrap_or_default()
                 );
                 println!("  serve         serve the app over HTTP (default); flags: --port, --host, --database-url,");
                 println!("                --base-url, --timeout (ms), --allowed-origin, --max-body,");
                 println!("                --header-timeout (ms), --body-timeout (ms), --max-connections, --dev");
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
-                println!("  routes        list the request paths the syncs handle and who answers them");
+                println!("  fmt [--check] [DIR]  rewrite the .sync files in the canonical layout (--check: list those");
+                println!("                that differ and fail)");
+                println!("  routes        list the request paths the syncs handle and who answers them;");
+                println!("                --openapi: the API as an OpenAPI 3.1 document");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");
                 println!("  why FLOW [SYNC]  which syncs came close to firing in a logged flow, and why they did not");
                 println!("  graph [--svg] the sync graph: concepts, and syncs as edges (DOT, or SVG)");
@@ -641,6 +653,43 @@ fn spawn_retention(store: std::sync::Arc<dyn concord_store::Backend>, policy: co
             }
         }
     });
+}
+
+/// `fmt [--check] [DIR]`: every `.sync` file under `dir` in the canonical
+/// layout ([`concord_syntax::format`]); with `check`, only says which differ
+/// (and fails if any does). A file that does not parse is named and left
+/// alone (`check` shows why).
+fn format_syncs(dir: &Path, check: bool) -> Result<(), String> {
+    let mut files = Vec::new();
+    collect_sync_files(dir, dir, &mut files).map_err(|e| e.to_string())?;
+    files.sort();
+    let (mut differ, mut broken) = (Vec::new(), Vec::new());
+    for (path, _) in &files {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        match concord_syntax::format::format(&text) {
+            None => broken.push(path.display().to_string()),
+            Some(formatted) if formatted == text => {}
+            Some(_) if check => differ.push(path.display().to_string()),
+            Some(formatted) => {
+                std::fs::write(path, formatted).map_err(|e| format!("{}: {e}", path.display()))?;
+                println!("formatted {}", path.display());
+            }
+        }
+    }
+    for path in &differ {
+        println!("not formatted: {path}");
+    }
+    let mut problems = Vec::new();
+    if !differ.is_empty() {
+        problems.push(format!("{} file(s) not formatted (run `fmt`)", differ.len()));
+    }
+    if !broken.is_empty() {
+        problems.push(format!("{} do(es) not parse (see `check`)", broken.join(", ")));
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(problems.join("; ")),
+    }
 }
 
 /// Finds `*.sync` files under `dir`; the module path is the relative path
