@@ -66,6 +66,19 @@ pub struct ActionSpec {
     /// What the action is for in the app as a whole, declared by its
     /// concept (`#[concept(entry = "...", responds = "...")]`).
     pub role: ActionRole,
+    /// Where its Rust method is, when the concept macro could tell.
+    pub source: Option<SourceSpot>,
+}
+
+/// A place in a Rust source file (for an editor's "go to definition").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpot {
+    /// The file, absolute when the compiler said where it was.
+    pub file: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
 }
 
 /// The part an action plays beyond its signature. Only a concept's spec
@@ -112,6 +125,8 @@ pub struct QuerySpec {
     /// Exactly one row for any input (the query returns a row, not a list):
     /// a where step with it never drops a frame.
     pub exactly_one: bool,
+    /// Where its Rust method is, when the concept macro could tell.
+    pub source: Option<SourceSpot>,
 }
 
 /// `(a: string, b?: integer, ...)`: parameters as a sync writes them, with

@@ -292,6 +292,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         }
         let rust_name = f.sig.ident.clone();
         let wire = camel_case(&rust_name.to_string());
+        let source = source_spot(&rust_name, &krate);
         let is_query = wire.starts_with('_');
         let full = format!("{concept_name}.{wire}");
         let doc = doc_of(&f.attrs);
@@ -419,6 +420,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     open_params: #open,
                     outputs: <#ret as #krate::IntoRows>::row_keys(),
                     exactly_one: <#ret as #krate::IntoRows>::exactly_one(),
+                    source: #source,
                 }
             });
             query_arms.push(quote! {
@@ -454,6 +456,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     success: <#ret as #krate::IntoOutcome>::success_cases(),
                     error: <#ret as #krate::IntoOutcome>::has_error(),
                     role: #role,
+                    source: #source,
                 }
             });
             action_arms.push(quote! {
@@ -620,6 +623,23 @@ fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {
     })
 }
 
+/// Where `ident` is in the source, for editors: `Some(SourceSpot { .. })`
+/// with an absolute path where the compiler gives a local file, else `None`.
+fn source_spot(ident: &syn::Ident, krate: &syn::Path) -> TokenStream2 {
+    let span = ident.span().unwrap();
+    let Some(file) = span.local_file() else {
+        return quote!(None);
+    };
+    let file = std::fs::canonicalize(&file).unwrap_or(file);
+    let file = file.to_string_lossy().into_owned();
+    let (line, column) = (span.line() as u32, span.column() as u32);
+    quote!(Some(#krate::SourceSpot {
+        file: #file.to_string(),
+        line: #line,
+        column: #column,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::camel_case;
@@ -632,3 +652,4 @@ mod tests {
         assert_eq!(camel_case("create"), "create");
     }
 }
+

@@ -332,6 +332,7 @@ impl App {
                 }
             }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
+            Some("lsp") => concord_lsp::run_stdio(self.specs()).map_err(|e| e.to_string()),
             Some("fmt") => {
                 let check = args.iter().skip(1).any(|a| a == "--check");
                 let dir = args
@@ -354,7 +355,7 @@ impl App {
             },
             Some("help" | "--help" | "-h") => {
                 println!(
-                    "usage: {} [serve | check [DIR] | fmt [--check] [DIR] | routes | trace | why | graph | expand]",
+                    "usage: {} [serve | check [DIR] | fmt [--check] [DIR] | lsp | routes | trace | why | graph | expand]",
                     std::env::args().next().unwrap_or_default()
                 );
                 println!("  serve         serve the app over HTTP (default); flags: --port, --host, --database-url,");
@@ -363,6 +364,7 @@ impl App {
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  fmt [--check] [DIR]  rewrite the .sync files in the canonical layout (--check: list those");
                 println!("                that differ and fail)");
+                println!("  lsp           the language server for .sync files, on standard input and output");
                 println!("  routes        list the request paths the syncs handle and who answers them;");
                 println!("                --openapi: the API as an OpenAPI 3.1 document");
                 println!("  trace [FLOW]  show a logged flow as a tree (without FLOW: recent flows)");

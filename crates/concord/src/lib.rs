@@ -46,7 +46,7 @@ pub use concord_concept::time;
 pub use concord_concept::{
     ActionContext, ActionRole, ActionSpec, BoxFuture, Collection, CollectionSpec, Concept, ConceptSpec, Cond,
     EntryRole, FlowId, IntoOutcome, IntoRows, Outcome, Outputs, ParamSpec, ParamType, Query, QueryContext, QuerySpec,
-    Record, RecordId, StateError, Value,
+    Record, RecordId, SourceSpot, StateError, Value,
 };
 pub use concord_engine::{
     ActionLog, ActionRecord, Engine, EngineBuilder, EngineError, FlowError, FlowReport, FlowStatus, MissReason,
