@@ -8,7 +8,7 @@
 //! of the line it ended. Formatting is idempotent and changes no meaning
 //! (the tests parse both and compare the trees).
 //!
-//! A file with syntax errors is not formatted: [`format`] returns `None`.
+//! A file with syntax errors is not formatted: [`format()`] returns `None`.
 
 use crate::ast::{Arg, ArgValue, BinOp, Expr, ExprKind, Lit, Outputs, Pattern, QueryMode, Step, Sync, UnOp, View};
 use crate::source::FileId;
