@@ -652,4 +652,3 @@ mod tests {
         assert_eq!(camel_case("create"), "create");
     }
 }
-
