@@ -1080,6 +1080,20 @@ impl<'f, 'a, 's> SyncChecker<'f, 'a, 's> {
                 let b = self.expr(b, role);
                 P::Binary(*op, Box::new(a?), Box::new(b?))
             }
+            ExprKind::Call(f, _) if f.name == "untranslated" => {
+                self.error(
+                    "E0295",
+                    "a part of this sync was not translated from TypeScript",
+                    e.span,
+                )
+                .label("left by `import-ts`")
+                .help = Some(
+                    "rewrite the TypeScript kept in the comment above as where steps, patterns or values \
+                     (docs/sync-language.md), then delete this line"
+                        .into(),
+                );
+                return None;
+            }
             ExprKind::Call(f, args) => {
                 let compiled: Vec<Option<P>> = args.iter().map(|a| self.expr(a, role)).collect();
                 let Some((builtin, min, max)) = Builtin::lookup(&f.name) else {

@@ -263,6 +263,67 @@ impl App {
         self
     }
 
+    /// `import-ts FILE.sync.ts… [--out DIR]`: the TypeScript template's
+    /// syncs as `.sync` text (printed, or written to `DIR/<name>.sync`),
+    /// then checked against the app's concepts; fails if the result has
+    /// errors (parts left untranslated are E0295).
+    #[cfg(feature = "import-ts")]
+    fn import_ts(&self, args: &[String]) -> Result<(), String> {
+        let mut out_dir = None;
+        let mut files = Vec::new();
+        let mut rest = args.iter();
+        while let Some(a) = rest.next() {
+            match a.as_str() {
+                "--out" => out_dir = Some(PathBuf::from(rest.next().ok_or("`--out` needs a directory")?)),
+                f => files.push(PathBuf::from(f)),
+            }
+        }
+        if files.is_empty() {
+            return Err("usage: import-ts FILE.sync.ts... [--out DIR]".into());
+        }
+        let mut inputs = Vec::new();
+        let (mut syncs, mut untranslated) = (0, 0);
+        for file in &files {
+            let ts = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let t = concord_import::translate(&ts).map_err(|e| format!("{}: {e}", file.display()))?;
+            (syncs, untranslated) = (syncs + t.syncs, untranslated + t.untranslated);
+            let stem = file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            let module = stem.trim_end_matches(".ts").trim_end_matches(".sync").to_string();
+            let text = concord_syntax::format::format(&t.text).unwrap_or(t.text);
+            let name = match &out_dir {
+                Some(dir) => {
+                    let path = dir.join(format!("{module}.sync"));
+                    std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                    path.display().to_string()
+                }
+                None => {
+                    println!("# ---- translated from {}\n{text}", file.display());
+                    format!("{module}.sync")
+                }
+            };
+            inputs.push(concord_check::SourceText { name, module, text });
+        }
+        let mut sources = SourceMap::new();
+        let checked = concord_check::load(&mut sources, inputs, &self.specs());
+        eprint!("{}", render_all(&checked.diagnostics, &sources));
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        eprintln!(
+            "{syncs} sync(s) translated, {untranslated} part(s) left to translate by hand (E0295), {errors} error(s)"
+        );
+        match errors {
+            0 => Ok(()),
+            n => Err(format!("the translated syncs have {n} error(s)")),
+        }
+    }
+
+    #[cfg(not(feature = "import-ts"))]
+    fn import_ts(&self, _args: &[String]) -> Result<(), String> {
+        Err("this app was built without concord's `import-ts` feature: add `features = [\"import-ts\"]` to its `concord` dependency".into())
+    }
+
     /// The error shape the app chose with [`App::error_shape`], if any.
     pub fn error_shape_chosen(&self) -> Option<concord_http::ErrorShape> {
         self.error_shape
@@ -332,6 +393,7 @@ impl App {
                 }
             }),
             Some("trace") => crate::serve::trace(&self, args.get(1).map(String::as_str)).await,
+            Some("import-ts") => self.import_ts(&args[1..]),
             Some("lsp") => concord_lsp::run_stdio(self.specs()).map_err(|e| e.to_string()),
             Some("fmt") => {
                 let check = args.iter().skip(1).any(|a| a == "--check");
@@ -364,6 +426,8 @@ impl App {
                 println!("  check [DIR]   check the syncs in DIR (default: the app's syncs) and exit");
                 println!("  fmt [--check] [DIR]  rewrite the .sync files in the canonical layout (--check: list those");
                 println!("                that differ and fail)");
+                println!("  import-ts FILE.sync.ts... [--out DIR]  translate the TypeScript template's syncs into");
+                println!("                .sync text (printed, or written to DIR) and check it");
                 println!("  lsp           the language server for .sync files, on standard input and output");
                 println!("  routes        list the request paths the syncs handle and who answers them;");
                 println!("                --openapi: the API as an OpenAPI 3.1 document");
