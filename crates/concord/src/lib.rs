@@ -30,6 +30,49 @@
 
 mod app;
 pub mod reference;
+
+/// The guide for app authors (`docs/guide/` in the repository); its Rust
+/// examples are this module's doctests.
+pub mod guide {
+    #![doc = include_str!("../../../docs/guide/README.md")]
+
+    /// Getting started.
+    pub mod getting_started {
+        #![doc = include_str!("../../../docs/guide/getting-started.md")]
+    }
+    /// Writing a concept.
+    pub mod concepts {
+        #![doc = include_str!("../../../docs/guide/concepts.md")]
+    }
+    /// Writing syncs.
+    pub mod syncs {
+        #![doc = include_str!("../../../docs/guide/syncs.md")]
+    }
+    /// Testing flows.
+    pub mod testing {
+        #![doc = include_str!("../../../docs/guide/testing.md")]
+    }
+    /// Serving.
+    pub mod serving {
+        #![doc = include_str!("../../../docs/guide/serving.md")]
+    }
+    /// PostgreSQL and several nodes.
+    pub mod postgres {
+        #![doc = include_str!("../../../docs/guide/postgres.md")]
+    }
+    /// Seeing what happened.
+    pub mod seeing {
+        #![doc = include_str!("../../../docs/guide/seeing.md")]
+    }
+    /// Coming from the TypeScript template.
+    pub mod migrating {
+        #![doc = include_str!("../../../docs/guide/migrating.md")]
+    }
+    /// Editors.
+    pub mod editors {
+        #![doc = include_str!("../../../docs/guide/editors.md")]
+    }
+}
 mod serve;
 mod settings;
 pub mod testing;
