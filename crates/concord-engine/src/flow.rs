@@ -183,8 +183,18 @@ pub(crate) enum Work {
     Syncs { record: u32, next: usize, depth: u32 },
 }
 
+/// How a flow derives its records' ids (see [`RecordId::of_invocation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdScheme {
+    /// XXH3-128: every flow started by this version.
+    Xxh3,
+    /// UUID v5: a flow resumed from a first-format journal.
+    V5,
+}
+
 struct Flow {
     id: FlowId,
+    ids: IdScheme,
     records: Vec<Arc<ActionRecord>>,
     actions: Vec<ActionId>,
     causes: Vec<Option<Cause>>,
@@ -201,6 +211,7 @@ impl Flow {
     fn new(id: FlowId, stack: Vec<Work>) -> Flow {
         Flow {
             id,
+            ids: IdScheme::Xxh3,
             records: Vec::new(),
             actions: Vec::new(),
             causes: Vec::new(),
@@ -244,6 +255,7 @@ pub(crate) async fn resume(
 ) -> Result<FlowReport, String> {
     let restored = crate::journal::restore(inner, &table, id, snapshot)?;
     let mut flow = Flow::new(id, restored.stack);
+    flow.ids = restored.ids;
     for ((record, action), cause) in restored.records.into_iter().zip(restored.actions).zip(restored.causes) {
         let index = flow.records.len() as u32;
         flow.records.push(record);
@@ -396,12 +408,13 @@ impl Flow {
         let sync_name = cause.as_ref().map(|c| c.name(table));
         // The same invocation (same sync, same matched records, same place)
         // gets the same id, also when a resumed flow makes it again.
-        let record_id = match (&sync_name, &cause) {
-            (Some(name), Some(c)) => {
-                let ids: Vec<String> = matched.iter().map(ToString::to_string).collect();
-                RecordId::of_invocation(self.id, &format!("{name}\0{}\0{}", ids.join(","), c.ordinal))
-            }
-            _ => RecordId::of_invocation(self.id, ""),
+        let (name, ordinal) = match (&sync_name, &cause) {
+            (Some(name), Some(c)) => (&**name, c.ordinal),
+            _ => ("", 0),
+        };
+        let record_id = match self.ids {
+            IdScheme::Xxh3 => RecordId::of_invocation(self.id, name, &matched, ordinal),
+            IdScheme::V5 => RecordId::of_invocation_v5(self.id, name, &matched, ordinal),
         };
         let provenance = Provenance {
             record: record_id,
@@ -433,6 +446,7 @@ impl Flow {
                     completed_at: SystemTime::now(),
                 };
                 Some(crate::journal::snapshot(
+                    self.ids,
                     inner,
                     table,
                     &self.records,

@@ -12,12 +12,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use concord_concept::{FlowId, Outcome, Record, RecordId};
 use serde::{Deserialize, Serialize};
 
-use crate::flow::{Cause, Work};
+use crate::flow::{Cause, IdScheme, Work};
 use crate::record::ActionRecord;
 use crate::{ActionId, Inner, SyncTable};
 
-/// The snapshot format; a different one is not resumed.
-const VERSION: u32 = 1;
+/// The snapshot format: 2 for flows whose record ids are XXH3-derived, 1
+/// for those (journaled by the first version) whose ids are UUID v5. Both
+/// are resumed, each with its own ids; any other is not.
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -133,6 +135,7 @@ fn save_work(w: &Work, inner: &Inner, table: &SyncTable, actions: &[ActionId], p
 /// `stack` with `last`'s syncs on top when it has any.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn snapshot(
+    ids: IdScheme,
     inner: &Inner,
     table: &SyncTable,
     records: &[Arc<ActionRecord>],
@@ -168,7 +171,10 @@ pub(crate) fn snapshot(
         ));
     }
     serde_json::to_vec(&Snapshot {
-        version: VERSION,
+        version: match ids {
+            IdScheme::Xxh3 => VERSION,
+            IdScheme::V5 => 1,
+        },
         records: saved,
         stack: work,
     })
@@ -190,18 +196,19 @@ pub(crate) struct Restored {
     pub actions: Vec<ActionId>,
     pub causes: Vec<Option<Cause>>,
     pub stack: Vec<Work>,
+    /// How the flow's ids are derived.
+    pub ids: IdScheme,
 }
 
 /// Rebuilds flow `flow` from `bytes` for the program in `table`, or says
 /// why it cannot be.
 pub(crate) fn restore(inner: &Inner, table: &SyncTable, flow: FlowId, bytes: &[u8]) -> Result<Restored, String> {
     let snapshot: Snapshot = serde_json::from_slice(bytes).map_err(|e| format!("unreadable snapshot: {e}"))?;
-    if snapshot.version != VERSION {
-        return Err(format!(
-            "snapshot format {} (this build reads {VERSION})",
-            snapshot.version
-        ));
-    }
+    let ids = match snapshot.version {
+        VERSION => IdScheme::Xxh3,
+        1 => IdScheme::V5,
+        other => return Err(format!("snapshot format {other} (this build reads 1 and {VERSION})")),
+    };
     let sync_index: HashMap<&str, usize> = table.syncs.iter().enumerate().map(|(i, s)| (&*s.name, i)).collect();
     let action = |concept: &str, name: &str| {
         inner
@@ -229,6 +236,7 @@ pub(crate) fn restore(inner: &Inner, table: &SyncTable, flow: FlowId, bytes: &[u
         actions: Vec::new(),
         causes: Vec::new(),
         stack: Vec::new(),
+        ids,
     };
     for r in snapshot.records {
         let id =
