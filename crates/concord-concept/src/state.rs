@@ -204,6 +204,18 @@ pub enum Op {
         /// Which.
         query: Query,
     },
+    /// The distinct values of one field among the matching documents, in
+    /// ascending order (documents without it aside; limit and offset apply
+    /// to the values). An index on the field answers it without reading the
+    /// documents. Returned as documents `{field: value}` with empty ids.
+    Distinct {
+        /// Logical collection.
+        collection: String,
+        /// The field.
+        field: String,
+        /// Which documents.
+        query: Query,
+    },
     /// Sets fields (merge) or replaces whole documents of every match.
     Update {
         /// Logical collection.
@@ -422,7 +434,7 @@ impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
             }
             Target::Action(None) | Target::Query(None) => Err(StateError::NoStore),
             Target::Query(Some(backend)) => match op {
-                Op::Find { .. } | Op::Count { .. } => backend.read(op).await,
+                Op::Find { .. } | Op::Count { .. } | Op::Distinct { .. } => backend.read(op).await,
                 _ => Err(StateError::Backend("queries are read-only".into())),
             },
         }
@@ -520,6 +532,24 @@ impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
             .into_iter()
             .map(|(_, t)| t)
             .collect())
+    }
+
+    /// The distinct values of `field` among the matching documents, in
+    /// ascending order (limit and offset apply to the values): with an
+    /// `index` on the field, the store answers from the index.
+    pub async fn distinct(&mut self, field: &str, query: Query) -> Result<Vec<Value>, StateError> {
+        let op = Op::Distinct {
+            collection: self.name.clone(),
+            field: field.to_string(),
+            query,
+        };
+        match self.in_transaction(op).await? {
+            OpResult::Docs(docs) => Ok(docs
+                .into_iter()
+                .filter_map(|(_, mut d)| d.as_object_mut().and_then(|o| o.remove(field)))
+                .collect()),
+            OpResult::Count(_) => Err(StateError::Backend("distinct returned a count".into())),
+        }
     }
 
     /// How many documents match.

@@ -272,6 +272,7 @@ pub(crate) fn name_collection(e: StateError, op: &Op) -> StateError {
                 Op::Insert { collection, .. }
                 | Op::Find { collection, .. }
                 | Op::Count { collection, .. }
+                | Op::Distinct { collection, .. }
                 | Op::Update { collection, .. }
                 | Op::Delete { collection, .. } => collection.clone(),
             };

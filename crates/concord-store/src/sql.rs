@@ -265,6 +265,38 @@ pub(crate) fn statement(d: Dialect, op: &Op) -> Result<(Sql, Shape), StateError>
             let page = b.order_limit(query, true)?;
             (format!("SELECT id, doc FROM \"{t}\" WHERE {filter}{page}"), Shape::Docs)
         }
+        Op::Distinct {
+            collection,
+            field,
+            query,
+        } => {
+            check_field(field)?;
+            let t = table(collection);
+            let filter = b.filter(query)?;
+            let value = d.field(field);
+            // Only the grouped expression is read, so an index on it answers.
+            let pair = match d {
+                Dialect::Sqlite => format!("json_object('{field}', {value})"),
+                Dialect::Postgres => format!("jsonb_build_object('{field}', {value})"),
+            };
+            let mut page = String::new();
+            if query.limit.is_some() || query.offset.is_some() {
+                match query.limit {
+                    Some(n) => page.push_str(&format!(" LIMIT {n}")),
+                    None if d == Dialect::Sqlite => page.push_str(" LIMIT -1"),
+                    None => page.push_str(" LIMIT ALL"),
+                }
+                if let Some(o) = query.offset {
+                    page.push_str(&format!(" OFFSET {o}"));
+                }
+            }
+            (
+                format!(
+                    "SELECT '', {pair} FROM \"{t}\" WHERE {filter} AND {value} IS NOT NULL GROUP BY {value} ORDER BY {value}{page}"
+                ),
+                Shape::Docs,
+            )
+        }
         Op::Count { collection, query } => {
             let t = table(collection);
             let filter = b.filter(query)?;

@@ -129,6 +129,66 @@ async fn count(backend: &Arc<dyn Backend>, c: &str, query: Query) -> u64 {
 }
 
 #[tokio::test]
+async fn distinct_lists_each_value_once_in_order() {
+    for (name, b, _dir) in backends().await {
+        let c = setup(&b, &[], &["tag"]).await;
+        write(
+            &b,
+            vec![
+                insert(&c, "a", json!({"tag": "rust", "on": 1})),
+                insert(&c, "b", json!({"tag": "design", "on": 1})),
+                insert(&c, "c", json!({"tag": "rust", "on": 2})),
+                insert(&c, "d", json!({"on": 2})),
+                insert(&c, "e", json!({"tag": "zed", "on": 2})),
+            ],
+        )
+        .await;
+        let distinct = |query: Query| {
+            let b = b.clone();
+            let c = c.clone();
+            async move {
+                match b
+                    .read(Op::Distinct {
+                        collection: c,
+                        field: "tag".into(),
+                        query,
+                    })
+                    .await
+                    .unwrap()
+                {
+                    OpResult::Docs(d) => d.into_iter().map(|(_, doc)| doc["tag"].clone()).collect::<Vec<_>>(),
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        // In order, each once, documents without it aside.
+        assert_eq!(
+            distinct(Query::all()).await,
+            [json!("design"), json!("rust"), json!("zed")],
+            "{name}"
+        );
+        assert_eq!(
+            distinct(Query::eq("on", 2)).await,
+            [json!("rust"), json!("zed")],
+            "{name}"
+        );
+        assert_eq!(
+            distinct(Query::all().offset(1).limit(1)).await,
+            [json!("rust")],
+            "{name}"
+        );
+        let bad = b
+            .read(Op::Distinct {
+                collection: c.clone(),
+                field: "tag'); drop".into(),
+                query: Query::all(),
+            })
+            .await;
+        assert!(bad.is_err(), "{name}: field names are checked");
+    }
+}
+
+#[tokio::test]
 async fn find_filters_sorts_and_pages() {
     for (name, b, _dir) in backends().await {
         let c = setup(&b, &[], &["n"]).await;
