@@ -221,15 +221,8 @@ impl Builder {
         let last_ascending = q.sort.last().is_none_or(|(_, asc)| *asc);
         order.push(if last_ascending { "id ASC" } else { "id DESC" }.into());
         let mut s = format!(" ORDER BY {}", order.join(", "));
-        if paged && (q.limit.is_some() || q.offset.is_some()) {
-            match q.limit {
-                Some(n) => s.push_str(&format!(" LIMIT {n}")),
-                None if self.d == Dialect::Sqlite => s.push_str(" LIMIT -1"),
-                None => s.push_str(" LIMIT ALL"),
-            }
-            if let Some(o) = q.offset {
-                s.push_str(&format!(" OFFSET {o}"));
-            }
+        if paged {
+            s.push_str(&page(self.d, q));
         }
         Ok(s)
     }
@@ -244,6 +237,22 @@ impl Builder {
         let page = self.order_limit(q, true)?;
         Ok(format!("WHERE id IN (SELECT id FROM \"{t}\" WHERE {filter}{page})"))
     }
+}
+
+/// ` LIMIT n OFFSET m` for a query's page (nothing when it has neither).
+fn page(d: Dialect, q: &Query) -> String {
+    let mut s = String::new();
+    if q.limit.is_some() || q.offset.is_some() {
+        match q.limit {
+            Some(n) => s.push_str(&format!(" LIMIT {n}")),
+            None if d == Dialect::Sqlite => s.push_str(" LIMIT -1"),
+            None => s.push_str(" LIMIT ALL"),
+        }
+        if let Some(o) = q.offset {
+            s.push_str(&format!(" OFFSET {o}"));
+        }
+    }
+    s
 }
 
 /// The SQL for one operation, and what it returns.
@@ -279,17 +288,7 @@ pub(crate) fn statement(d: Dialect, op: &Op) -> Result<(Sql, Shape), StateError>
                 Dialect::Sqlite => format!("json_object('{field}', {value})"),
                 Dialect::Postgres => format!("jsonb_build_object('{field}', {value})"),
             };
-            let mut page = String::new();
-            if query.limit.is_some() || query.offset.is_some() {
-                match query.limit {
-                    Some(n) => page.push_str(&format!(" LIMIT {n}")),
-                    None if d == Dialect::Sqlite => page.push_str(" LIMIT -1"),
-                    None => page.push_str(" LIMIT ALL"),
-                }
-                if let Some(o) = query.offset {
-                    page.push_str(&format!(" OFFSET {o}"));
-                }
-            }
+            let page = page(d, query);
             (
                 format!(
                     "SELECT '', {pair} FROM \"{t}\" WHERE {filter} AND {value} IS NOT NULL GROUP BY {value} ORDER BY {value}{page}"
