@@ -1,4 +1,5 @@
-//! `GET /api/articles` (20 per page) over 500 articles by 50 authors, on
+//! `GET /api/articles` (20 per page) over 500 articles by 50 authors, and
+//! `GET /api/tags`, on
 //! loopback with the repo's load generator, on SQLite and — when
 //! `CONCORD_BENCH_POSTGRES_URL` names an empty database — PostgreSQL:
 //!
@@ -98,7 +99,7 @@ async fn main() {
         databases.push(("PostgreSQL", url));
     }
     println!(
-        "GET /api/articles (20 per page) over {} articles by {AUTHORS} authors; {CONNECTIONS} connections on loopback",
+        "GET /api/articles (20 per page) over {} articles by {AUTHORS} authors, and GET /api/tags; {CONNECTIONS} connections on loopback",
         AUTHORS * ARTICLES_PER_AUTHOR
     );
     for (name, url) in databases {
@@ -113,13 +114,24 @@ async fn main() {
                 vec![("Authorization".to_string(), format!("Token {reader}"))],
             ),
         ];
-        for (who, headers) in cases {
-            let request = Request {
+        let list = |headers| Request {
+            method: "GET",
+            path: "/api/articles?limit=20".into(),
+            body: String::new(),
+            headers,
+        };
+        let mut requests: Vec<(&str, Request)> = cases.into_iter().map(|(who, h)| (who, list(h))).collect();
+        // The tag list: every distinct tag of the 1,000 tag links.
+        requests.push((
+            "GET /api/tags",
+            Request {
                 method: "GET",
-                path: "/api/articles?limit=20".into(),
+                path: "/api/tags".into(),
                 body: String::new(),
-                headers,
-            };
+                headers: Vec::new(),
+            },
+        ));
+        for (who, request) in requests {
             run(addr, request.clone(), 200, CONNECTIONS, 400, limit).await; // warm-up
             let f = run(addr, request, 200, CONNECTIONS, 4000, limit).await;
             println!(
