@@ -303,7 +303,9 @@ impl<'s> Translator<'s> {
                         args.push(format!("{key}: {var}"));
                     }
                 }
-                Expression::StringLiteral(s) => args.push(format!("{key}: {}", quoted(s.value.as_str()))),
+                Expression::StringLiteral(s) => {
+                    args.push(format!("{key}: {}", concord_syntax::format::quoted(s.value.as_str())))
+                }
                 Expression::NumericLiteral(n) => args.push(format!("{key}: {}", self.text(n.span))),
                 Expression::BooleanLiteral(b) => args.push(format!("{key}: {}", b.value)),
                 Expression::NullLiteral(_) => args.push(format!("{key}: null")),
@@ -327,21 +329,6 @@ fn comment_lines(comment: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(|l| format!("# {l}"))
         .collect()
-}
-
-fn quoted(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -629,27 +629,6 @@ fn print_args(args: &[Arg]) -> String {
         .join(", ")
 }
 
-fn print_key(k: &str) -> String {
-    let plain = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if plain { k.to_string() } else { serde_json_string(k) }
-}
-
-fn serde_json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// An expression as source text (parenthesised where nesting needs it).
 pub fn print_expr(e: &Expr) -> String {
     let wrapped = |x: &Expr| match x.kind {
@@ -657,11 +636,7 @@ pub fn print_expr(e: &Expr) -> String {
         _ => print_expr(x),
     };
     match &e.kind {
-        ExprKind::Lit(Lit::Null) => "null".into(),
-        ExprKind::Lit(Lit::Bool(b)) => b.to_string(),
-        ExprKind::Lit(Lit::Int(i)) => i.to_string(),
-        ExprKind::Lit(Lit::Float(f)) => format!("{f:?}"),
-        ExprKind::Lit(Lit::Str(s)) => serde_json_string(s),
+        ExprKind::Lit(l) => crate::format::literal(l),
         ExprKind::Var(v) => v.clone(),
         ExprKind::Field(b, k) => format!("{}.{}", wrapped(b), k.name),
         ExprKind::Object(fields) if fields.is_empty() => "{}".into(),
@@ -670,7 +645,7 @@ pub fn print_expr(e: &Expr) -> String {
                 .iter()
                 .map(|(k, v)| match &v.kind {
                     ExprKind::Var(name) if *name == k.name => k.name.clone(),
-                    _ => format!("{}: {}", print_key(&k.name), print_expr(v)),
+                    _ => format!("{}: {}", crate::format::key(&k.name), print_expr(v)),
                 })
                 .collect();
             format!("{{ {} }}", parts.join(", "))

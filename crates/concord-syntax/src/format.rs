@@ -525,16 +525,19 @@ fn expr(e: &Expr, min: u8) -> Doc {
     }
 }
 
+/// Whether `s` can be written bare as a key or name.
 fn is_name(s: &str) -> bool {
     s.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
         && s.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
-fn key(s: &str) -> String {
+/// An object key as source text: bare when it is a name, quoted otherwise.
+pub fn key(s: &str) -> String {
     if is_name(s) { s.to_string() } else { quoted(s) }
 }
 
-fn literal(l: &Lit) -> String {
+/// A literal as source text that lexes back to the same value.
+pub fn literal(l: &Lit) -> String {
     match l {
         Lit::Null => "null".into(),
         Lit::Bool(b) => b.to_string(),
@@ -551,7 +554,8 @@ fn literal(l: &Lit) -> String {
     }
 }
 
-fn quoted(s: &str) -> String {
+/// A string literal: `s` quoted, with the escapes the lexer reads.
+pub fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -307,6 +307,41 @@ pub mod malformed {
         out
     }
 
+    /// How a server answered a battery.
+    #[derive(Debug, Default)]
+    pub struct Answers {
+        /// How many requests got each status.
+        pub statuses: std::collections::BTreeMap<u16, usize>,
+        /// Requests answered 5xx, not at all, or with internals in the body.
+        pub failures: Vec<String>,
+    }
+
+    /// Sends every request of `battery` to `addr`; every other one that has
+    /// no headers of its own carries `credential` (an `Authorization`
+    /// value), so syncs past a credential check run too.
+    pub async fn send_all(addr: std::net::SocketAddr, battery: &[Request], credential: Option<&str>) -> Answers {
+        let mut answers = Answers::default();
+        for (n, r) in battery.iter().enumerate() {
+            let mut headers: Vec<(&str, &str)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            if let Some(c) = credential
+                && n % 2 == 1
+                && headers.is_empty()
+            {
+                headers.push(("Authorization", c));
+            }
+            let reply = super::http::send(addr, &r.method, &r.path, &r.body, &headers).await;
+            *answers.statuses.entry(reply.status).or_default() += 1;
+            let body = reply.body.to_string();
+            if reply.status >= 500 || reply.status == 0 || INTERNALS.iter().any(|i| body.contains(i)) {
+                answers.failures.push(format!(
+                    "{} {} {:.80} -> {} {body:.300}",
+                    r.method, r.path, r.body, reply.status
+                ));
+            }
+        }
+        answers
+    }
+
     /// Texts of serde, Rust or SQL internals that must not reach a client.
     pub const INTERNALS: [&str; 6] = [
         "invalid type:",

@@ -10,30 +10,16 @@ use concord::http::HttpConfig;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+mod support;
+
 async fn start(dev: bool, dir: &tempfile::TempDir) -> SocketAddr {
     let url = format!("sqlite://{}", dir.path().join("explorer.db").display());
     let config = HttpConfig {
         dev,
         ..HttpConfig::default()
     };
-    // The app's syncs, and one that leaves a request unanswered (the edge
-    // refuses what no sync could take, so the app itself has none).
-    let syncs = dir.path().join("syncs");
-    std::fs::create_dir_all(&syncs).unwrap();
-    for file in std::fs::read_dir(auth::syncs_dir()).unwrap() {
-        let file = file.unwrap().path();
-        std::fs::copy(&file, syncs.join(file.file_name().unwrap())).unwrap();
-    }
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pending.sync"),
-        syncs.join("pending.sync"),
-    )
-    .unwrap();
-    let router = auth::app().syncs(syncs).database(&url).router(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(listener, router));
-    addr
+    let app = auth::app().syncs(support::syncs_with_pending(dir)).database(&url);
+    support::serve(app, config).await
 }
 
 async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {

@@ -6,41 +6,18 @@ use std::time::{Duration, Instant};
 use concord::http::HttpConfig;
 use serde_json::{Value, json};
 
+mod support;
+
 async fn start(config: HttpConfig) -> SocketAddr {
-    let router = auth::app()
-        .database("sqlite::memory:")
-        .router(config)
-        .await
-        .expect("the auth app loads");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(listener, router));
-    addr
+    support::serve(auth::app().database("sqlite::memory:"), config).await
 }
 
 /// The app with a sync that leaves requests for unknown users unanswered.
 async fn start_with_pending(config: HttpConfig, dir: &tempfile::TempDir) -> SocketAddr {
-    let syncs = dir.path().join("syncs");
-    std::fs::create_dir_all(&syncs).unwrap();
-    for file in std::fs::read_dir(auth::syncs_dir()).unwrap() {
-        let file = file.unwrap().path();
-        std::fs::copy(&file, syncs.join(file.file_name().unwrap())).unwrap();
-    }
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pending.sync"),
-        syncs.join("pending.sync"),
-    )
-    .unwrap();
-    let router = auth::app()
-        .syncs(syncs)
-        .database("sqlite::memory:")
-        .router(config)
-        .await
-        .expect("the auth app loads");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(concord::http::serve(listener, router));
-    addr
+    let app = auth::app()
+        .syncs(support::syncs_with_pending(dir))
+        .database("sqlite::memory:");
+    support::serve(app, config).await
 }
 
 use concord::testing::http::{Reply, send};

@@ -6,7 +6,7 @@
 
 use concord::http::HttpConfig;
 use concord::testing::http::send;
-use concord::testing::malformed::{INTERNALS, requests};
+use concord::testing::malformed::{requests, send_all};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_are_never_a_server_error() {
@@ -22,20 +22,8 @@ async fn malformed_requests_are_never_a_server_error() {
     assert_eq!(send(addr, "POST", "/api/auth/register", creds, &[]).await.status, 200);
     let battery = requests(&auth::app());
     assert!(battery.len() >= 300, "{} requests", battery.len());
-    let mut failures = Vec::new();
-    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
-    for r in &battery {
-        let headers: Vec<(&str, &str)> = r.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let reply = send(addr, &r.method, &r.path, &r.body, &headers).await;
-        *statuses.entry(reply.status).or_default() += 1;
-        let body = reply.body.to_string();
-        if reply.status >= 500 || reply.status == 0 || INTERNALS.iter().any(|i| body.contains(i)) {
-            failures.push(format!(
-                "{} {} {:.80} -> {} {body:.300}",
-                r.method, r.path, r.body, reply.status
-            ));
-        }
-    }
+    let answers = send_all(addr, &battery, None).await;
+    let (statuses, failures) = (answers.statuses, answers.failures);
     assert!(
         failures.is_empty(),
         "{} of {}:\n{}",
