@@ -37,7 +37,7 @@ if ! su postgres -s /bin/sh -c "$BIN/pg_isready -h 127.0.0.1 -p $PORT" >/dev/nul
     mkdir -p "$DIR"
     chown postgres "$DIR"
     su postgres -s /bin/sh -c "$BIN/initdb -D $DIR/data -U postgres --auth=trust -E UTF8 --no-instructions" >&2
-    su postgres -s /bin/sh -c "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=${CONCORD_PG_FSYNC:-off} -c max_connections=200' start" >&2
+    su postgres -s /bin/sh -c "$BIN/pg_ctl -D $DIR/data -l $DIR/log -w -o '-h 127.0.0.1 -p $PORT -k $DIR -c fsync=${CONCORD_PG_FSYNC:-off} -c max_connections=200 -c shared_preload_libraries=pg_stat_statements' start" >&2
 fi
 if [ "${1:-start}" = "fresh" ]; then
     NAME="${2:?usage: test-postgres.sh fresh NAME}"

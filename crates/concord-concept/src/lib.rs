@@ -73,6 +73,27 @@ pub trait Concept: Send + Sync + 'static {
         query: &'a str,
         input: &'a Record,
     ) -> BoxFuture<'a, Result<Vec<Record>, String>>;
+
+    /// Runs a query for several inputs at once: one answer per input, in
+    /// order, each what [`Concept::query`] would give for it. The engine
+    /// calls this when a where step has several frames, so a concept that
+    /// can answer them together (one statement instead of one each) should;
+    /// `#[concept]` does so for a query marked `#[batch(method)]`. This
+    /// default asks one input at a time.
+    fn query_batch<'a>(
+        &'a self,
+        ctx: &'a QueryContext,
+        query: &'a str,
+        inputs: &'a [Record],
+    ) -> BoxFuture<'a, Vec<Result<Vec<Record>, String>>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(inputs.len());
+            for input in inputs {
+                answers.push(self.query(ctx, query, input).await);
+            }
+            answers
+        })
+    }
 }
 
 /// What an action can see of the engine while it runs: its flow and record
@@ -284,6 +305,8 @@ impl<T: Outputs, E: fmt::Display> IntoOutcome for Result<T, E> {
 
 /// Turns a query method's return value into rows.
 pub trait IntoRows {
+    /// The type of one row.
+    type Row: Outputs;
     /// The keys every row has.
     fn row_keys() -> Vec<String>;
     /// The value as rows, or the failure message.
@@ -296,6 +319,7 @@ pub trait IntoRows {
 }
 
 impl<T: Outputs> IntoRows for T {
+    type Row = T;
     fn row_keys() -> Vec<String> {
         T::cases().into_iter().next().unwrap_or_default()
     }
@@ -308,6 +332,7 @@ impl<T: Outputs> IntoRows for T {
 }
 
 impl<T: Outputs, E: fmt::Display> IntoRows for Result<T, E> {
+    type Row = T;
     fn row_keys() -> Vec<String> {
         T::row_keys()
     }
@@ -320,6 +345,7 @@ impl<T: Outputs, E: fmt::Display> IntoRows for Result<T, E> {
 }
 
 impl<T: Outputs> IntoRows for Vec<T> {
+    type Row = T;
     fn row_keys() -> Vec<String> {
         T::cases().into_iter().next().unwrap_or_default()
     }
@@ -329,6 +355,7 @@ impl<T: Outputs> IntoRows for Vec<T> {
 }
 
 impl<T: Outputs, E: fmt::Display> IntoRows for Result<Vec<T>, E> {
+    type Row = T;
     fn row_keys() -> Vec<String> {
         <Vec<T>>::row_keys()
     }
@@ -360,7 +387,38 @@ impl Outputs for () {
 /// not for use by hand.
 #[doc(hidden)]
 pub mod __private {
-    use crate::{Record, Value};
+    use crate::{IntoRows, Record, Value};
+
+    /// What a query's batched form returns: one answer per input, or a
+    /// failure of the whole batch.
+    pub trait IntoAnswers {
+        /// One input's answer, as the query would return it.
+        type Item: IntoRows;
+        /// The answers, or the failure message.
+        fn into_answers(self) -> Result<Vec<Self::Item>, String>;
+    }
+
+    impl<T: IntoRows> IntoAnswers for Vec<T> {
+        type Item = T;
+        fn into_answers(self) -> Result<Vec<T>, String> {
+            Ok(self)
+        }
+    }
+
+    impl<T: IntoRows, E: std::fmt::Display> IntoAnswers for Result<Vec<T>, E> {
+        type Item = T;
+        fn into_answers(self) -> Result<Vec<T>, String> {
+            self.map_err(|e| e.to_string())
+        }
+    }
+
+    /// Passes a batched form's answers through, and fails to compile when
+    /// their rows are not the query `Q`'s.
+    pub fn same_rows<Q: IntoRows, I: IntoRows<Row = Q::Row>>(
+        answers: Result<Vec<I>, String>,
+    ) -> Result<Vec<I>, String> {
+        answers
+    }
 
     /// Decodes one argument of `action` from its input record.
     ///

@@ -216,6 +216,18 @@ pub enum Op {
         /// Which documents.
         query: Query,
     },
+    /// How many matching documents have each value of one field (documents
+    /// without it aside; limit and offset ignored), in ascending order of
+    /// the value. Returned as documents `{field: value, "count": n}` with
+    /// empty ids.
+    CountBy {
+        /// Logical collection.
+        collection: String,
+        /// The field.
+        field: String,
+        /// Which documents.
+        query: Query,
+    },
     /// Sets fields (merge) or replaces whole documents of every match.
     Update {
         /// Logical collection.
@@ -434,7 +446,7 @@ impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
             }
             Target::Action(None) | Target::Query(None) => Err(StateError::NoStore),
             Target::Query(Some(backend)) => match op {
-                Op::Find { .. } | Op::Count { .. } | Op::Distinct { .. } => backend.read(op).await,
+                Op::Find { .. } | Op::Count { .. } | Op::Distinct { .. } | Op::CountBy { .. } => backend.read(op).await,
                 _ => Err(StateError::Backend("queries are read-only".into())),
             },
         }
@@ -549,6 +561,45 @@ impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
                 .filter_map(|(_, mut d)| d.as_object_mut().and_then(|o| o.remove(field)))
                 .collect()),
             OpResult::Count(_) => Err(StateError::Backend("distinct returned a count".into())),
+        }
+    }
+
+    /// The documents with these ids, by id (ids without one are absent):
+    /// one statement for all of them, for a query's batched form.
+    pub async fn get_many(&mut self, ids: &[String]) -> Result<std::collections::HashMap<String, T>, StateError> {
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        Ok(self
+            .find_with_ids(Query::all().and(Cond::IdIn(ids.to_vec())))
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// How many matching documents have each value of `field`, in
+    /// ascending order of the value (documents without it aside): one
+    /// statement where counting one value at a time would take one each.
+    pub async fn count_by(&mut self, field: &str, query: Query) -> Result<Vec<(Value, u64)>, StateError> {
+        let op = Op::CountBy {
+            collection: self.name.clone(),
+            field: field.to_string(),
+            query,
+        };
+        match self.in_transaction(op).await? {
+            OpResult::Docs(docs) => docs
+                .into_iter()
+                .map(|(_, mut d)| {
+                    let o = d.as_object_mut();
+                    let value = o.as_ref().and_then(|o| o.get(field)).cloned();
+                    let count = o.and_then(|o| o.get("count")).and_then(Value::as_u64);
+                    match (value, count) {
+                        (Some(v), Some(n)) => Ok((v, n)),
+                        _ => Err(StateError::Backend("count_by returned a malformed group".into())),
+                    }
+                })
+                .collect(),
+            OpResult::Count(_) => Err(StateError::Backend("count_by returned a count".into())),
         }
     }
 

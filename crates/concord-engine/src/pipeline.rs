@@ -1,12 +1,13 @@
 //! The where pipeline: queries, filters, `let`, `collect` and guarded steps
 //! run over the frames a sync's when patterns matched.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use concord_concept::{BoxFuture, FlowId, QueryContext, Record, Value};
 use concord_program::{Matcher, QueryMode, Step};
 
-use crate::cache::QueryCache;
+use crate::cache::{QueryCache, QueryKey};
 use crate::matching::match_field;
 use crate::perform::CatchUnwind;
 use crate::value::{EvalError, Frame, eval};
@@ -131,6 +132,14 @@ impl<'a> Pipeline<'a> {
                 };
                 let c = &inner.concepts[ci];
                 let ctx = QueryContext::with_state(self.flow, inner.concept_names[ci].clone(), inner.store.clone());
+                // Every row's input first, then one call for the distinct
+                // inputs not answered yet: a step over N frames asks the
+                // concept once (its batched form), not N times in turn.
+                let mut asked: Vec<(Row, usize)> = Vec::with_capacity(rows.len());
+                let mut keys: Vec<QueryKey> = Vec::new();
+                let mut answers: Vec<Option<Result<Arc<Vec<Record>>, String>>> = Vec::new();
+                let mut by_key: HashMap<String, usize> = HashMap::new();
+                let mut missing: Vec<(usize, Record)> = Vec::new();
                 'rows: for r in rows {
                     let mut input = Record::new();
                     for (k, e) in inputs {
@@ -144,27 +153,69 @@ impl<'a> Pipeline<'a> {
                             }
                         }
                     }
-                    let key = (ci, query.clone(), serde_json::to_string(&input).unwrap_or_default());
-                    let rows_found = match self.cache.get(&key) {
-                        Some(found) => Ok(Ok(found)),
-                        None => CatchUnwind(c.query(&ctx, query, &input)).await.map(|r| {
-                            r.map(|found| {
-                                let found = Arc::new(found);
-                                self.cache.insert(key, found.clone());
-                                found
-                            })
-                        }),
+                    let text = serde_json::to_string(&input).unwrap_or_default();
+                    let answer = match by_key.get(&text) {
+                        Some(&n) => n,
+                        None => {
+                            let n = answers.len();
+                            let key = (ci, query.clone(), text.clone());
+                            let cached = self.cache.get(&key);
+                            if cached.is_none() {
+                                missing.push((n, input));
+                            }
+                            answers.push(cached.map(Ok));
+                            keys.push(key);
+                            by_key.insert(text, n);
+                            n
+                        }
                     };
-                    let found = match rows_found {
-                        Ok(Ok(found)) => found,
-                        Ok(Err(m)) => {
-                            self.fail(format!("{concept}.{query} failed: {m}"));
+                    asked.push((r, answer));
+                }
+                let found_now: Vec<Result<Vec<Record>, String>> = match missing.len() {
+                    0 => Vec::new(),
+                    1 => vec![match CatchUnwind(c.query(&ctx, query, &missing[0].1)).await {
+                        Ok(Ok(found)) => Ok(found),
+                        Ok(Err(m)) => Err(format!("{concept}.{query} failed: {m}")),
+                        Err(panic) => Err(format!("{concept}.{query} panicked: {panic}")),
+                    }],
+                    _ => {
+                        let batch: Vec<Record> = missing.iter().map(|(_, input)| input.clone()).collect();
+                        match CatchUnwind(c.query_batch(&ctx, query, &batch)).await {
+                            Ok(found) if found.len() == batch.len() => found
+                                .into_iter()
+                                .map(|f| f.map_err(|m| format!("{concept}.{query} failed: {m}")))
+                                .collect(),
+                            Ok(found) => {
+                                let m = format!(
+                                    "{concept}.{query} failed: {} answers for {} inputs",
+                                    found.len(),
+                                    batch.len()
+                                );
+                                batch.iter().map(|_| Err(m.clone())).collect()
+                            }
+                            Err(panic) => {
+                                let m = format!("{concept}.{query} panicked: {panic}");
+                                batch.iter().map(|_| Err(m.clone())).collect()
+                            }
+                        }
+                    }
+                };
+                for ((n, _), found) in missing.iter().zip(found_now) {
+                    answers[*n] = Some(found.map(|found| {
+                        let found = Arc::new(found);
+                        self.cache.insert(keys[*n].clone(), found.clone());
+                        found
+                    }));
+                }
+                for (r, n) in asked {
+                    let found = match &answers[n] {
+                        Some(Ok(found)) => found.clone(),
+                        Some(Err(m)) => {
+                            let m = m.clone();
+                            self.fail(m);
                             continue;
                         }
-                        Err(panic) => {
-                            self.fail(format!("{concept}.{query} panicked: {panic}"));
-                            continue;
-                        }
+                        None => continue,
                     };
                     match mode {
                         QueryMode::Not => {

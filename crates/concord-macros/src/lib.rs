@@ -11,6 +11,12 @@
 //!   Actions return `T` or `Result<T, E>` with `T: Outputs` (the error case
 //!   exists only for `Result`); queries return `Vec<T>` or `Result<Vec<T>,
 //!   E>` (any number of rows), or `T` or `Result<T, E>` (exactly one row).
+//!   `#[batch(method)]` on a query names its batched form: a method with the
+//!   same parameters, each a `Vec` of the query's (one entry per input, in
+//!   order), returning `Result<Vec<R>, E>` or `Vec<R>` where `R` is what the
+//!   query returns for one input (its `Ok` type for a `Result`). The engine
+//!   calls it when a where step has several frames; write it so that it
+//!   answers each input as the query would, in fewer statements.
 //! * `#[derive(Outputs)]` on a struct (one success case / row shape) or an
 //!   enum of struct and unit variants (one success case per variant).
 //!
@@ -32,7 +38,7 @@
 
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{
@@ -283,6 +289,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
     let mut query_specs = Vec::new();
     let mut action_arms = Vec::new();
     let mut query_arms = Vec::new();
+    let mut batch_arms = Vec::new();
     let mut declared_actions: Vec<String> = Vec::new();
 
     for item in &mut imp.items {
@@ -296,6 +303,24 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         let is_query = wire.starts_with('_');
         let full = format!("{concept_name}.{wire}");
         let doc = doc_of(&f.attrs);
+        let batch = match f.attrs.iter().position(|a| a.path().is_ident("batch")) {
+            Some(i) => {
+                let attr = f.attrs.remove(i);
+                if !is_query {
+                    return Err(syn::Error::new(
+                        attr.span(),
+                        "`#[batch]` names a query's batched form; actions run one at a time",
+                    ));
+                }
+                Some(attr.parse_args::<Ident>().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected `#[batch(method)]`, naming the method that answers several inputs at once",
+                    )
+                })?)
+            }
+            None => None,
+        };
         match f.sig.inputs.first() {
             Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => {}
             _ => {
@@ -429,6 +454,19 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     #krate::IntoRows::into_rows(#call)
                 }
             });
+            if let Some(batch) = batch {
+                batch_arms.push(batch_arm(&BatchedQuery {
+                    krate: &krate,
+                    wire: &wire,
+                    full: &full,
+                    method: &batch,
+                    roles: &roles,
+                    decode: &decode,
+                    ret: &ret,
+                    is_async: f.sig.asyncness.is_some(),
+                    span: f.sig.span(),
+                })?);
+            }
         } else {
             let role = if entries.iter().any(|(e, _)| *e == wire) {
                 let (route, templates) = route_key.clone().unwrap_or_default();
@@ -484,6 +522,32 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
             ));
         }
     }
+    let batch_fn = if batch_arms.is_empty() {
+        quote!()
+    } else {
+        quote! {
+            #[allow(unused_variables, clippy::needless_borrow)]
+            fn query_batch<'a>(
+                &'a self,
+                ctx: &'a #krate::QueryContext,
+                query: &'a str,
+                inputs: &'a [#krate::Record],
+            ) -> #krate::BoxFuture<'a, Vec<Result<Vec<#krate::Record>, String>>> {
+                Box::pin(async move {
+                    match query {
+                        #(#batch_arms)*
+                        _ => {
+                            let mut answers = Vec::with_capacity(inputs.len());
+                            for input in inputs {
+                                answers.push(#krate::Concept::query(self, ctx, query, input).await);
+                            }
+                            answers
+                        }
+                    }
+                })
+            }
+        }
+    };
     let (impl_generics, _, where_clause) = imp.generics.split_for_impl();
     let generated = quote! {
         #imp
@@ -529,9 +593,120 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     }
                 })
             }
+
+            #batch_fn
         }
     };
     Ok(generated)
+}
+
+/// What `batch_arm` needs to know of a query marked `#[batch(method)]`.
+struct BatchedQuery<'a> {
+    krate: &'a Path,
+    wire: &'a str,
+    full: &'a str,
+    method: &'a Ident,
+    roles: &'a [ParamRole],
+    /// The query's argument decoding, reading `input`, binding `__argN`.
+    decode: &'a [TokenStream2],
+    ret: &'a Type,
+    is_async: bool,
+    span: proc_macro2::Span,
+}
+
+/// The `query_batch` arm of a batched query: decodes every input as the
+/// query would (an input that does not decode gets the query's error),
+/// gathers each argument into a column, calls the batched method once, and
+/// hands out its answers in input order.
+fn batch_arm(q: &BatchedQuery<'_>) -> syn::Result<TokenStream2> {
+    let BatchedQuery {
+        krate,
+        wire,
+        full,
+        method,
+        roles,
+        decode,
+        ret,
+        ..
+    } = q;
+    let mut vars = Vec::new();
+    let mut columns = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        match role {
+            ParamRole::Context { .. } => call_args.push(quote!(&*ctx)),
+            ParamRole::Rest | ParamRole::Arg { .. } => {
+                let var = format_ident!("__arg{}", i);
+                let column = format_ident!("__column{}", i);
+                call_args.push(quote!(#column));
+                vars.push(var);
+                columns.push(column);
+            }
+        }
+    }
+    if vars.is_empty() {
+        return Err(syn::Error::new(
+            q.span,
+            "a query without arguments answers every input alike; it has nothing to batch",
+        ));
+    }
+    let call = if q.is_async {
+        quote!(self.#method(#(#call_args),*).await)
+    } else {
+        quote!(self.#method(#(#call_args),*))
+    };
+    // A mismatch of row types is reported at the batched method's name.
+    let same_rows = quote_spanned!(method.span()=> #krate::__private::same_rows::<#ret, _>);
+    Ok(quote! {
+        #wire => {
+            let mut answers: Vec<Result<Vec<#krate::Record>, String>> = Vec::with_capacity(inputs.len());
+            #(let mut #columns = Vec::with_capacity(inputs.len());)*
+            let mut asked = Vec::with_capacity(inputs.len());
+            for (n, input) in inputs.iter().enumerate() {
+                let decoded = (|| -> Result<_, String> {
+                    #(#decode)*
+                    Ok((#(#vars,)*))
+                })();
+                match decoded {
+                    Ok((#(#vars,)*)) => {
+                        #(#columns.push(#vars);)*
+                        asked.push(n);
+                        answers.push(Ok(Vec::new()));
+                    }
+                    Err(message) => answers.push(Err(message)),
+                }
+            }
+            if !asked.is_empty() {
+                // Typed against the query's own rows: a batched form that
+                // answers with another row type does not compile.
+                let batched = #same_rows(#krate::__private::IntoAnswers::into_answers(#call));
+                match batched {
+                    Ok(items) if items.len() == asked.len() => {
+                        for (n, item) in asked.into_iter().zip(items) {
+                            answers[n] = #krate::IntoRows::into_rows(item);
+                        }
+                    }
+                    Ok(items) => {
+                        let message = format!(
+                            "{}: its batched form gave {} answers for {} inputs",
+                            #full,
+                            items.len(),
+                            asked.len()
+                        );
+                        for n in asked {
+                            answers[n] = Err(message.clone());
+                        }
+                    }
+                    Err(message) => {
+                        for n in asked {
+                            answers[n] = Err(message.clone());
+                        }
+                    }
+                }
+            }
+            answers
+        }
+    })
 }
 
 fn expand_outputs(input: DeriveInput) -> syn::Result<TokenStream2> {

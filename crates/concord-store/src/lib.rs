@@ -15,6 +15,7 @@ mod postgres;
 mod schema;
 mod sql;
 mod sqlite;
+mod statements;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use concord_concept::{BoxFuture, StateError};
 
 pub use journal::NodeSettings;
 pub use schema::LATEST as SCHEMA_VERSION;
+pub use statements::StatementCounter;
 
 /// The interface a store implements for concept state and the action log
 /// (defined beside the contexts that use it, re-exported here for backends
@@ -273,6 +275,7 @@ pub(crate) fn name_collection(e: StateError, op: &Op) -> StateError {
                 | Op::Find { collection, .. }
                 | Op::Count { collection, .. }
                 | Op::Distinct { collection, .. }
+                | Op::CountBy { collection, .. }
                 | Op::Update { collection, .. }
                 | Op::Delete { collection, .. } => collection.clone(),
             };

@@ -247,12 +247,13 @@ impl Sqlite {
     pub(crate) fn open(path: Option<&Path>, read_only_window: u64, journal: Journal) -> Result<Self, StoreError> {
         let journal = Arc::new(journal);
         let open = || -> Result<Connection, StoreError> {
-            let conn = match path {
+            let mut conn = match path {
                 Some(p) => Connection::open(p),
                 None => Connection::open_in_memory(),
             }
             .map_err(store_error)?;
             configure(&conn).map_err(store_error)?;
+            crate::statements::count_on(&mut conn).map_err(store_error)?;
             Ok(conn)
         };
         if let Some(dir) = path.and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()) {

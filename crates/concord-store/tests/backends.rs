@@ -189,6 +189,71 @@ async fn distinct_lists_each_value_once_in_order() {
 }
 
 #[tokio::test]
+async fn count_by_counts_each_value_in_order() {
+    for (name, b, _dir) in backends().await {
+        let c = setup(&b, &[], &["target"]).await;
+        write(
+            &b,
+            vec![
+                insert(&c, "a", json!({"target": "t2", "user": "u1"})),
+                insert(&c, "b", json!({"target": "t1", "user": "u1"})),
+                insert(&c, "c", json!({"target": "t2", "user": "u2"})),
+                insert(&c, "d", json!({"user": "u3"})),
+                insert(&c, "e", json!({"target": "t3", "user": "u2"})),
+            ],
+        )
+        .await;
+        let count_by = |query: Query| {
+            let b = b.clone();
+            let c = c.clone();
+            async move {
+                match b
+                    .read(Op::CountBy {
+                        collection: c,
+                        field: "target".into(),
+                        query,
+                    })
+                    .await
+                    .unwrap()
+                {
+                    OpResult::Docs(d) => d
+                        .into_iter()
+                        .map(|(_, doc)| (doc["target"].clone(), doc["count"].clone()))
+                        .collect::<Vec<_>>(),
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        assert_eq!(
+            count_by(Query::all()).await,
+            [
+                (json!("t1"), json!(1)),
+                (json!("t2"), json!(2)),
+                (json!("t3"), json!(1))
+            ],
+            "{name}"
+        );
+        // Restricted to some values: the others are not counted, and a value
+        // no document has is absent (not zero).
+        let among = Query::all().and(Cond::In("target".into(), vec![json!("t2"), json!("t9")]));
+        assert_eq!(count_by(among).await, [(json!("t2"), json!(2))], "{name}");
+        assert_eq!(
+            count_by(Query::eq("user", "u2")).await,
+            [(json!("t2"), json!(1)), (json!("t3"), json!(1))],
+            "{name}"
+        );
+        let bad = b
+            .read(Op::CountBy {
+                collection: c.clone(),
+                field: "target'); drop".into(),
+                query: Query::all(),
+            })
+            .await;
+        assert!(bad.is_err(), "{name}: field names are checked");
+    }
+}
+
+#[tokio::test]
 async fn find_filters_sorts_and_pages() {
     for (name, b, _dir) in backends().await {
         let c = setup(&b, &[], &["n"]).await;

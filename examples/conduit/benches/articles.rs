@@ -7,12 +7,15 @@
 //!     CONCORD_BENCH_POSTGRES_URL=$(scripts/test-postgres.sh fresh conduit_bench) \
 //!         cargo bench -p conduit --bench articles
 //!
-//! Prints requests/s and p50/p99 latency, anonymous and as a logged-in
-//! reader who follows 10 of the authors and favors 50 articles.
+//! Prints requests/s, p50/p99 latency and SQL statements per request
+//! (PostgreSQL's from `pg_stat_statements`: `?` when the server was not
+//! started with it, as `scripts/test-postgres.sh` does), anonymous and as a
+//! logged-in reader who follows 10 of the authors and favors 50 articles.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use concord::store::StatementCounter;
 use concord::testing::http::send;
 use concord::testing::load::{Request, run};
 use serde_json::json;
@@ -131,11 +134,26 @@ async fn main() {
                 headers: Vec::new(),
             },
         ));
+        let mut counter = StatementCounter::connect(&url).await.unwrap();
         for (who, request) in requests {
             run(addr, request.clone(), 200, CONNECTIONS, 400, limit).await; // warm-up
+            let before = match &mut counter {
+                Some(c) => Some(c.so_far().await.unwrap()),
+                None => None,
+            };
             let f = run(addr, request, 200, CONNECTIONS, 4000, limit).await;
+            // What the requests sent, the log writer's batches included.
+            let statements = match (&mut counter, before) {
+                (Some(c), Some(before)) => {
+                    format!(
+                        "{:>5.1}",
+                        (c.so_far().await.unwrap() - before) as f64 / f.requests as f64
+                    )
+                }
+                _ => "    ?".to_string(),
+            };
             println!(
-                "  {who:<17} {:>7.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  ({} requests)",
+                "  {who:<17} {:>7.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  {statements} statements/request  ({} requests)",
                 f.rps, f.p50, f.p99, f.requests
             );
         }

@@ -204,9 +204,18 @@ impl Article {
     }
 
     /// An article's fields.
+    #[batch(get_many)]
     pub async fn _get(&self, ctx: &QueryContext, article: String) -> Result<Vec<ArticleRow>, StateError> {
         let doc = ctx.collection::<ArticleDoc>("articles").get(&article).await?;
         Ok(doc.map(|d| row(article, d)).into_iter().collect())
+    }
+
+    async fn get_many(&self, ctx: &QueryContext, article: Vec<String>) -> Result<Vec<Vec<ArticleRow>>, StateError> {
+        let found = ctx.collection::<ArticleDoc>("articles").get_many(&article).await?;
+        Ok(article
+            .into_iter()
+            .map(|id| found.get(&id).cloned().map(|d| row(id, d)).into_iter().collect())
+            .collect())
     }
 
     /// A page of articles, newest first: by any of `authors` and among the

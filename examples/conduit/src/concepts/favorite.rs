@@ -1,4 +1,6 @@
-use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use std::collections::{HashMap, HashSet};
+
+use concord::{ActionContext, Cond, Outputs, Query, QueryContext, StateError, Value, concept};
 use serde::{Deserialize, Serialize};
 
 /// A row of `Favorite._count`.
@@ -73,6 +75,7 @@ impl Favorite {
     }
 
     /// How many users favor a target.
+    #[batch(count_many)]
     pub async fn _count(&self, ctx: &QueryContext, target: String) -> Result<CountRow, StateError> {
         let count = ctx
             .collection::<FavoriteDoc>("favorites")
@@ -82,6 +85,7 @@ impl Favorite {
     }
 
     /// Whether a user favors a target (false for an absent user).
+    #[batch(is_favorite_many)]
     pub async fn _is_favorite(
         &self,
         ctx: &QueryContext,
@@ -98,6 +102,48 @@ impl Favorite {
             None => false,
         };
         Ok(FavoriteRow { favorited })
+    }
+
+    async fn count_many(&self, ctx: &QueryContext, target: Vec<String>) -> Result<Vec<CountRow>, StateError> {
+        let among = Cond::In("target".into(), target.iter().cloned().map(Value::String).collect());
+        let counts: HashMap<Value, u64> = ctx
+            .collection::<FavoriteDoc>("favorites")
+            .count_by("target", Query::all().and(among))
+            .await?
+            .into_iter()
+            .collect();
+        Ok(target
+            .into_iter()
+            .map(|t| CountRow {
+                count: counts.get(&Value::String(t)).copied().unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn is_favorite_many(
+        &self,
+        ctx: &QueryContext,
+        user: Vec<Option<String>>,
+        target: Vec<String>,
+    ) -> Result<Vec<FavoriteRow>, StateError> {
+        let pairs: Vec<Option<String>> = user
+            .iter()
+            .zip(&target)
+            .map(|(u, t)| u.as_ref().map(|u| pair_id(u, t)))
+            .collect();
+        let ids: Vec<String> = pairs.iter().flatten().cloned().collect();
+        let marked: HashSet<String> = ctx
+            .collection::<FavoriteDoc>("favorites")
+            .get_many(&ids)
+            .await?
+            .into_keys()
+            .collect();
+        Ok(pairs
+            .into_iter()
+            .map(|p| FavoriteRow {
+                favorited: p.is_some_and(|p| marked.contains(&p)),
+            })
+            .collect())
     }
 
     /// Everything a user favors (nothing for an absent user).

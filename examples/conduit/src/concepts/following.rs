@@ -1,3 +1,5 @@
+use std::collections::HashSet;
+
 use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
 use serde::{Deserialize, Serialize};
 
@@ -64,6 +66,7 @@ impl Following {
     }
 
     /// Whether `follower` follows `followee` (false for an absent follower).
+    #[batch(is_following_many)]
     pub async fn _is_following(
         &self,
         ctx: &QueryContext,
@@ -78,6 +81,32 @@ impl Following {
             None => false,
         };
         Ok(FollowingRow { following })
+    }
+
+    async fn is_following_many(
+        &self,
+        ctx: &QueryContext,
+        follower: Vec<Option<String>>,
+        followee: Vec<String>,
+    ) -> Result<Vec<FollowingRow>, StateError> {
+        let pairs: Vec<Option<String>> = follower
+            .iter()
+            .zip(&followee)
+            .map(|(f, e)| f.as_ref().map(|f| pair_id(f, e)))
+            .collect();
+        let ids: Vec<String> = pairs.iter().flatten().cloned().collect();
+        let follows: HashSet<String> = ctx
+            .collection::<FollowDoc>("follows")
+            .get_many(&ids)
+            .await?
+            .into_keys()
+            .collect();
+        Ok(pairs
+            .into_iter()
+            .map(|p| FollowingRow {
+                following: p.is_some_and(|p| follows.contains(&p)),
+            })
+            .collect())
     }
 
     /// Everyone `follower` follows.

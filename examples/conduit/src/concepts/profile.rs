@@ -59,6 +59,7 @@ impl Profile {
     }
 
     /// A user's bio and image (both `null` for a user who set neither).
+    #[batch(get_many)]
     pub async fn _get(&self, ctx: &QueryContext, user: String) -> Result<ProfileRow, StateError> {
         let doc = ctx
             .collection::<ProfileDoc>("profiles")
@@ -69,6 +70,20 @@ impl Profile {
             bio: doc.bio,
             image: doc.image,
         })
+    }
+
+    async fn get_many(&self, ctx: &QueryContext, user: Vec<String>) -> Result<Vec<ProfileRow>, StateError> {
+        let found = ctx.collection::<ProfileDoc>("profiles").get_many(&user).await?;
+        Ok(user
+            .iter()
+            .map(|u| {
+                let doc = found.get(u).cloned().unwrap_or_default();
+                ProfileRow {
+                    bio: doc.bio,
+                    image: doc.image,
+                }
+            })
+            .collect())
     }
 }
 

@@ -1,4 +1,6 @@
-use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
+use std::collections::HashMap;
+
+use concord::{ActionContext, Cond, Outputs, Query, QueryContext, StateError, Value, concept};
 use serde::{Deserialize, Serialize};
 
 /// A row of `Tag._tagsOf` and `Tag._all`.
@@ -74,6 +76,7 @@ impl Tag {
     }
 
     /// The tags of a target, sorted (`[]` for none).
+    #[batch(tags_of_many)]
     pub async fn _tags_of(&self, ctx: &QueryContext, target: String) -> Result<TagsRow, StateError> {
         let links = ctx
             .collection::<TagDoc>("links")
@@ -82,6 +85,24 @@ impl Tag {
         Ok(TagsRow {
             tags: links.into_iter().map(|l| l.tag).collect(),
         })
+    }
+
+    async fn tags_of_many(&self, ctx: &QueryContext, target: Vec<String>) -> Result<Vec<TagsRow>, StateError> {
+        let among = Cond::In("target".into(), target.iter().cloned().map(Value::String).collect());
+        let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+        for link in ctx
+            .collection::<TagDoc>("links")
+            .find(Query::all().and(among).sort("tag", true))
+            .await?
+        {
+            tags.entry(link.target).or_default().push(link.tag);
+        }
+        Ok(target
+            .into_iter()
+            .map(|t| TagsRow {
+                tags: tags.get(&t).cloned().unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Everything carrying `tag` (nothing for an absent tag).

@@ -140,6 +140,7 @@ impl User {
     }
 
     /// A user's username and email.
+    #[batch(get_many)]
     pub async fn _get(&self, ctx: &QueryContext, user: String) -> Result<Vec<UserRow>, StateError> {
         let doc = ctx.collection::<UserDoc>("users").get(&user).await?;
         Ok(doc
@@ -148,6 +149,23 @@ impl User {
                 email: d.email,
             })
             .into_iter()
+            .collect())
+    }
+
+    async fn get_many(&self, ctx: &QueryContext, user: Vec<String>) -> Result<Vec<Vec<UserRow>>, StateError> {
+        let found = ctx.collection::<UserDoc>("users").get_many(&user).await?;
+        Ok(user
+            .iter()
+            .map(|u| {
+                found
+                    .get(u)
+                    .map(|d| UserRow {
+                        username: d.username.clone(),
+                        email: d.email.clone(),
+                    })
+                    .into_iter()
+                    .collect()
+            })
             .collect())
     }
 
