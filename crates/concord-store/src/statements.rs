@@ -36,6 +36,12 @@ enum Source {
 }
 
 impl StatementCounter {
+    /// Counts what `conn`, a SQLite connection opened outside the store
+    /// (a benchmark's peer), runs, with the store's own statements.
+    pub fn watch_sqlite(conn: &mut Connection) -> Result<(), StoreError> {
+        count_on(conn).map_err(|e| StoreError::database("cannot watch the connection", e))
+    }
+
     /// A counter for the database `url` names. For SQLite it counts what
     /// this process runs on every SQLite database; for PostgreSQL what any
     /// client ran on that database, from `pg_stat_statements`, and `None`

@@ -12,84 +12,15 @@
 //! started with it, as `scripts/test-postgres.sh` does), anonymous and as a
 //! logged-in reader who follows 10 of the authors and favors 50 articles.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use concord::store::StatementCounter;
-use concord::testing::http::send;
 use concord::testing::load::{Request, run};
-use serde_json::json;
+use common::{ARTICLES_PER_AUTHOR, AUTHORS, seed};
 
-const AUTHORS: usize = 50;
-const ARTICLES_PER_AUTHOR: usize = 10;
 const CONNECTIONS: usize = 16;
-
-async fn register(addr: SocketAddr, name: &str) -> String {
-    let body = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password"}});
-    let r = send(addr, "POST", "/api/users", &body.to_string(), &[]).await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    r.body["user"]["token"].as_str().unwrap().to_string()
-}
-
-/// 50 authors with 10 articles each (two of ten tags per article), and a
-/// reader following 10 authors and favoring 50 articles. Returns the
-/// reader's token.
-async fn seed(addr: SocketAddr) -> String {
-    let started = Instant::now();
-    let mut slugs = Vec::new();
-    for a in 0..AUTHORS {
-        let token = register(addr, &format!("author{a}")).await;
-        let auth = format!("Token {token}");
-        for i in 0..ARTICLES_PER_AUTHOR {
-            let body = json!({"article": {
-                "title": format!("Article {i} by author {a}"),
-                "description": "A benchmark article",
-                "body": "Lorem ipsum dolor sit amet. ".repeat(20),
-                "tagList": [format!("tag{}", (a + i) % 10), format!("tag{}", (a * 3 + i) % 10)]
-            }});
-            let r = send(
-                addr,
-                "POST",
-                "/api/articles",
-                &body.to_string(),
-                &[("Authorization", &auth)],
-            )
-            .await;
-            assert_eq!(r.status, 201, "{:?}", r.body);
-            slugs.push(r.body["article"]["slug"].as_str().unwrap().to_string());
-        }
-    }
-    let reader = register(addr, "reader").await;
-    let auth = format!("Token {reader}");
-    for a in 0..10 {
-        send(
-            addr,
-            "POST",
-            &format!("/api/profiles/author{a}/follow"),
-            "",
-            &[("Authorization", &auth)],
-        )
-        .await;
-    }
-    for slug in slugs.iter().step_by(10) {
-        send(
-            addr,
-            "POST",
-            &format!("/api/articles/{slug}/favorite"),
-            "",
-            &[("Authorization", &auth)],
-        )
-        .await;
-    }
-    let count = send(addr, "GET", "/api/articles", "", &[]).await.body["articlesCount"].clone();
-    assert_eq!(
-        count,
-        json!(AUTHORS * ARTICLES_PER_AUTHOR),
-        "the database must start empty"
-    );
-    println!("  seeded {count} articles in {:.1?}", started.elapsed());
-    reader
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -108,13 +39,13 @@ async fn main() {
     for (name, url) in databases {
         println!("{name}:");
         let addr = conduit::serve_on_loopback(&url).await;
-        let reader = seed(addr).await;
+        let reader = seed(addr).await.reader;
         let limit = Duration::from_secs(15);
         let cases = [
             ("anonymous", Vec::new()),
             (
                 "logged-in reader",
-                vec![("Authorization".to_string(), format!("Token {reader}"))],
+                vec![("Authorization".to_string(), reader)],
             ),
         ];
         let list = |headers| Request {
