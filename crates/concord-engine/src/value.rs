@@ -1,5 +1,7 @@
 //! JSON equality and expression evaluation.
 
+use std::borrow::Cow;
+
 use concord_program::{BinOp, Builtin, Expr, Slot};
 use serde_json::{Number, Value};
 
@@ -210,14 +212,7 @@ fn convert(f: Builtin, v: Value) -> Result<Value, &'static str> {
 pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError> {
     Ok(match e {
         Expr::Lit(v) => v.clone(),
-        Expr::Var(s) => lookup(*s, frame, vars)?.clone(),
-        // Request bodies are untrusted: reading a field of something that is
-        // not an object is `null` (a blank value the where clause can answer),
-        // not an error that would leave the request unanswered.
-        Expr::Field(b, f) => match eval(b, frame, vars)? {
-            Value::Object(mut m) => m.remove(f).unwrap_or(Value::Null),
-            _ => Value::Null,
-        },
+        Expr::Var(_) | Expr::Field(..) => eval_ref(e, frame, vars)?.into_owned(),
         Expr::Object(fields) => {
             let mut m = serde_json::Map::new();
             for (k, v) in fields {
@@ -226,7 +221,7 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError
             Value::Object(m)
         }
         Expr::List(items) => Value::Array(items.iter().map(|i| eval(i, frame, vars)).collect::<Result<_, _>>()?),
-        Expr::Not(b) => Value::Bool(!as_bool(&eval(b, frame, vars)?, "`!`")?),
+        Expr::Not(b) => Value::Bool(!as_bool(&*eval_ref(b, frame, vars)?, "`!`")?),
         Expr::Neg(b) => match eval(b, frame, vars)? {
             Value::Number(n) => match n.as_i64() {
                 Some(i) => Value::from(i.checked_neg().ok_or("integer overflow")?),
@@ -237,7 +232,7 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError
         Expr::Binary(op, a, b) => binary(*op, a, b, frame, vars)?,
         // Only the branch `if` chooses is evaluated.
         Expr::Call(Builtin::If, args) if args.len() == 3 => {
-            let condition = as_bool(&eval(&args[0], frame, vars)?, "`if`")?;
+            let condition = as_bool(&*eval_ref(&args[0], frame, vars)?, "`if`")?;
             eval(&args[if condition { 1 } else { 2 }], frame, vars)?
         }
         Expr::Call(f @ (Builtin::Integer | Builtin::Number | Builtin::Boolean), args) if args.len() == 1 => {
@@ -256,6 +251,26 @@ pub fn eval(e: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError
     })
 }
 
+static NULL: Value = Value::Null;
+
+/// `e`'s value, borrowed from the frame where it is a variable or a field
+/// of one (`form.article.title` copies the title, not the form), computed
+/// otherwise.
+fn eval_ref<'f>(e: &Expr, frame: &'f Frame, vars: &[String]) -> Result<Cow<'f, Value>, EvalError> {
+    Ok(match e {
+        Expr::Var(s) => Cow::Borrowed(lookup(*s, frame, vars)?),
+        // Request bodies are untrusted: reading a field of something that is
+        // not an object is `null` (a blank value the where clause can answer),
+        // not an error that would leave the request unanswered.
+        Expr::Field(b, f) => match eval_ref(b, frame, vars)? {
+            Cow::Borrowed(Value::Object(m)) => Cow::Borrowed(m.get(f).unwrap_or(&NULL)),
+            Cow::Owned(Value::Object(mut m)) => Cow::Owned(m.remove(f).unwrap_or(Value::Null)),
+            _ => Cow::Borrowed(&NULL),
+        },
+        _ => Cow::Owned(eval(e, frame, vars)?),
+    })
+}
+
 fn lookup<'f>(s: Slot, frame: &'f Frame, vars: &[String]) -> Result<&'f Value, EvalError> {
     frame.get(s).and_then(Option::as_ref).ok_or_else(|| {
         format!(
@@ -269,16 +284,17 @@ fn lookup<'f>(s: Slot, frame: &'f Frame, vars: &[String]) -> Result<&'f Value, E
 fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Result<Value, EvalError> {
     match op {
         BinOp::And => {
-            let l = as_bool(&eval(a, frame, vars)?, "`&&`")?;
-            return Ok(Value::Bool(l && as_bool(&eval(b, frame, vars)?, "`&&`")?));
+            let l = as_bool(&*eval_ref(a, frame, vars)?, "`&&`")?;
+            return Ok(Value::Bool(l && as_bool(&*eval_ref(b, frame, vars)?, "`&&`")?));
         }
         BinOp::Or => {
-            let l = as_bool(&eval(a, frame, vars)?, "`||`")?;
-            return Ok(Value::Bool(l || as_bool(&eval(b, frame, vars)?, "`||`")?));
+            let l = as_bool(&*eval_ref(a, frame, vars)?, "`||`")?;
+            return Ok(Value::Bool(l || as_bool(&*eval_ref(b, frame, vars)?, "`||`")?));
         }
         _ => {}
     }
-    let (x, y) = (eval(a, frame, vars)?, eval(b, frame, vars)?);
+    let (x, y) = (eval_ref(a, frame, vars)?, eval_ref(b, frame, vars)?);
+    let (x, y) = (x.as_ref(), y.as_ref());
     Ok(match op {
         BinOp::Eq => Value::Bool(json_eq(&x, &y)),
         BinOp::Ne => Value::Bool(!json_eq(&x, &y)),
