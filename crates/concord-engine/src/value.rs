@@ -296,9 +296,9 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
     let (x, y) = (eval_ref(a, frame, vars)?, eval_ref(b, frame, vars)?);
     let (x, y) = (x.as_ref(), y.as_ref());
     Ok(match op {
-        BinOp::Eq => Value::Bool(json_eq(&x, &y)),
-        BinOp::Ne => Value::Bool(!json_eq(&x, &y)),
-        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Value::Bool(compare(op, &x, &y)?),
+        BinOp::Eq => Value::Bool(json_eq(x, y)),
+        BinOp::Ne => Value::Bool(!json_eq(x, y)),
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Value::Bool(compare(op, x, y)?),
         BinOp::Add => match (&x, &y) {
             (Value::Number(m), Value::Number(n)) => arith(op, m, n)?,
             (Value::Array(m), Value::Array(n)) => Value::Array(m.iter().chain(n).cloned().collect()),
@@ -308,10 +308,10 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
                 Value::Object(merged)
             }
             (Value::String(_), _) | (_, Value::String(_)) => {
-                Value::String(format!("{}{}", display_string(&x), display_string(&y)))
+                Value::String(format!("{}{}", display_string(x), display_string(y)))
             }
             _ => {
-                return Err(format!("`+` cannot add a {} and a {}", type_name(&x), type_name(&y)).into());
+                return Err(format!("`+` cannot add a {} and a {}", type_name(x), type_name(y)).into());
             }
         },
         _ => match (&x, &y) {
@@ -320,8 +320,8 @@ fn binary(op: BinOp, a: &Expr, b: &Expr, frame: &Frame, vars: &[String]) -> Resu
                 return Err(format!(
                     "`{}` needs two numbers, got a {} and a {}",
                     op.symbol(),
-                    type_name(&x),
-                    type_name(&y)
+                    type_name(x),
+                    type_name(y)
                 )
                 .into());
             }
