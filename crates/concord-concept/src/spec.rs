@@ -127,6 +127,12 @@ pub struct QuerySpec {
     pub exactly_one: bool,
     /// Where its Rust method is, when the concept macro could tell.
     pub source: Option<SourceSpot>,
+    /// Queries of the same concept that each of this query's rows also
+    /// answers: a row is what such a query returns (its output keys, as one
+    /// row) for the input the row's own fields give its parameters. A flow
+    /// that lists articles then asks `_get` of each is answered from the
+    /// list, not by reading every article again.
+    pub also_answers: Vec<String>,
 }
 
 /// `(a: string, b?: integer, ...)`: parameters as a sync writes them, with

@@ -54,6 +54,18 @@ pub enum EngineError {
     /// An external invocation of something that does not exist.
     #[error("no action `{0}` is registered")]
     UnknownAction(String),
+    /// A spec's `also_answers` names a query its rows cannot answer.
+    #[error("`{concept}.{query}` says its rows also answer `{target}`, but {reason}")]
+    AlsoAnswers {
+        /// The concept.
+        concept: String,
+        /// The query whose rows would answer.
+        query: String,
+        /// The query they would answer.
+        target: String,
+        /// What is missing.
+        reason: String,
+    },
     /// A spawned flow's task failed.
     #[error("flow task failed: {0}")]
     Task(String),
@@ -159,10 +171,17 @@ impl EngineBuilder {
         let mut actions = Vec::new();
         let mut action_index = HashMap::new();
         let mut concept_names = Vec::new();
+        let mut seeds = HashMap::new();
         for (ci, c) in self.concepts.iter().enumerate() {
             let spec = c.spec();
             if concept_index.insert(spec.name.clone(), ci).is_some() {
                 return Err(EngineError::DuplicateConcept(spec.name));
+            }
+            for q in &spec.queries {
+                let found = cache::Seed::all_of(&spec, q)?;
+                if !found.is_empty() {
+                    seeds.insert((ci, q.name.clone()), found);
+                }
             }
             let cname: Arc<str> = spec.name.as_str().into();
             concept_names.push(cname.clone());
@@ -187,6 +206,7 @@ impl EngineBuilder {
             value_limits: self.value_limits,
             store: self.store,
             concept_names,
+            seeds,
             version: std::sync::atomic::AtomicU64::new(0),
         };
         let table = inner.compile(program)?;
@@ -245,6 +265,8 @@ pub(crate) struct Inner {
     pub value_limits: ValueLimits,
     pub store: Option<Arc<dyn StateBackend>>,
     pub concept_names: Vec<Arc<str>>,
+    /// By (concept, query): the other queries its rows also answer.
+    pub seeds: HashMap<(usize, String), Vec<cache::Seed>>,
     pub version: std::sync::atomic::AtomicU64,
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use concord_concept::{BoxFuture, FlowId, QueryContext, Record, Value};
 use concord_program::{Matcher, QueryMode, Step};
 
-use crate::cache::{QueryCache, QueryKey};
+use crate::cache::{QueryCache, QueryKey, input_text};
 use crate::matching::match_field;
 use crate::perform::CatchUnwind;
 use crate::value::{EvalError, Frame, eval};
@@ -153,7 +153,7 @@ impl<'a> Pipeline<'a> {
                             }
                         }
                     }
-                    let text = serde_json::to_string(&input).unwrap_or_default();
+                    let text = input_text(&input);
                     let answer = match by_key.get(&text) {
                         Some(&n) => n,
                         None => {
@@ -200,8 +200,12 @@ impl<'a> Pipeline<'a> {
                         }
                     }
                 };
+                let seeds = inner.seeds.get(&(ci, query.clone()));
                 for ((n, _), found) in missing.iter().zip(found_now) {
                     answers[*n] = Some(found.map(|found| {
+                        if let Some(seeds) = seeds {
+                            self.cache.seed(ci, seeds, &found);
+                        }
                         let found = Arc::new(found);
                         self.cache.insert(keys[*n].clone(), found.clone());
                         found

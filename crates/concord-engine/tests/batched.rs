@@ -310,3 +310,112 @@ async fn a_batched_form_with_too_few_answers_is_an_error_of_its_step() {
     );
     assert!(seen.seen.lock().unwrap().is_empty());
 }
+
+/// A shelf whose list rows are also its `_get` rows.
+#[derive(Default)]
+struct Shelf {
+    gets: AtomicUsize,
+}
+
+#[derive(Outputs)]
+#[outputs(crate = concord_concept)]
+struct Book {
+    book: i64,
+    title: String,
+}
+
+#[concept(crate = concord_concept)]
+impl Shelf {
+    #[also_answers(_get)]
+    pub fn _list(&self, count: i64) -> Vec<Book> {
+        (0..count)
+            .map(|book| Book {
+                book,
+                title: format!("book {book}"),
+            })
+            .collect()
+    }
+
+    pub fn _get(&self, book: i64) -> Vec<Book> {
+        self.gets.fetch_add(1, Ordering::Relaxed);
+        vec![Book {
+            book,
+            title: format!("book {book}"),
+        }]
+    }
+}
+
+#[tokio::test]
+async fn rows_a_step_read_answer_the_queries_they_also_answer() {
+    let shelf = Arc::new(Shelf::default());
+    let recorder = Arc::new(Recorder::default());
+    let builder = EngineBuilder::new()
+        .concept_shared(shelf.clone())
+        .concept(Start)
+        .concept_shared(recorder.clone());
+    let syncs = "sync Titles\nwhen\n    Start.go (node: n) : ()\nwhere\n    Shelf._list (count: n) : (book)\n    Shelf._get (book) : (title)\n    Shelf._get (book: book + 100) : (title: far)\nthen\n    Recorder.record (what: [title, far])\n";
+    let mut sources = SourceMap::new();
+    let checked = concord_check::load(
+        &mut sources,
+        vec![concord_check::SourceText::new("shelf.sync", syncs)],
+        &builder.specs(),
+    );
+    let program = checked
+        .program
+        .unwrap_or_else(|| panic!("{}", render_all(&checked.diagnostics, &sources)));
+    let e = builder.build(program).unwrap();
+    let mut input = Record::new();
+    input.insert("node".into(), json!(3));
+    let report = e.run("Start", "go", input).await.unwrap();
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(
+        *recorder.seen.lock().unwrap(),
+        [
+            json!(["book 0", "book 100"]),
+            json!(["book 1", "book 101"]),
+            json!(["book 2", "book 102"])
+        ]
+    );
+    // The three `_get (book)` came from the list; the three far ones were asked, in one batch.
+    assert_eq!(shelf.gets.load(Ordering::Relaxed), 3);
+}
+
+/// A shelf that claims its rows answer a query they cannot.
+#[derive(Default)]
+struct Boastful;
+
+#[derive(Outputs)]
+#[outputs(crate = concord_concept)]
+struct Title {
+    title: String,
+}
+
+#[concept(crate = concord_concept)]
+impl Boastful {
+    #[also_answers(_get)]
+    pub fn _titles(&self) -> Vec<Title> {
+        Vec::new()
+    }
+
+    pub fn _get(&self, book: i64) -> Vec<Book> {
+        vec![Book {
+            book,
+            title: String::new(),
+        }]
+    }
+}
+
+#[test]
+fn also_answers_that_rows_cannot_answer_is_refused_when_the_engine_is_built() {
+    let builder = EngineBuilder::new().concept(Boastful);
+    let program = concord_check::load(&mut SourceMap::new(), Vec::new(), &builder.specs())
+        .program
+        .unwrap();
+    let Err(e) = builder.build(program) else {
+        panic!("the engine was built");
+    };
+    assert_eq!(
+        e.to_string(),
+        "`Boastful._titles` says its rows also answer `_get`, but its rows lack book"
+    );
+}

@@ -17,6 +17,10 @@
 //!   query returns for one input (its `Ok` type for a `Result`). The engine
 //!   calls it when a where step has several frames; write it so that it
 //!   answers each input as the query would, in fewer statements.
+//!   `#[also_answers(_get)]` on a query says each of its rows is also what
+//!   `_get` (a query of the same concept) returns for the input the row's
+//!   fields give `_get`'s parameters; the engine then answers those `_get`
+//!   calls in the same flow step from the rows instead of asking again.
 //! * `#[derive(Outputs)]` on a struct (one success case / row shape) or an
 //!   enum of struct and unit variants (one success case per variant).
 //!
@@ -303,6 +307,20 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
         let is_query = wire.starts_with('_');
         let full = format!("{concept_name}.{wire}");
         let doc = doc_of(&f.attrs);
+        let mut also_answers: Vec<String> = Vec::new();
+        while let Some(i) = f.attrs.iter().position(|a| a.path().is_ident("also_answers")) {
+            let attr = f.attrs.remove(i);
+            if !is_query {
+                return Err(syn::Error::new(
+                    attr.span(),
+                    "`#[also_answers]` says which other queries a query's rows answer; actions have no rows",
+                ));
+            }
+            let names = attr
+                .parse_args_with(Punctuated::<Ident, Token![,]>::parse_terminated)
+                .map_err(|e| syn::Error::new(e.span(), "expected `#[also_answers(_query, ...)]`"))?;
+            also_answers.extend(names.iter().map(|n| camel_case(&n.to_string())));
+        }
         let batch = match f.attrs.iter().position(|a| a.path().is_ident("batch")) {
             Some(i) => {
                 let attr = f.attrs.remove(i);
@@ -446,6 +464,7 @@ fn expand_concept(args: Punctuated<Meta, Token![,]>, mut imp: ItemImpl) -> syn::
                     outputs: <#ret as #krate::IntoRows>::row_keys(),
                     exactly_one: <#ret as #krate::IntoRows>::exactly_one(),
                     source: #source,
+                    also_answers: vec![#(#also_answers.to_string()),*],
                 }
             });
             query_arms.push(quote! {

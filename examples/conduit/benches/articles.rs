@@ -16,9 +16,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::{ARTICLES_PER_AUTHOR, AUTHORS, seed};
 use concord::store::StatementCounter;
 use concord::testing::load::{Request, run};
-use common::{ARTICLES_PER_AUTHOR, AUTHORS, seed};
 
 const CONNECTIONS: usize = 16;
 
@@ -43,10 +43,7 @@ async fn main() {
         let limit = Duration::from_secs(15);
         let cases = [
             ("anonymous", Vec::new()),
-            (
-                "logged-in reader",
-                vec![("Authorization".to_string(), reader)],
-            ),
+            ("logged-in reader", vec![("Authorization".to_string(), reader)]),
         ];
         let list = |headers| Request {
             method: "GET",

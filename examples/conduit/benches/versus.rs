@@ -180,7 +180,10 @@ async fn main() {
         );
         let (e_conduit, e_hand) = (endpoints(&seeded[0]), endpoints(&seeded[1]));
         for (ec, eh) in e_conduit.iter().zip(&e_hand) {
-            if only.as_ref().is_some_and(|o| !o.iter().any(|n| ec.name.contains(n.as_str()))) {
+            if only
+                .as_ref()
+                .is_some_and(|o| !o.iter().any(|n| ec.name.contains(n.as_str())))
+            {
                 continue;
             }
             let mut tallies = [Tally::default(), Tally::default()];

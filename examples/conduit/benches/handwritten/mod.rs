@@ -70,7 +70,10 @@ struct Sqlite {
 /// PostgreSQL: a pool of connections, each with its prepared statements;
 /// tokio-postgres pipelines concurrent statements on one connection.
 struct Postgres {
-    clients: Vec<(tokio_postgres::Client, Mutex<HashMap<String, tokio_postgres::Statement>>)>,
+    clients: Vec<(
+        tokio_postgres::Client,
+        Mutex<HashMap<String, tokio_postgres::Statement>>,
+    )>,
     next: AtomicUsize,
 }
 
@@ -143,7 +146,9 @@ impl Db {
                 tokio::spawn(conn);
                 clients.push((client, Mutex::new(HashMap::new())));
             }
-            let ddl = SCHEMA.replace("{id}", "BIGSERIAL PRIMARY KEY").replace("{int}", "BIGINT");
+            let ddl = SCHEMA
+                .replace("{id}", "BIGSERIAL PRIMARY KEY")
+                .replace("{int}", "BIGINT");
             clients[0].0.batch_execute(&ddl).await.expect("the schema is created");
             Db::Postgres(Postgres {
                 clients,
@@ -152,7 +157,9 @@ impl Db {
         } else {
             let path = dir.join("handwritten.db");
             let writer = sqlite_conn(&path);
-            let ddl = SCHEMA.replace("{id}", "INTEGER PRIMARY KEY").replace("{int}", "INTEGER");
+            let ddl = SCHEMA
+                .replace("{id}", "INTEGER PRIMARY KEY")
+                .replace("{int}", "INTEGER");
             writer.execute_batch(&ddl).expect("the schema is created");
             let readers: Vec<_> = (0..4).map(|_| sqlite_conn(&path)).collect();
             Db::Sqlite(Sqlite {
@@ -204,8 +211,10 @@ impl Db {
                         }
                     })
                     .collect();
-                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    owned.iter().map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync)).collect();
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = owned
+                    .iter()
+                    .map(|b| b.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+                    .collect();
                 let rows = client.query(&statement, &refs).await.map_err(|e| e.to_string())?;
                 Ok(rows
                     .iter()
@@ -281,7 +290,8 @@ impl Db {
                         b"i",
                     )?[0][0]
                         .int();
-                    let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO article_tags (article_id, tag) VALUES ($1, $2)")?;
+                    let mut insert =
+                        tx.prepare_cached("INSERT OR IGNORE INTO article_tags (article_id, tag) VALUES ($1, $2)")?;
                     for tag in tags {
                         insert.execute(rusqlite::params![id, tag])?;
                     }
@@ -401,9 +411,8 @@ async fn register(State(b): Shared, Json(form): Json<UserBody>) -> Answer {
     let u = form.user;
     let username = u.username.ok_or(StatusCode::UNPROCESSABLE_ENTITY)?;
     let hash = password::hash(&mut context(), u.password).await.map_err(fail)?;
-    let rows = b
-        .db
-        .write(
+    let rows =
+        b.db.write(
             "INSERT INTO users (username, email, hash) VALUES ($1, $2, $3) RETURNING id, username, email, bio, image",
             vec![P::Text(username), P::Text(u.email), P::Text(hash)],
             b"itttt",
@@ -415,9 +424,8 @@ async fn register(State(b): Shared, Json(form): Json<UserBody>) -> Answer {
 
 async fn login(State(b): Shared, Json(form): Json<UserBody>) -> Answer {
     let u = form.user;
-    let rows = b
-        .db
-        .rows(
+    let rows =
+        b.db.rows(
             "SELECT id, username, email, bio, image, hash FROM users WHERE email = $1",
             vec![P::Text(u.email)],
             b"ittttt",
@@ -438,9 +446,8 @@ struct Page {
 }
 
 async fn list(b: &Backend, sql: &str, viewer: Option<i64>, page: Page) -> Answer {
-    let rows = b
-        .db
-        .rows(
+    let rows =
+        b.db.rows(
             sql,
             vec![
                 P::Int(viewer),
@@ -469,11 +476,10 @@ async fn feed(State(b): Shared, headers: HeaderMap, Query(page): Query<Page>) ->
 }
 
 async fn article_as(b: &Backend, slug: String, viewer: Option<i64>, status: StatusCode) -> Answer {
-    let rows = b
-        .db
-        .rows(&b.by_slug, vec![P::Int(viewer), P::Text(slug)], ARTICLE_KINDS)
-        .await
-        .map_err(fail)?;
+    let rows =
+        b.db.rows(&b.by_slug, vec![P::Int(viewer), P::Text(slug)], ARTICLE_KINDS)
+            .await
+            .map_err(fail)?;
     let row = rows.first().ok_or(StatusCode::NOT_FOUND)?;
     Ok((status, Json(json!({"article": article_json(row, true)}))))
 }
@@ -573,11 +579,10 @@ async fn follow(State(b): Shared, headers: HeaderMap, Path(username): Path<Strin
 }
 
 async fn tags(State(b): Shared) -> Answer {
-    let rows = b
-        .db
-        .rows("SELECT DISTINCT tag FROM article_tags ORDER BY tag", Vec::new(), b"t")
-        .await
-        .map_err(fail)?;
+    let rows =
+        b.db.rows("SELECT DISTINCT tag FROM article_tags ORDER BY tag", Vec::new(), b"t")
+            .await
+            .map_err(fail)?;
     let tags: Vec<Value> = rows.iter().map(|r| r[0].text()).collect();
     Ok((StatusCode::OK, Json(json!({"tags": tags}))))
 }

@@ -195,6 +195,7 @@ impl Article {
     }
 
     /// The article with this slug.
+    #[also_answers(_get)]
     pub async fn _by_slug(&self, ctx: &QueryContext, slug: String) -> Result<Vec<ArticleRow>, StateError> {
         let found = ctx
             .collection::<ArticleDoc>("articles")
@@ -220,6 +221,9 @@ impl Article {
 
     /// A page of articles, newest first: by any of `authors` and among the
     /// ids `among` (each `null` for no restriction); `limit` defaults to 20.
+    /// Its rows are the articles' `_get` rows, so a page's entries are not
+    /// read twice.
+    #[also_answers(_get)]
     pub async fn _list(
         &self,
         ctx: &QueryContext,
