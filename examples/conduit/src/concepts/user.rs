@@ -2,11 +2,17 @@ use concord::{ActionContext, Outputs, Query, QueryContext, StateError, Value, co
 use concord_std::identity;
 use serde::{Deserialize, Serialize};
 
-/// Row of `_byUsername` and `_byEmail`.
+/// Row of `_byUsername` and `_byEmail`: the user and what `_get` gives of
+/// them, so that a flow that finds a user and then shows them reads them
+/// once.
 #[derive(Debug, Clone, PartialEq, Eq, Outputs)]
-pub struct UserId {
+pub struct FoundUser {
     /// The user's id.
     pub user: String,
+    /// Public name, unique.
+    pub username: String,
+    /// Email address, unique.
+    pub email: String,
 }
 
 /// Output of `User.register`.
@@ -172,13 +178,15 @@ impl User {
     /// The user with this username or a look-alike of it (none for an
     /// absent username, or one that is not a string: these come straight
     /// from requests).
-    pub async fn _by_username(&self, ctx: &QueryContext, username: Option<Value>) -> Result<Vec<UserId>, StateError> {
+    #[also_answers(_get)]
+    pub async fn _by_username(&self, ctx: &QueryContext, username: Option<Value>) -> Result<Vec<FoundUser>, StateError> {
         by_key(ctx, "username", text(username)).await
     }
 
     /// The user with this email, in any case (none for an absent or
     /// non-string email).
-    pub async fn _by_email(&self, ctx: &QueryContext, email: Option<Value>) -> Result<Vec<UserId>, StateError> {
+    #[also_answers(_get)]
+    pub async fn _by_email(&self, ctx: &QueryContext, email: Option<Value>) -> Result<Vec<FoundUser>, StateError> {
         by_key(ctx, "email", text(email)).await
     }
 }
@@ -190,7 +198,7 @@ fn text(v: Option<Value>) -> Option<String> {
     }
 }
 
-async fn by_key(ctx: &QueryContext, field: &str, value: Option<String>) -> Result<Vec<UserId>, StateError> {
+async fn by_key(ctx: &QueryContext, field: &str, value: Option<String>) -> Result<Vec<FoundUser>, StateError> {
     let Some(key) = value.and_then(|v| identity::key(&v).ok()) else {
         return Ok(Vec::new());
     };
@@ -198,7 +206,14 @@ async fn by_key(ctx: &QueryContext, field: &str, value: Option<String>) -> Resul
         .collection::<UserDoc>("users")
         .find_with_ids(Query::eq(key_field(field), key))
         .await?;
-    Ok(found.into_iter().map(|(user, _)| UserId { user }).collect())
+    Ok(found
+        .into_iter()
+        .map(|(user, d)| FoundUser {
+            user,
+            username: d.username,
+            email: d.email,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -224,11 +239,11 @@ mod tests {
         );
         assert_eq!(
             h.query("_byUsername", json!({"username": "ada"})).await,
-            [json!({"user": id})]
+            [json!({"user": id, "username": "ada", "email": "ada@x.io"})]
         );
         assert_eq!(
             h.query("_byEmail", json!({"email": "ada@x.io"})).await,
-            [json!({"user": id})]
+            [json!({"user": id, "username": "ada", "email": "ada@x.io"})]
         );
         assert!(
             h.query("_byUsername", json!({})).await.is_empty(),
@@ -298,11 +313,11 @@ mod tests {
         );
         assert_eq!(
             h.query("_byEmail", json!({"email": "ADA@x.io"})).await,
-            [json!({"user": ada})]
+            [json!({"user": ada, "username": "Ada", "email": "Ada@X.io"})]
         );
         assert_eq!(
             h.query("_byUsername", json!({"username": "ADA"})).await,
-            [json!({"user": ada})]
+            [json!({"user": ada, "username": "Ada", "email": "Ada@X.io"})]
         );
         assert_eq!(
             h.query("_get", json!({"user": ada})).await,
