@@ -179,7 +179,11 @@ impl User {
     /// absent username, or one that is not a string: these come straight
     /// from requests).
     #[also_answers(_get)]
-    pub async fn _by_username(&self, ctx: &QueryContext, username: Option<Value>) -> Result<Vec<FoundUser>, StateError> {
+    pub async fn _by_username(
+        &self,
+        ctx: &QueryContext,
+        username: Option<Value>,
+    ) -> Result<Vec<FoundUser>, StateError> {
         by_key(ctx, "username", text(username)).await
     }
 
