@@ -188,7 +188,11 @@ fn close_journals(conn: &Connection, closed: &[String], node: &str) -> Result<()
 /// record costs only itself.
 fn write_batch(conn: &Connection, batch: &Batch, node: &str) -> Result<(), StateError> {
     let all = || insert_logs(conn, &batch.entries).and_then(|()| close_journals(conn, &batch.closed, node));
-    let Err(batch_error) = in_transaction(conn, all) else {
+    // One INSERT is atomic by itself: a batch that is one statement needs
+    // no BEGIN and COMMIT around it.
+    let single = batch.closed.is_empty() && batch.entries.len() <= LOG_ROWS_PER_INSERT;
+    let written = if single { all() } else { in_transaction(conn, all) };
+    let Err(batch_error) = written else {
         return Ok(());
     };
     let mut lost = 0;
