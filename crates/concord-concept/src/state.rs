@@ -577,6 +577,12 @@ impl<'c, T: Serialize + DeserializeOwned> Collection<'c, T> {
             .collect())
     }
 
+    /// Which of `ids` have a document: one statement, for a batched
+    /// membership query (is this pair favored, followed, ...).
+    pub async fn existing(&mut self, ids: &[String]) -> Result<std::collections::HashSet<String>, StateError> {
+        Ok(self.get_many(ids).await?.into_keys().collect())
+    }
+
     /// How many matching documents have each value of `field`, in
     /// ascending order of the value (documents without it aside): one
     /// statement where counting one value at a time would take one each.

@@ -485,46 +485,58 @@ mod tests {
             )
             .await
             .unwrap();
+        // Unrestricted queries filter by `1 = 1`: no parameters to bind.
+        let plan = |op: Op| {
+            let client = &client;
+            async move {
+                let (s, _) = statement(Dialect::Postgres, &op).unwrap();
+                assert!(s.params.is_empty(), "{}", s.text);
+                let rows = client.query(&format!("EXPLAIN {}", s.text), &[]).await.unwrap();
+                rows.iter()
+                    .map(|r| r.get::<_, String>(0))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        };
         for ascending in [true, false] {
-            let (s, _) = statement(
-                Dialect::Postgres,
-                &Op::Find {
-                    collection: "A.b".into(),
-                    query: Query::all().sort("n", ascending).limit(20),
-                },
-            )
-            .unwrap();
-            // The filter of an unrestricted query is `1 = 1`, no parameters.
-            assert!(s.params.is_empty(), "{}", s.text);
-            let plan: Vec<String> = client
-                .query(&format!("EXPLAIN {}", s.text), &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let plan = plan.join("\n");
+            let plan = plan(Op::Find {
+                collection: "A.b".into(),
+                query: Query::all().sort("n", ascending).limit(20),
+            })
+            .await;
             assert!(plan.contains("Index Scan") && plan.contains("c__A__b__o__n"), "{plan}");
             assert!(!plan.contains("Sort"), "no sort step:\n{plan}");
         }
-        let (s, _) = statement(
-            Dialect::Postgres,
-            &Op::Distinct {
-                collection: "A.b".into(),
-                field: "n".into(),
-                query: Query::all(),
-            },
+        let plan = plan(Op::Distinct {
+            collection: "A.b".into(),
+            field: "n".into(),
+            query: Query::all(),
+        })
+        .await;
+        assert!(plan.contains("c__A__b__o__n") && !plan.contains("Seq Scan"), "{plan}");
+    }
+
+    #[test]
+    fn the_first_form_of_plain_index_is_replaced() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE \"c__A__b\" (id TEXT PRIMARY KEY, doc TEXT NOT NULL); \
+             CREATE INDEX \"c__A__b__i__n\" ON \"c__A__b\" ((json_extract(doc, '$.n')))",
         )
         .unwrap();
-        let plan: Vec<String> = client
-            .query(&format!("EXPLAIN {}", s.text), &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let plan = plan.join("\n");
-        assert!(plan.contains("c__A__b__o__n") && !plan.contains("Seq Scan"), "{plan}");
+        let spec = CollectionSpec {
+            name: "A.b".into(),
+            unique: Vec::new(),
+            indexes: vec!["n".into()],
+        };
+        for ddl in create_collection(Dialect::Sqlite, &spec).unwrap() {
+            conn.execute_batch(&ddl).unwrap();
+        }
+        let mut names = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'c__A__b' AND sql IS NOT NULL")
+            .unwrap();
+        let names: Vec<String> = names.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(names, ["c__A__b__o__n"]);
     }
 
     #[test]

@@ -6,7 +6,29 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use concord_engine::{Engine, FlowReport};
+use concord_engine::{Engine, EngineBuilder, FlowReport};
+
+/// The engine of `builder`'s concepts running `syncs` (the text of one
+/// `.sync` file).
+///
+/// # Panics
+/// When the syncs do not check (with the checker's rendered diagnostics),
+/// or the engine does not build: this is for tests.
+pub fn engine_with(builder: EngineBuilder, syncs: &str) -> Engine {
+    let mut sources = concord_syntax::SourceMap::new();
+    let checked = concord_check::load(
+        &mut sources,
+        vec![concord_check::SourceText::new("test.sync", syncs)],
+        &builder.specs(),
+    );
+    let Some(program) = checked.program else {
+        panic!(
+            "the syncs do not check:\n{}",
+            concord_syntax::render_all(&checked.diagnostics, &sources)
+        );
+    };
+    builder.build(program).expect("the engine builds")
+}
 
 /// The flow as an indented tree: each action under the record its sync
 /// matched last, with the sync's name; ids numbered, secrets redacted.

@@ -54,14 +54,7 @@ async fn engine(steps: Steps) -> Engine {
         .ensure_collections(concord::Concept::spec(&Steps::default()).collections)
         .await
         .unwrap();
-    let builder = EngineBuilder::new().concept(steps).store(store);
-    let mut sources = concord::syntax::SourceMap::new();
-    let checked = concord::check::load(
-        &mut sources,
-        vec![concord::check::SourceText::new("t.sync", SYNCS)],
-        &builder.specs(),
-    );
-    builder.build(checked.program.expect("syncs check")).unwrap()
+    concord::testing::engine_with(EngineBuilder::new().concept(steps).store(store), SYNCS)
 }
 
 fn run(id: &str) -> Record {

@@ -61,14 +61,7 @@ then
 "#;
 
 fn engine(store: Arc<dyn Backend>, steps: Steps) -> Engine {
-    let builder = EngineBuilder::new().concept(steps).store(store);
-    let mut sources = concord::syntax::SourceMap::new();
-    let checked = concord::check::load(
-        &mut sources,
-        vec![concord::check::SourceText::new("t.sync", SYNCS)],
-        &builder.specs(),
-    );
-    builder.build(checked.program.expect("syncs check")).unwrap()
+    concord::testing::engine_with(EngineBuilder::new().concept(steps).store(store), SYNCS)
 }
 
 async fn resumes_once(url: &str) {

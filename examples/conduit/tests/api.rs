@@ -371,7 +371,7 @@ async fn articles_lists_pagination_feed_and_ownership() {
             let r = writer
                 .post("/articles", json!({"article": {"title": format!("Part {i}"), "description": "d", "body": "b", "tagList": [tag]}}))
                 .await;
-            assert_eq!(r.status, 201, "{db}");
+            assert_eq!(r.status, 201, "{db}: {:?}", r.body);
         }
         let by_author = api.get(&format!("/articles?author={a}")).await;
         assert_eq!(by_author.body["articlesCount"], json!(6), "{db}");

@@ -5,6 +5,9 @@
 //! which `scripts/test-postgres.sh` loads). Its own test binary: SQLite's
 //! count is process-wide.
 
+#[path = "../benches/common/mod.rs"]
+mod common;
+
 use std::net::SocketAddr;
 
 use concord::store::StatementCounter;
@@ -12,10 +15,7 @@ use concord::testing::http::send;
 use serde_json::json;
 
 async fn register(addr: SocketAddr, name: &str) -> String {
-    let body = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password"}});
-    let r = send(addr, "POST", "/api/users", &body.to_string(), &[]).await;
-    assert_eq!(r.status, 201, "{:?}", r.body);
-    format!("Token {}", r.body["user"]["token"].as_str().unwrap())
+    format!("Token {}", common::register(addr, name).await)
 }
 
 /// 4 authors with 8 articles each (two tags each), and a reader following

@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use concord::{ActionContext, Cond, Outputs, Query, QueryContext, StateError, Value, concept};
 use serde::{Deserialize, Serialize};
@@ -132,12 +132,7 @@ impl Favorite {
             .map(|(u, t)| u.as_ref().map(|u| pair_id(u, t)))
             .collect();
         let ids: Vec<String> = pairs.iter().flatten().cloned().collect();
-        let marked: HashSet<String> = ctx
-            .collection::<FavoriteDoc>("favorites")
-            .get_many(&ids)
-            .await?
-            .into_keys()
-            .collect();
+        let marked = ctx.collection::<FavoriteDoc>("favorites").existing(&ids).await?;
         Ok(pairs
             .into_iter()
             .map(|p| FavoriteRow {

@@ -1,5 +1,3 @@
-use std::collections::HashSet;
-
 use concord::{ActionContext, Outputs, Query, QueryContext, StateError, concept};
 use serde::{Deserialize, Serialize};
 
@@ -95,12 +93,7 @@ impl Following {
             .map(|(f, e)| f.as_ref().map(|f| pair_id(f, e)))
             .collect();
         let ids: Vec<String> = pairs.iter().flatten().cloned().collect();
-        let follows: HashSet<String> = ctx
-            .collection::<FollowDoc>("follows")
-            .get_many(&ids)
-            .await?
-            .into_keys()
-            .collect();
+        let follows = ctx.collection::<FollowDoc>("follows").existing(&ids).await?;
         Ok(pairs
             .into_iter()
             .map(|p| FollowingRow {
