@@ -29,7 +29,8 @@ struct TagDoc {
 ///
 /// **principle** after `tag (target, tags)`, `_tagsOf (target)` yields the
 /// tags sorted and `_targets (tag)` includes target for each of them; tagging
-/// again replaces the tags (`null` keeps them); `untagAll (target)` removes
+/// again replaces the tags (`null` keeps them); `attach (target, tags)` tags
+/// a target that has none as `tag` would; `untagAll (target)` removes
 /// them; `_all` lists every tag in use.
 ///
 /// **state** a set of (tag, target) links (`Tag.links`).
@@ -43,28 +44,20 @@ impl Tag {
         let Some(tags) = tags else {
             return Ok(());
         };
-        let mut tags: Vec<String> = tags
-            .into_iter()
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
-        tags.sort();
-        tags.dedup();
         let mut links = ctx.collection::<TagDoc>("links");
         links.delete(Query::eq("target", &target)).await?;
-        for tag in tags {
-            let id = format!("{target}:{tag}");
-            links
-                .insert(
-                    &id,
-                    &TagDoc {
-                        tag,
-                        target: target.clone(),
-                    },
-                )
-                .await?;
-        }
-        Ok(())
+        insert_links(&mut links, &target, tags).await
+    }
+
+    /// Tags a target that has no tags yet (a new one). It only inserts:
+    /// unlike `tag`, it reads nothing, so on PostgreSQL concurrent taggings
+    /// of new targets cannot conflict (`tag`'s read of the target's links
+    /// locks the index page every new target's links go to, and
+    /// serializable transactions that read and write one page abort each
+    /// other). A tag the target already has is an error.
+    pub async fn attach(&self, ctx: &mut ActionContext, target: String, tags: Vec<String>) -> Result<(), String> {
+        let mut links = ctx.collection::<TagDoc>("links");
+        insert_links(&mut links, &target, tags).await
     }
 
     /// Removes every tag of a target.
@@ -163,4 +156,28 @@ mod tests {
         assert_eq!(h.query("_tagsOf", json!({"target": "a1"})).await, [json!({"tags": []})]);
         assert_eq!(h.query("_all", json!({})).await, [json!({"tags": ["rust"]})]);
     }
+}
+
+/// Links `target` to each of `tags`, trimmed, without blanks or duplicates.
+async fn insert_links(
+    links: &mut concord::Collection<'_, TagDoc>,
+    target: &str,
+    tags: Vec<String>,
+) -> Result<(), String> {
+    let mut tags: Vec<String> = tags
+        .into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    for tag in tags {
+        let id = format!("{target}:{tag}");
+        let doc = TagDoc {
+            tag,
+            target: target.to_string(),
+        };
+        links.insert(&id, &doc).await?;
+    }
+    Ok(())
 }
