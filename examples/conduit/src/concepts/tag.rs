@@ -121,6 +121,30 @@ impl Tag {
     }
 }
 
+/// Links `target` to each of `tags`, trimmed, without blanks or duplicates.
+async fn insert_links(
+    links: &mut concord::Collection<'_, TagDoc>,
+    target: &str,
+    tags: Vec<String>,
+) -> Result<(), String> {
+    let mut tags: Vec<String> = tags
+        .into_iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    for tag in tags {
+        let id = format!("{target}:{tag}");
+        let doc = TagDoc {
+            tag,
+            target: target.to_string(),
+        };
+        links.insert(&id, &doc).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use concord::testing::ConceptHarness;
@@ -156,28 +180,4 @@ mod tests {
         assert_eq!(h.query("_tagsOf", json!({"target": "a1"})).await, [json!({"tags": []})]);
         assert_eq!(h.query("_all", json!({})).await, [json!({"tags": ["rust"]})]);
     }
-}
-
-/// Links `target` to each of `tags`, trimmed, without blanks or duplicates.
-async fn insert_links(
-    links: &mut concord::Collection<'_, TagDoc>,
-    target: &str,
-    tags: Vec<String>,
-) -> Result<(), String> {
-    let mut tags: Vec<String> = tags
-        .into_iter()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .collect();
-    tags.sort();
-    tags.dedup();
-    for tag in tags {
-        let id = format!("{target}:{tag}");
-        let doc = TagDoc {
-            tag,
-            target: target.to_string(),
-        };
-        links.insert(&id, &doc).await?;
-    }
-    Ok(())
 }
