@@ -21,6 +21,11 @@ pub(crate) enum Param {
     Scalar(Value),
     /// A whole JSON document or object (as text in SQLite, jsonb in PostgreSQL).
     Json(Value),
+    /// Ids, as one `text[]` (PostgreSQL only: `id = ANY($n)`).
+    TextArray(Vec<String>),
+    /// Values compared against an extracted field, as one `jsonb[]`
+    /// (PostgreSQL only: `field = ANY($n)`).
+    ScalarArray(Vec<Value>),
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +165,11 @@ impl Builder {
         Ok(match c {
             Cond::Id(id) => format!("id = {}", self.push(Param::Text(id.clone()))),
             Cond::IdIn(ids) if ids.is_empty() => "1 = 0".to_string(),
+            // PostgreSQL gets the list as one array: one statement text
+            // (one prepared statement, one cached plan) for any length.
+            Cond::IdIn(ids) if d == Dialect::Postgres => {
+                format!("id = ANY({})", self.push(Param::TextArray(ids.clone())))
+            }
             Cond::IdIn(ids) => {
                 let ps: Vec<String> = ids.iter().map(|id| self.push(Param::Text(id.clone()))).collect();
                 format!("id IN ({})", ps.join(", "))
@@ -194,6 +204,8 @@ impl Builder {
                 check_field(f)?;
                 if vs.is_empty() {
                     "1 = 0".to_string()
+                } else if d == Dialect::Postgres {
+                    format!("{} = ANY({})", d.field(f), self.push(Param::ScalarArray(vs.clone())))
                 } else {
                     let ps: Vec<String> = vs.iter().map(|v| self.scalar(v)).collect();
                     format!("{} IN ({})", d.field(f), ps.join(", "))
@@ -569,6 +581,34 @@ mod tests {
              ORDER BY (doc->'n') DESC NULLS LAST, id DESC LIMIT 5 OFFSET 10"
         );
         assert_eq!(p.params, vec![Param::Scalar(json!("u1")), Param::Scalar(json!(3))]);
+    }
+
+    #[test]
+    fn postgres_sends_a_list_as_one_array_whatever_its_length() {
+        let among = |ids: &[&str], tags: &[&str]| Op::Find {
+            collection: "A.b".into(),
+            query: Query::all()
+                .and(Cond::IdIn(ids.iter().map(|s| s.to_string()).collect()))
+                .and(Cond::In("tag".into(), tags.iter().map(|t| json!(t)).collect())),
+        };
+        let (one, _) = statement(Dialect::Postgres, &among(&["a"], &["x"])).unwrap();
+        let (three, _) = statement(Dialect::Postgres, &among(&["a", "b", "c"], &["x", "y", "z"])).unwrap();
+        assert_eq!(one.text, three.text);
+        assert!(
+            one.text.contains("id = ANY($1) AND (doc->'tag') = ANY($2)"),
+            "{}",
+            one.text
+        );
+        assert_eq!(
+            three.params,
+            vec![
+                Param::TextArray(vec!["a".into(), "b".into(), "c".into()]),
+                Param::ScalarArray(vec![json!("x"), json!("y"), json!("z")]),
+            ]
+        );
+        // SQLite spells the list out.
+        let (s, _) = statement(Dialect::Sqlite, &among(&["a", "b"], &["x"])).unwrap();
+        assert!(s.text.contains("id IN (?1, ?2)"), "{}", s.text);
     }
 
     #[test]

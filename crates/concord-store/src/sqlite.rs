@@ -80,6 +80,9 @@ fn to_sql(p: &Param) -> rusqlite::types::Value {
             Value::String(s) => V::Text(s.clone()),
             other => V::Text(other.to_string()),
         },
+        // The SQLite dialect spells lists out (`IN (?1, ?2)`): never built.
+        Param::TextArray(ids) => V::Text(serde_json::json!(ids).to_string()),
+        Param::ScalarArray(vs) => V::Text(Value::Array(vs.clone()).to_string()),
     }
 }
 
