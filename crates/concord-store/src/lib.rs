@@ -9,6 +9,7 @@
 //! Another backend (MongoDB, say) implements [`Backend`] for the same
 //! operations, behind a feature, without touching concepts.
 
+mod group_commit;
 mod journal;
 mod log_queue;
 mod postgres;

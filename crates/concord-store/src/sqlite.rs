@@ -11,8 +11,9 @@ use concord_concept::state::{
 use concord_concept::{BoxFuture, StateError};
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::Value;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::Mutex;
 
+use crate::group_commit::{SharedWriter, Turn, Use};
 use crate::journal::{self, Journal, open_claimed};
 use crate::log_queue::{Batch, LogQueue};
 use crate::schema::{self, LATEST};
@@ -20,7 +21,7 @@ use crate::sql::{self, Dialect, Param, Shape};
 use crate::{Backend, FlowSummary, LogRow, Retention, StoreError};
 
 pub(crate) struct Sqlite {
-    writer: Arc<Mutex<Connection>>,
+    writer: SharedWriter,
     readers: Vec<Mutex<Connection>>,
     next: AtomicUsize,
     log: LogQueue,
@@ -45,7 +46,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn backend_error(e: rusqlite::Error) -> StateError {
+pub(crate) fn backend_error(e: rusqlite::Error) -> StateError {
     if let rusqlite::Error::SqliteFailure(err, Some(msg)) = &e
         && err.code == rusqlite::ErrorCode::ConstraintViolation
         && msg.starts_with("UNIQUE constraint failed")
@@ -165,13 +166,23 @@ fn insert_logs(conn: &Connection, entries: &[LogEntry]) -> Result<(), StateError
     Ok(())
 }
 
-/// Runs `f` in a write transaction of its own.
+/// Runs `f` in a write transaction of its own, or in a savepoint of the
+/// transaction already open.
 fn in_transaction(conn: &Connection, f: impl FnOnce() -> Result<(), StateError>) -> Result<(), StateError> {
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
-    match f().and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error)) {
+    let (begin, commit, rollback) = if conn.is_autocommit() {
+        ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+    } else {
+        (
+            "SAVEPOINT concord_part",
+            "RELEASE concord_part",
+            "ROLLBACK TO concord_part; RELEASE concord_part",
+        )
+    };
+    conn.execute_batch(begin).map_err(backend_error)?;
+    match f().and_then(|()| conn.execute_batch(commit).map_err(backend_error)) {
         Ok(()) => Ok(()),
         Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = conn.execute_batch(rollback);
             Err(e)
         }
     }
@@ -212,6 +223,25 @@ fn write_batch(conn: &Connection, batch: &Batch, node: &str) -> Result<(), State
             batch.entries.len()
         ))),
     }
+}
+
+/// Writes a log batch, then trims read-only flows' records when due.
+fn write_and_trim(
+    conn: &Connection,
+    batch: &Batch,
+    node: &str,
+    trim: &crate::log_queue::TrimSchedule,
+) -> Result<(), StateError> {
+    let written = write_batch(conn, batch, node);
+    if trim.due(&batch.entries) {
+        let trimmed = conn
+            .prepare_cached(crate::TRIM_READ_ONLY)
+            .and_then(|mut s| s.execute([trim.window() as i64]));
+        if let Err(e) = trimmed {
+            tracing::warn!(target: "concord::store", "could not trim read-only flows from the log: {e}");
+        }
+    }
+    written
 }
 
 fn read_log_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LogEntry> {
@@ -274,7 +304,7 @@ impl Sqlite {
             Some(_) => (0..READERS).map(|_| open().map(Mutex::new)).collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
-        let writer = Arc::new(Mutex::new(writer));
+        let writer = SharedWriter::new(writer);
         let batch_writer = writer.clone();
         let trim = Arc::new(crate::log_queue::TrimSchedule::new(read_only_window));
         let batch_journal = journal.clone();
@@ -283,17 +313,14 @@ impl Sqlite {
             let trim = trim.clone();
             let journal = batch_journal.clone();
             Box::pin(async move {
-                let conn = writer.lock().await;
-                let written = write_batch(&conn, &batch, &journal.node);
-                if trim.due(&batch.entries) {
-                    let trimmed = conn
-                        .prepare_cached(crate::TRIM_READ_ONLY)
-                        .and_then(|mut s| s.execute([trim.window() as i64]));
-                    if let Err(e) = trimmed {
-                        tracing::warn!(target: "concord::store", "could not trim read-only flows from the log: {e}");
+                // A batch joins the actions' group commit when there is one.
+                match writer.turn_or_alone().await? {
+                    Use::Alone(conn) => write_and_trim(&conn, &batch, &journal.node, &trim),
+                    Use::Grouped(turn) => {
+                        let written = write_and_trim(turn.conn()?, &batch, &journal.node, &trim);
+                        turn.commit().await.and(written)
                     }
                 }
-                written
             })
         }));
         Ok(Sqlite {
@@ -307,7 +334,8 @@ impl Sqlite {
 
     async fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
         if self.readers.is_empty() {
-            let conn = self.writer.lock().await;
+            // What a read sees is committed: no group is left open.
+            let conn = self.writer.settled().await;
             return f(&conn);
         }
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
@@ -360,34 +388,28 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 }
 
 pub(crate) struct SqliteTx {
-    conn: Option<OwnedMutexGuard<Connection>>,
+    turn: Option<Turn>,
     journal: Arc<Journal>,
 }
 
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.execute_batch("ROLLBACK");
+impl SqliteTx {
+    fn conn(&self) -> Result<&Connection, StateError> {
+        match &self.turn {
+            Some(turn) => turn.conn(),
+            None => Err(StateError::Backend("transaction already finished".into())),
         }
     }
 }
 
 impl StateTx for SqliteTx {
     fn run(&mut self, op: Op) -> BoxFuture<'_, Result<OpResult, StateError>> {
-        Box::pin(async move {
-            match &self.conn {
-                Some(conn) => run_op(conn, &op),
-                None => Err(StateError::Backend("transaction already finished".into())),
-            }
-        })
+        Box::pin(async move { run_op(self.conn()?, &op) })
     }
 
     fn write_journal(&mut self, flow: &str, snapshot: Option<Vec<u8>>) -> BoxFuture<'_, Result<(), StateError>> {
         let flow = flow.to_string();
         Box::pin(async move {
-            let Some(conn) = &self.conn else {
-                return Err(StateError::Backend("transaction already finished".into()));
-            };
+            let conn = self.conn()?;
             let journal = &self.journal;
             let changed = match snapshot {
                 Some(snapshot) => conn
@@ -416,15 +438,12 @@ impl StateTx for SqliteTx {
 
     fn commit(mut self: Box<Self>, entries: Vec<LogEntry>) -> BoxFuture<'static, Result<(), StateError>> {
         Box::pin(async move {
-            let Some(conn) = self.conn.take() else {
+            let Some(turn) = self.turn.take() else {
                 return Err(StateError::Backend("transaction already finished".into()));
             };
-            let result =
-                insert_logs(&conn, &entries).and_then(|()| conn.execute_batch("COMMIT").map_err(backend_error));
-            if result.is_err() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
-            result
+            // Dropped on failure, the turn undoes its writes.
+            insert_logs(turn.conn()?, &entries)?;
+            turn.commit().await
         })
     }
 }
@@ -436,10 +455,8 @@ impl StateBackend for Sqlite {
 
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn StateTx>, StateError>> {
         Box::pin(async move {
-            let conn = self.writer.clone().lock_owned().await;
-            conn.execute_batch("BEGIN IMMEDIATE").map_err(backend_error)?;
             Ok(Box::new(SqliteTx {
-                conn: Some(conn),
+                turn: Some(self.writer.turn().await?),
                 journal: self.journal.clone(),
             }) as Box<dyn StateTx>)
         })
@@ -464,7 +481,7 @@ impl StateBackend for Sqlite {
             if claim == Claim::Expired {
                 return Ok(Vec::new());
             }
-            let conn = self.writer.lock().await;
+            let conn = self.writer.settled().await;
             let journal = &self.journal;
             let mut rows = Vec::new();
             in_transaction(&conn, || {
@@ -499,7 +516,7 @@ impl StateBackend for Sqlite {
         previous_owner: String,
     ) -> BoxFuture<'_, Result<(), StateError>> {
         Box::pin(async move {
-            let conn = self.writer.lock().await;
+            let conn = self.writer.settled().await;
             conn.execute(
                 journal::NOTE_RESUMPTION,
                 rusqlite::params![flow, crate::now_micros(), from_seq, self.journal.node, previous_owner],
@@ -549,7 +566,7 @@ impl Backend for Sqlite {
 
     fn ensure_collections(&self, specs: Vec<CollectionSpec>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async move {
-            let conn = self.writer.lock().await;
+            let conn = self.writer.settled().await;
             for spec in &specs {
                 for stmt in
                     sql::create_collection(Dialect::Sqlite, spec).map_err(|e| StoreError::database(e.to_string(), e))?
@@ -615,7 +632,7 @@ impl Backend for Sqlite {
             self.log.flush().await;
             let mut pruned = 0;
             if let Some(before) = retention.before {
-                let conn = self.writer.lock().await;
+                let conn = self.writer.settled().await;
                 pruned += conn.execute(crate::PRUNE_BEFORE, [before]).map_err(store_error)? as u64;
                 conn.execute(journal::PRUNE_RESUMPTIONS, [before])
                     .map_err(store_error)?;
@@ -629,7 +646,7 @@ impl Backend for Sqlite {
                     })
                     .await?;
                 if let Some(cutoff) = cutoff {
-                    let conn = self.writer.lock().await;
+                    let conn = self.writer.settled().await;
                     pruned += conn.execute(crate::PRUNE_FROM, [cutoff]).map_err(store_error)? as u64;
                 }
             }
@@ -651,6 +668,6 @@ impl Backend for Sqlite {
     }
 
     fn schema_version(&self) -> BoxFuture<'_, Result<i64, StoreError>> {
-        Box::pin(async move { schema_version(&*self.writer.lock().await) })
+        Box::pin(async move { schema_version(&*self.writer.settled().await) })
     }
 }
