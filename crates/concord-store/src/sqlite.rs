@@ -671,3 +671,52 @@ impl Backend for Sqlite {
         Box::pin(async move { schema_version(&*self.writer.settled().await) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(conn: &Connection) -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn a_transaction_inside_an_open_one_is_a_savepoint() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x TEXT PRIMARY KEY)").unwrap();
+        // Alone: its own transaction, undone whole when it fails.
+        let failed = in_transaction(&conn, || {
+            conn.execute("INSERT INTO t VALUES ('a')", []).map_err(backend_error)?;
+            Err(StateError::Backend("refused".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&conn), 0);
+        assert!(conn.is_autocommit());
+        // Inside a group's transaction: only its own part is undone, and
+        // the transaction stays open for the group to commit.
+        conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO t VALUES ('group')")
+            .unwrap();
+        let failed = in_transaction(&conn, || {
+            conn.execute("INSERT INTO t VALUES ('part')", [])
+                .map_err(backend_error)?;
+            Err(StateError::Backend("refused".into()))
+        });
+        assert!(failed.is_err());
+        assert!(!conn.is_autocommit());
+        in_transaction(&conn, || {
+            conn.execute("INSERT INTO t VALUES ('kept')", [])
+                .map(drop)
+                .map_err(backend_error)
+        })
+        .unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        let rows: Vec<String> = conn
+            .prepare("SELECT x FROM t ORDER BY x")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rows, ["group", "kept"]);
+    }
+}
